@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# npm test: the whole suite (unit, then integration against real etcd/PostgreSQL, then e2e on
+# the built executable). `npm test -- unit` runs one layer. Exits non-zero when no test ran.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/node_modules/.bin:$PATH"   # node = the pinned Node 24
+shopt -s globstar nullglob
+layers=("$@")
+[ ${#layers[@]} -gt 0 ] || layers=(unit integration e2e)
+files=()
+for layer in "${layers[@]}"; do
+  case "$layer" in
+    unit|integration|e2e) files+=(test/"$layer"/**/*.test.ts) ;;
+    *) files+=("$layer") ;;
+  esac
+done
+if [ ${#files[@]} -eq 0 ]; then
+  echo "test: no test files found for: ${layers[*]}" >&2
+  exit 1
+fi
+if [[ " ${layers[*]} " == *" e2e "* ]] && [ ! -x dist/hactl ]; then
+  echo "test: dist/hactl is missing; run 'npm run build' first (e2e tests run the built executable)" >&2
+  exit 1
+fi
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+node --import tsx --test --test-reporter=spec --test-concurrency="${TEST_CONCURRENCY:-2}" \
+  --test-timeout="${TEST_TIMEOUT_MS:-600000}" "${files[@]}" 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+set -e
+tests=$(grep -Eo '^ℹ tests [0-9]+' "$log" | tail -1 | grep -Eo '[0-9]+$' || echo 0)
+if [ "$rc" -eq 0 ] && [ "${tests:-0}" -eq 0 ]; then
+  echo "test: the runner executed no test" >&2
+  exit 1
+fi
+exit "$rc"

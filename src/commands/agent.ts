@@ -1,0 +1,30 @@
+import {Args, Command, Flags} from '@oclif/core'
+
+export default class Agent extends Command {
+  static override summary = 'Run the Patroni-compatible HA agent for one PostgreSQL node.'
+  static override description = `Reads Patroni's YAML configuration (a file or a directory of *.yml files, merged in order)
+and PATRONI_* environment overrides. With --validate-config it checks the configuration and exits.`
+  static override examples = [
+    '<%= config.bin %> agent /etc/patroni/config.yml',
+    '<%= config.bin %> agent --validate-config /etc/patroni/config.yml',
+  ]
+  static override args = {
+    config: Args.string({description: 'Patroni YAML configuration file or directory', required: false}),
+  }
+  static override flags = {
+    'validate-config': Flags.boolean({description: 'validate the configuration and exit (0 when valid)', default: false}),
+  }
+
+  async run(): Promise<void> {
+    const {args, flags} = await this.parse(Agent)
+    const {runValidateConfig} = await import('../config/validate-command')
+    if (flags['validate-config']) {
+      process.exitCode = runValidateConfig(args.config, process.env, {
+        out: (s) => process.stdout.write(s),
+        err: (s) => process.stderr.write(s),
+      })
+      return
+    }
+    this.error('the HA loop is not part of this build yet; only --validate-config is available', {exit: 2})
+  }
+}

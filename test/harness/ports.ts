@@ -1,0 +1,41 @@
+import {createServer} from 'node:net'
+
+/**
+ * A TCP port on 127.0.0.1 that nothing listens on right now. Other processes may hold the
+ * usual ports (2379, 5432, 8008), so tests never use fixed ones.
+ */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.unref()
+    srv.on('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address()
+      const port = typeof addr === 'object' && addr ? addr.port : 0
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+/** Polls `check` until it returns a truthy value or the deadline passes. */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | false | null> | T | undefined | false | null,
+  {timeoutMs = 20_000, intervalMs = 50}: {timeoutMs?: number; intervalMs?: number} = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let lastError: unknown
+  for (;;) {
+    try {
+      const v = await check()
+      if (v) return v
+    } catch (e) {
+      lastError = e
+    }
+    if (Date.now() > deadline) {
+      const why = lastError instanceof Error ? `: last error: ${lastError.message}` : ''
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`)
+    }
+    await new Promise((r) => setTimeout(r, intervalMs))
+  }
+}
