@@ -1,16 +1,17 @@
-import {flush, handle} from '@oclif/core'
-import {HactlError} from './errors'
-import {main} from './main'
+// Entry point of the executable. Keep this file's static imports tiny: everything heavy
+// (oclif, command modules) is loaded lazily so that fast paths start in a few milliseconds.
+import {versionLine} from './build-info'
 
-main()
-  .then(() => flush())
-  .catch(async (error: unknown) => {
-    await flush()
-    if (error instanceof HactlError) {
-      process.stderr.write(`Error: ${error.message}\n`)
-      for (const hint of error.hints) process.stderr.write(`  hint: ${hint}\n`)
-      process.exitCode = error.exitCode
-      return
-    }
-    return handle(error as Error)
-  })
+async function entry(argv: string[]): Promise<void> {
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
+    process.stdout.write(versionLine() + '\n')
+    return
+  }
+  const {main} = await import('./main')
+  await main(argv)
+}
+
+entry(process.argv.slice(2)).catch(async (error: unknown) => {
+  const {reportFatal} = await import('./main')
+  await reportFatal(error)
+})

@@ -1,8 +1,8 @@
-import {Config, Interfaces, Plugin, run} from '@oclif/core'
+import {Config, flush, handle, Interfaces, Plugin, run} from '@oclif/core'
 import {dirname} from 'node:path'
 import pjson from '../package.json'
-import {versionLine} from './build-info'
 import {COMMANDS} from './commands'
+import {HactlError} from './errors'
 
 /**
  * Boots oclif with the command classes in memory. oclif's `explicit` strategy would otherwise
@@ -10,11 +10,7 @@ import {COMMANDS} from './commands'
  * (toolchain-notes 1). `commandCache` is a private field of @oclif/core's Plugin: the version
  * is pinned exactly and CI runs `dist/hactl --help` on the built binary.
  */
-export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
-  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
-    process.stdout.write(versionLine() + '\n')
-    return
-  }
+export async function main(argv: string[]): Promise<void> {
   const root = dirname(process.execPath === __filename ? process.execPath : __filename)
   const pj = pjson as unknown as Interfaces.PJSON
   const plugin = new Plugin({root, pjson: pj, isRoot: true, ignoreManifest: true})
@@ -22,4 +18,17 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   await plugin.load()
   const config = await Config.load({root, pjson: pj, plugins: new Map([[plugin.name, plugin]])})
   await run(argv, config)
+  await flush()
+}
+
+/** The one place a failure that escaped a command becomes text and an exit code. */
+export async function reportFatal(error: unknown): Promise<void> {
+  await flush()
+  if (error instanceof HactlError) {
+    process.stderr.write(`Error: ${error.message}\n`)
+    for (const hint of error.hints) process.stderr.write(`  hint: ${hint}\n`)
+    process.exitCode = error.exitCode
+    return
+  }
+  await handle(error as Error)
 }

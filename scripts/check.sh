@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The README's test command: set up a fresh Debian machine, build the single executable and run
+# every test (unit, integration against real etcd/PostgreSQL/Patroni, e2e on dist/hactl).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+npm run build
+npm test
