@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-npm run build
+bash scripts/repro-check.sh   # builds dist/hactl twice: same tree must give the same SHA-256
 npm test
