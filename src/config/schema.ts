@@ -1,0 +1,429 @@
+/**
+ * The local YAML configuration of one node (spec 4.2, Patroni 3.3.1 with the 4.x additions).
+ * `validateLocalConfig` finds every problem in one pass and returns the typed config with
+ * Patroni's defaults applied. Unsupported settings are reported via the table in support.ts.
+ */
+import {dynamicConfigParser, type DynamicConfig} from './dynamic-schema'
+import {ConfigIssue, IssueCollector} from './issues'
+import {
+  address,
+  anything,
+  bool,
+  dict,
+  duration,
+  either,
+  type HostPort,
+  int,
+  isPlainObject,
+  joinPath,
+  list,
+  listOrCsv,
+  obj,
+  oneOf,
+  optional,
+  type Parser,
+  parseHostPort,
+  required,
+  str,
+  typeName,
+  withDefault,
+} from './kit'
+import {applySupportTable} from './support'
+
+/** 4.x refuses this member name: it is the placeholder used in the quorum `/sync` key. */
+const RESERVED_NAME = '__patroni_strict_sync_replica_placeholder__'
+export const DEFAULT_ETCD_PORT = 2379
+
+const userPass = obj({
+  username: optional(str()),
+  password: optional(str()),
+})
+
+const LOG_LEVELS = ['DEBUG', 'INFO', 'WARN', 'WARNING', 'ERROR', 'FATAL', 'CRITICAL'] as const
+
+const log = obj({
+  type: withDefault(oneOf(['plain', 'json'] as const), 'plain' as 'plain' | 'json'),
+  level: withDefault(oneOf(LOG_LEVELS), 'INFO' as (typeof LOG_LEVELS)[number]),
+  traceback_level: withDefault(oneOf(['DEBUG', 'ERROR'] as const), 'ERROR' as 'DEBUG' | 'ERROR'),
+  format: optional(either<string, string[]>(str(), list(str()), 'must be a format string or a list of field names')),
+  dateformat: optional(str()),
+  static_fields: optional(dict()),
+  max_queue_size: withDefault(int({min: 1}), 1000),
+  dir: optional(str({nonEmpty: true})),
+  file_num: withDefault(int({min: 1}), 4),
+  file_size: withDefault(int({min: 1, unit: 'B'}), 25000000),
+  loggers: optional(dict(oneOf(LOG_LEVELS))),
+  mode: optional(int({min: 0})),
+  deduplicate_heartbeat_logs: optional(bool()),
+})
+
+const restapi = obj({
+  listen: required(address()),
+  connect_address: required(address({connect: true})),
+  authentication: optional(userPass),
+  certfile: optional(str({nonEmpty: true})),
+  keyfile: optional(str({nonEmpty: true})),
+  keyfile_password: optional(str()),
+  cafile: optional(str({nonEmpty: true})),
+  ciphers: optional(str()),
+  verify_client: optional(oneOf(['none', 'optional', 'required'] as const)),
+  allowlist: optional(list(str({nonEmpty: true}))),
+  allowlist_include_members: optional(bool()),
+  http_extra_headers: optional(dict(str())),
+  https_extra_headers: optional(dict(str())),
+  request_queue_size: withDefault(int({min: 0, max: 4096}), 5),
+  thread_pool_size: optional(anything()),
+  server_tokens: optional(anything()),
+})
+
+const ctl = obj({
+  insecure: optional(bool()),
+  cacert: optional(str({nonEmpty: true})),
+  certfile: optional(str({nonEmpty: true})),
+  keyfile: optional(str({nonEmpty: true})),
+  keyfile_password: optional(str()),
+  authentication: optional(userPass),
+})
+
+const etcdEndpoint = address({defaultPort: DEFAULT_ETCD_PORT})
+
+const etcdUrl: Parser<string> = (v, path, c) => {
+  const s = str({nonEmpty: true})(v, path, c)
+  if (s === undefined) return undefined
+  let u: URL
+  try {
+    u = new URL(s)
+  } catch {
+    c.error(path, 'must be a URL such as http://10.0.0.1:2379', v)
+    return undefined
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+    c.error(path, 'must use http:// or https://', v)
+    return undefined
+  }
+  return s
+}
+
+const ETCD_ENDPOINT_KEYS = ['host', 'hosts', 'url', 'srv', 'srv_suffix', 'proxy'] as const
+
+const etcd3 = obj(
+  {
+    host: optional(etcdEndpoint),
+    hosts: optional(listOrCsv(etcdEndpoint)),
+    url: optional(etcdUrl),
+    srv: optional(str({nonEmpty: true}), {aliases: ['discovery_srv', 'srv_domain']}),
+    srv_suffix: optional(str()),
+    proxy: optional(str()),
+    use_proxies: optional(bool()),
+    protocol: optional(oneOf(['http', 'https'] as const)),
+    port: optional(int({min: 1, max: 65535})),
+    username: optional(str()),
+    password: optional(str()),
+    cacert: optional(str({nonEmpty: true}), {aliases: ['ca']}),
+    cert: optional(str({nonEmpty: true})),
+    key: optional(str({nonEmpty: true})),
+    key_password: optional(str()),
+  },
+  {
+    check: (e, path, c, raw) => {
+      const given = ETCD_ENDPOINT_KEYS.filter((k) => raw[k] !== undefined && raw[k] !== null)
+      if (given.length === 0 && c.requireKeys) {
+        c.error(path, 'needs the etcd endpoints: set hosts (a list of host:port) or host or url')
+      } else if (given.length > 0 && !given.some((k) => k === 'host' || k === 'hosts' || k === 'url') && c.requireKeys) {
+        c.error(path, `hactl cannot use ${given.join('/')} alone yet: list the etcd endpoints in hosts`)
+      }
+      if (e.password !== undefined && e.username === undefined) {
+        c.error(joinPath(path, 'username'), 'is required when password is set')
+      }
+      if (e.key !== undefined && e.cert === undefined) c.error(joinPath(path, 'cert'), 'is required when key is set')
+    },
+  },
+)
+
+/** etcd3 section plus the endpoint list hactl actually dials. */
+export type Etcd3Config = NonNullable<ReturnType<typeof etcd3>> & {endpoints: string[]; scheme: 'http' | 'https'}
+
+function etcdEndpoints(e: NonNullable<ReturnType<typeof etcd3>>): {endpoints: string[]; scheme: 'http' | 'https'} {
+  // As in Patroni: http unless protocol says otherwise (or the url's scheme, when only url is given).
+  let scheme: 'http' | 'https' = e.protocol ?? 'http'
+  const hostPorts: HostPort[] = e.hosts ?? (e.host ? [e.host] : [])
+  const endpoints = hostPorts.map((h) => `${scheme}://${h.host.includes(':') ? `[${h.host}]` : h.host}:${h.port}`)
+  if (endpoints.length === 0 && e.url !== undefined) {
+    const u = new URL(e.url)
+    if (e.protocol === undefined) scheme = u.protocol === 'https:' ? 'https' : 'http'
+    endpoints.push(`${scheme}://${u.host}`)
+  }
+  return {endpoints, scheme}
+}
+
+const bootstrap = obj(
+  {
+    dcs: withDefault(dynamicConfigParser, () => dynamicConfigParser({}, '', new IssueCollector()) as DynamicConfig),
+    method: optional(str({nonEmpty: true})),
+    initdb: optional(
+      list(
+        either<string, Record<string, string>>(
+          str({nonEmpty: true}),
+          dict(str()),
+          'must be an initdb option: a string such as data-checksums or a mapping such as {encoding: UTF8}',
+        ),
+      ),
+    ),
+    post_bootstrap: optional(str()),
+    post_init: optional(str()),
+    users: optional(dict()),
+    pg_hba: optional(anything()),
+    pg_ident: optional(anything()),
+  },
+  {
+    // The section named by `method` holds that method's command and options.
+    extra: (key, value, _path, _c, raw) => raw['method'] === key && (isPlainObject(value) || value === null),
+  },
+)
+
+const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const
+
+function pgUser(requireUsername: boolean) {
+  return obj({
+    username: requireUsername ? required(str({nonEmpty: true})) : optional(str({nonEmpty: true})),
+    password: optional(str()),
+    sslmode: optional(oneOf(SSL_MODES)),
+    sslcert: optional(str()),
+    sslkey: optional(str()),
+    sslpassword: optional(str()),
+    sslrootcert: optional(str()),
+    sslcrl: optional(str()),
+    sslcrldir: optional(str()),
+    gssencmode: optional(oneOf(['disable', 'prefer', 'require'] as const)),
+    channel_binding: optional(oneOf(['disable', 'prefer', 'require'] as const)),
+    sslnegotiation: optional(oneOf(['postgres', 'direct'] as const)),
+  })
+}
+
+const authentication = obj({
+  superuser: required(pgUser(true)),
+  replication: required(pgUser(true)),
+  rewind: optional(pgUser(true)),
+})
+
+const BIN_NAMES = ['pg_ctl', 'initdb', 'pg_controldata', 'pg_basebackup', 'postgres', 'pg_isready', 'pg_rewind'] as const
+
+const binName = obj(Object.fromEntries(BIN_NAMES.map((b) => [b, optional(str({nonEmpty: true}))])) as Record<
+  (typeof BIN_NAMES)[number],
+  ReturnType<typeof optional<string>>
+>)
+
+const callbacks = obj({
+  on_reload: optional(str()),
+  on_restart: optional(str()),
+  on_role_change: optional(str()),
+  on_start: optional(str()),
+  on_stop: optional(str()),
+})
+
+/** GUCs Patroni passes on the postgres command line; only the dynamic config can set them. */
+export const CMDLINE_GUCS = [
+  'listen_addresses', 'port', 'cluster_name', 'max_connections', 'max_locks_per_transaction', 'max_worker_processes',
+  'max_prepared_transactions', 'wal_level', 'track_commit_timestamp', 'max_wal_senders', 'max_replication_slots',
+  'wal_keep_segments', 'wal_keep_size', 'wal_log_hints', 'hot_standby',
+] as const
+
+/** A replica-creation method's section: `command` plus options passed as --name=value. */
+const replicaMethod = dict()
+
+const postgresql = obj(
+  {
+    listen: required(address({multiple: true})),
+    connect_address: required(address({connect: true})),
+    proxy_address: optional(address({connect: true})),
+    data_dir: required(str({nonEmpty: true})),
+    config_dir: optional(str({nonEmpty: true})),
+    bin_dir: withDefault(str(), ''),
+    bin_name: optional(binName),
+    authentication: required(authentication),
+    database: withDefault(str({nonEmpty: true}), 'postgres'),
+    parameters: withDefault(dict(), {} as Record<string, unknown>),
+    pg_hba: optional(list(str())),
+    pg_ident: optional(list(str())),
+    pg_ctl_timeout: withDefault(duration({min: 1}), 60),
+    use_pg_rewind: optional(bool()),
+    use_slots: optional(bool()),
+    callbacks: optional(callbacks),
+    create_replica_methods: withDefault(list(str({nonEmpty: true}), {nonEmpty: true}), ['basebackup']),
+    basebackup: optional(
+      either<unknown[], Record<string, unknown>>(list(anything()), dict(), 'must be a list of options or a mapping of option: value'),
+    ),
+    pgpass: optional(str({nonEmpty: true})),
+    recovery_conf: optional(dict()),
+    custom_conf: optional(str({nonEmpty: true})),
+    use_unix_socket: withDefault(bool(), false),
+    use_unix_socket_repl: withDefault(bool(), false),
+    remove_data_directory_on_rewind_failure: withDefault(bool(), false),
+    remove_data_directory_on_diverged_timelines: withDefault(bool(), false),
+    pre_promote: optional(str()),
+    before_stop: optional(str()),
+  },
+  {
+    extra: (key, value, path, c, raw) => {
+      const methods = raw['create_replica_methods']
+      if (!Array.isArray(methods) || !methods.includes(key)) return false
+      if (value !== null) replicaMethod(value, joinPath(path, key), c)
+      return true
+    },
+    check: (pg, path, c, raw) => {
+      if (raw['use_slots'] !== undefined) {
+        c.warn(joinPath(path, 'use_slots'), 'is read only from the dynamic configuration (bootstrap.dcs.postgresql.use_slots, edit-config); the local value is ignored')
+      }
+      for (const guc of CMDLINE_GUCS) {
+        if (pg.parameters[guc] !== undefined) {
+          c.warn(
+            joinPath(joinPath(path, 'parameters'), guc),
+            guc === 'listen_addresses' || guc === 'port' ? 'is ignored: it comes from postgresql.listen'
+              : guc === 'cluster_name' ? 'is ignored: it comes from scope'
+              : 'is ignored in the local config: set it in bootstrap.dcs.postgresql.parameters or with edit-config',
+          )
+        }
+      }
+    },
+  },
+)
+
+const watchdog = obj({
+  mode: withDefault<'off' | 'automatic' | 'required'>(
+    (v, path, c) => (v === false ? 'off' : oneOf(['off', 'automatic', 'required'] as const)(v, path, c)),
+    'automatic',
+  ),
+  device: withDefault(str({nonEmpty: true}), '/dev/watchdog'),
+  safety_margin: withDefault(int({min: -1}), 5),
+})
+
+const KNOWN_TAGS = ['nofailover', 'failover_priority', 'sync_priority', 'clonefrom', 'noloadbalance', 'nosync', 'nostream', 'replicatefrom']
+const squash = (s: string) => s.replace(/[-_]/g, '').toLowerCase()
+
+const tagsShape = {
+  nofailover: optional(bool()),
+  failover_priority: optional(int({min: 0})),
+  sync_priority: optional(int({min: 0})),
+  clonefrom: optional(bool()),
+  noloadbalance: optional(bool()),
+  nosync: optional(bool()),
+  nostream: optional(bool()),
+  replicatefrom: optional(str({nonEmpty: true})),
+}
+
+const tags = obj(tagsShape, {
+  unknown: 'keep',
+  check: (t, path, c, raw) => {
+    if (raw['nofailover'] != null && raw['failover_priority'] != null) {
+      c.error(
+        joinPath(path, 'failover_priority'),
+        'cannot be combined with tags.nofailover: keep only one (nofailover: true is failover_priority: 0)',
+        raw['failover_priority'],
+      )
+    }
+    for (const key of Object.keys(raw)) {
+      if (KNOWN_TAGS.includes(key)) continue
+      const near = KNOWN_TAGS.find((k) => squash(k) === squash(key))
+      if (near !== undefined) c.warn(joinPath(path, key), `is kept as a custom tag; did you mean ${near}?`)
+    }
+    void t
+  },
+})
+export type Tags = NonNullable<ReturnType<typeof tags>> & Record<string, unknown>
+
+const OTHER_DCS = ['etcd', 'consul', 'zookeeper', 'exhibitor', 'kubernetes', 'raft'] as const
+
+const localShape = {
+  name: required(str({nonEmpty: true})),
+  scope: required(str({nonEmpty: true})),
+  namespace: withDefault(str({nonEmpty: true}), '/service'),
+  log: optional(log),
+  restapi: required(restapi),
+  ctl: optional(ctl),
+  etcd3: optional(etcd3),
+  bootstrap: optional(bootstrap),
+  citus: optional(obj({group: required(int({min: 0})), database: required(str({nonEmpty: true}))})),
+  postgresql: required(postgresql),
+  watchdog: optional(watchdog),
+  tags: withDefault(tags, {} as NonNullable<ReturnType<typeof tags>>),
+  thread_pool_size: optional(anything()),
+  thread_stack_size: optional(anything()),
+}
+
+function otherDcsMessage(section: string): string {
+  if (section === 'etcd') {
+    return 'is the etcd v2 API section; hactl speaks etcd v3 only: rename the section to etcd3: (same keys, etcd 3.4+ serves v3 by default)'
+  }
+  return `is not supported: hactl speaks etcd v3 only; run etcd 3.x and configure an etcd3: section with its hosts instead of ${section}:`
+}
+
+const local = obj(localShape, {
+  extra: (key, value, _path, c, raw) => {
+    if ((OTHER_DCS as readonly string[]).includes(key)) {
+      c.error(key, otherDcsMessage(key))
+      return true
+    }
+    if (key === 'ttl' || key === 'loop_wait' || key === 'retry_timeout') {
+      c.warn(key, `is ignored at the top level: set it in bootstrap.dcs (new cluster) or with edit-config`)
+      return true
+    }
+    void value
+    void raw
+    return false
+  },
+  check: (cfg, path, c, raw) => {
+    if (cfg.name === RESERVED_NAME) c.error('name', 'is a reserved name; choose another member name', cfg.name)
+    if (cfg.name !== undefined && /[\s/]/.test(cfg.name)) c.error('name', 'must not contain spaces or slashes (it is part of a DCS key)', cfg.name)
+    if (cfg.scope !== undefined && /[\s/]/.test(cfg.scope)) c.error('scope', 'must not contain spaces or slashes (it is part of a DCS key)', cfg.scope)
+    const dcs = ['etcd3', ...OTHER_DCS].filter((k) => raw[k] !== undefined && raw[k] !== null)
+    if (dcs.length === 0 && c.requireKeys) {
+      c.error('etcd3', 'is required but missing: add an etcd3: section with hosts: [host:port, ...]')
+    } else if (dcs.length > 1) {
+      c.error(path, `has ${dcs.length} DCS sections (${dcs.join(', ')}); keep exactly one, etcd3`)
+    }
+    // `listen` and `connect_address` are checked separately; a connect_address port that differs
+    // from the listen port is legal (NAT, proxies), so no cross-check here.
+  },
+})
+
+export type LocalConfigBase = NonNullable<ReturnType<typeof local>>
+/** The validated local configuration with Patroni's defaults applied. */
+export type LocalConfig = Omit<LocalConfigBase, 'etcd3' | 'tags'> & {etcd3?: Etcd3Config; tags: Tags}
+export type PostgresqlConfig = LocalConfig['postgresql']
+export type RestApiConfig = LocalConfig['restapi']
+export type {HostPort}
+
+export type DeepPartial<T> = T extends readonly (infer U)[] ? DeepPartial<U>[] : T extends object ? {[K in keyof T]?: DeepPartial<T[K]>} : T
+
+export interface LocalValidation {
+  /** Present when there are no errors. */
+  config?: LocalConfig
+  issues: ConfigIssue[]
+}
+
+/**
+ * Validates a raw (merged YAML + env) local config. `mode: 'ctl'` is patronictl's reading: no key
+ * is required (a file with only `scope` is fine) and the result may be partial.
+ */
+export function validateLocalConfig(raw: unknown, opts: {mode?: 'agent' | 'ctl'} = {}): LocalValidation {
+  const c = new IssueCollector(opts.mode !== 'ctl')
+  if (raw === null || raw === undefined) raw = {}
+  if (!isPlainObject(raw)) {
+    c.error('', `the configuration must be a mapping of settings, not ${typeName(raw)}`, raw)
+    return {issues: c.issues}
+  }
+  const parsed = local(raw, '', c)
+  applySupportTable('local', raw, '', c)
+  if (parsed === undefined || c.hasErrors()) return {issues: c.issues}
+  const config = parsed as unknown as LocalConfig
+  if (parsed.etcd3 !== undefined) config.etcd3 = {...parsed.etcd3, ...etcdEndpoints(parsed.etcd3)}
+  return {config, issues: c.issues}
+}
+
+/** `<ns>/<scope>` base path in the DCS, slashes collapsed as Patroni does (`/service/acme`). */
+export function dcsBasePath(cfg: {namespace?: string; scope?: string}): string {
+  const ns = (cfg.namespace ?? '/service').replace(/^\/+|\/+$/g, '')
+  return ('/' + [ns, cfg.scope ?? ''].filter((s) => s !== '').join('/')).replace(/\/+/g, '/')
+}
+
+export {parseHostPort}

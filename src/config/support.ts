@@ -1,0 +1,86 @@
+/**
+ * Patroni settings that hactl does not support (yet), in one table (DESIGN rule 7: reported,
+ * never silently ignored). Severity says whether running without the feature is safe:
+ * - warning: hactl runs and behaves as if the setting were off/default, which is safe;
+ * - error: ignoring it would change what the cluster does in a way the operator did not ask for
+ *   (different DCS key layout, a fresh initdb instead of a restore, promoting a standby cluster).
+ * Remove a row when the feature lands.
+ */
+import {type IssueCollector, type Severity} from './issues'
+import {isPlainObject, joinPath} from './kit'
+
+export interface SupportEntry {
+  /** `local`: path from the YAML root; `dynamic`: path inside the dynamic config (bootstrap.dcs / DCS `config`). */
+  scope: 'local' | 'dynamic'
+  path: string
+  severity: Severity
+  /** When absent, any non-null value triggers the entry. */
+  when?: (value: unknown) => boolean
+  reason: string
+}
+
+const DEFAULT_LOG_FORMAT = '%(asctime)s %(levelname)s: %(message)s'
+const isTrue = (v: unknown) => v === true || (typeof v === 'string' && ['on', 'true', 'yes', '1'].includes(v.toLowerCase()))
+
+export const UNSUPPORTED: readonly SupportEntry[] = [
+  {scope: 'local', path: 'citus', severity: 'error',
+    reason: 'Citus/MPP groups are not supported yet: they use a different DCS key layout (/<namespace>/<scope>/<group>/...); remove the citus section'},
+  {scope: 'local', path: 'bootstrap.method', severity: 'error', when: (v) => v !== 'initdb',
+    reason: 'custom bootstrap methods are not supported yet: hactl would run initdb instead of restoring; remove bootstrap.method or set it to initdb'},
+  {scope: 'local', path: 'bootstrap.users', severity: 'warning',
+    reason: 'deprecated since Patroni 3.2 and removed in 4.0; hactl does not create these roles: create them in post_bootstrap'},
+  {scope: 'local', path: 'bootstrap.pg_hba', severity: 'warning',
+    reason: 'old layout, ignored: put the rules in postgresql.pg_hba or bootstrap.dcs.postgresql.pg_hba'},
+  {scope: 'local', path: 'bootstrap.pg_ident', severity: 'warning',
+    reason: 'old layout, ignored: put the rules in postgresql.pg_ident'},
+  {scope: 'local', path: 'watchdog.mode', severity: 'error', when: (v) => typeof v === 'string' && v.toLowerCase() === 'required',
+    reason: 'hactl has no watchdog support yet, and mode required forbids leading without one; set watchdog.mode to off'},
+  {scope: 'local', path: 'watchdog.mode', severity: 'warning', when: (v) => typeof v === 'string' && v.toLowerCase() === 'automatic',
+    reason: 'hactl has no watchdog support yet; it runs without one, as Patroni does in automatic mode when no device is found'},
+  {scope: 'local', path: 'etcd3.srv', severity: 'warning', reason: 'DNS SRV discovery is not supported yet; list the endpoints in etcd3.hosts'},
+  {scope: 'local', path: 'etcd3.srv_suffix', severity: 'warning', reason: 'DNS SRV discovery is not supported yet; list the endpoints in etcd3.hosts'},
+  {scope: 'local', path: 'etcd3.proxy', severity: 'warning', reason: 'etcd gRPC proxies are not supported yet; list the etcd endpoints in etcd3.hosts'},
+  {scope: 'local', path: 'etcd3.use_proxies', severity: 'warning', when: isTrue, reason: 'etcd proxies are not supported yet; the listed hosts are used directly'},
+  {scope: 'local', path: 'log.dir', severity: 'warning', reason: 'hactl logs to stderr (journald) only; file logging is not supported yet'},
+  {scope: 'local', path: 'log.file_num', severity: 'warning', reason: 'hactl logs to stderr (journald) only; file rotation is not supported yet'},
+  {scope: 'local', path: 'log.file_size', severity: 'warning', reason: 'hactl logs to stderr (journald) only; file rotation is not supported yet'},
+  {scope: 'local', path: 'log.format', severity: 'warning', when: (v) => v !== DEFAULT_LOG_FORMAT,
+    reason: 'Python logging format strings are not supported; hactl uses its own line format'},
+  {scope: 'local', path: 'log.dateformat', severity: 'warning', reason: 'Python date formats are not supported; hactl prints ISO-8601 times'},
+  {scope: 'local', path: 'log.loggers', severity: 'warning', reason: 'per-module Python log levels do not apply to hactl'},
+  {scope: 'local', path: 'thread_pool_size', severity: 'warning', reason: 'Patroni 4.x tuning knob; not applicable to hactl'},
+  {scope: 'local', path: 'thread_stack_size', severity: 'warning', reason: 'Patroni 4.x tuning knob; not applicable to hactl'},
+  {scope: 'local', path: 'restapi.thread_pool_size', severity: 'warning', reason: 'Patroni 4.x tuning knob; not applicable to hactl'},
+  {scope: 'local', path: 'restapi.server_tokens', severity: 'warning', reason: 'Patroni 4.x setting; not supported yet'},
+  {scope: 'dynamic', path: 'synchronous_mode', severity: 'error', when: (v) => typeof v === 'string' && v.toLowerCase() === 'quorum',
+    reason: 'quorum commit (Patroni 4.x) is not supported yet; use synchronous_mode: on or off'},
+  {scope: 'dynamic', path: 'failsafe_mode', severity: 'warning', when: isTrue,
+    reason: 'not supported yet: when etcd is unreachable hactl demotes the primary, as with failsafe_mode off'},
+  {scope: 'dynamic', path: 'standby_cluster', severity: 'error',
+    when: (v) => isPlainObject(v) && Boolean(v['host'] || v['port'] || v['restore_command']),
+    reason: 'standby clusters are not supported yet: hactl would promote instead of following the remote primary'},
+  {scope: 'dynamic', path: 'member_slots_ttl', severity: 'warning', reason: 'Patroni 4.x setting; not supported yet (ignored)'},
+  {scope: 'dynamic', path: 'primary_race_backoff', severity: 'warning', reason: 'Patroni 4.x setting; not supported yet (ignored)'},
+]
+
+function getPath(root: unknown, path: string): unknown {
+  let cur: unknown = root
+  for (const part of path.split('.')) {
+    if (!isPlainObject(cur)) return undefined
+    cur = cur[part]
+  }
+  return cur
+}
+
+/** Reports every table row whose setting is present in `raw` (the unparsed config). */
+export function applySupportTable(scope: 'local' | 'dynamic', raw: unknown, basePath: string, c: IssueCollector): void {
+  for (const e of UNSUPPORTED) {
+    if (e.scope !== scope) continue
+    const v = getPath(raw, e.path)
+    if (v === undefined || v === null) continue
+    if (e.when && !e.when(v)) continue
+    const p = joinPath(basePath, e.path)
+    if (e.severity === 'error') c.error(p, e.reason, v)
+    else c.warn(p, e.reason)
+  }
+}
