@@ -146,3 +146,26 @@ function prefixEnd(prefix: string): string {
   }
   return '\0'
 }
+
+/**
+ * Turns on etcd authentication through the gateway: user `root` with `password` holding the
+ * root role, then auth enable. Afterwards raw calls need a token (see authToken()).
+ */
+export async function enableAuth(s: EtcdServer, password: string): Promise<void> {
+  await s.call('/auth/role/add', {name: 'root'}) // may already exist; the answer is not checked
+  for (const [path, body] of [
+    ['/auth/user/add', {name: 'root', password}],
+    ['/auth/user/grant', {user: 'root', role: 'root'}],
+    ['/auth/enable', {}],
+  ] as const) {
+    const r = await s.call(path, body)
+    if (r?.error) throw new Error(`etcd ${path}: ${r.error}`)
+  }
+}
+
+/** A token for raw calls on an etcd with auth enabled. */
+export async function authToken(s: EtcdServer, user: string, password: string): Promise<string> {
+  const r = await s.call('/auth/authenticate', {name: user, password})
+  if (!r?.token) throw new Error(`etcd authenticate: ${JSON.stringify(r)}`)
+  return r.token
+}

@@ -1,0 +1,103 @@
+/**
+ * Builds the etcd v3 Dcs from Patroni's `etcd3:` section (patroni-wire.md 1.4): `host`,
+ * `hosts` (list or comma-separated), `url`, `protocol`, `username`, `password`, `cacert`,
+ * `cert`, `key`. Only the composition root should call this.
+ */
+import {readFileSync} from 'node:fs'
+import {HactlError, errorMessage} from '../../errors'
+import type {Clock} from '../../ports/clock'
+import type {Dcs, DcsTiming} from '../../ports/dcs'
+import {Etcd3Client, type TlsFiles} from './client'
+import {Etcd3Dcs} from './etcd3-dcs'
+
+export {Etcd3Client} from './client'
+export {Etcd3Dcs} from './etcd3-dcs'
+
+export interface Etcd3Section {
+  host?: string
+  hosts?: string | string[]
+  url?: string
+  protocol?: string
+  username?: string
+  password?: string
+  cacert?: string
+  cert?: string
+  key?: string
+}
+
+/** Endpoint base URLs from the section; errors name the key and value. */
+export function etcd3Endpoints(section: Etcd3Section): string[] {
+  const protocol = section.protocol ?? 'http'
+  if (protocol !== 'http' && protocol !== 'https') {
+    throw new HactlError('CONFIG_INVALID', `etcd3.protocol must be http or https, got ${JSON.stringify(protocol)}`)
+  }
+  const toUrl = (hostPort: string, key: string): string => {
+    const h = hostPort.trim()
+    if (!h) throw new HactlError('CONFIG_INVALID', `${key} contains an empty host`)
+    if (/^https?:\/\//.test(h)) return h.replace(/\/+$/, '')
+    const colons = h.split(':').length - 1
+    let hp: string
+    if (h.startsWith('[')) hp = /\]:\d+$/.test(h) ? h : `${h}:2379`
+    else if (colons === 1) hp = h
+    else if (colons > 1) hp = `[${h}]:2379`
+    else hp = `${h}:2379`
+    if (!/:\d+$/.test(hp)) throw new HactlError('CONFIG_INVALID', `${key}: ${JSON.stringify(h)} is not host[:port]`)
+    return `${protocol}://${hp}`
+  }
+  if (section.url) return [toUrl(section.url, 'etcd3.url')]
+  if (section.hosts !== undefined) {
+    const list = Array.isArray(section.hosts) ? section.hosts : section.hosts.split(',')
+    const out = list.map((h) => toUrl(String(h), 'etcd3.hosts'))
+    if (!out.length) throw new HactlError('CONFIG_INVALID', 'etcd3.hosts is empty')
+    return out
+  }
+  if (section.host) return [toUrl(section.host, 'etcd3.host')]
+  throw new HactlError('CONFIG_INVALID', 'etcd3: set host, hosts or url')
+}
+
+export function etcd3Tls(section: Etcd3Section): TlsFiles | undefined {
+  const read = (key: 'cacert' | 'cert' | 'key'): Buffer | undefined => {
+    const path = section[key]
+    if (!path) return undefined
+    try {
+      return readFileSync(path)
+    } catch (e) {
+      throw new HactlError('CONFIG_INVALID', `etcd3.${key}: cannot read ${JSON.stringify(path)}: ${errorMessage(e)}`)
+    }
+  }
+  const tls: TlsFiles = {ca: read('cacert'), cert: read('cert'), key: read('key')}
+  return tls.ca || tls.cert || tls.key ? tls : undefined
+}
+
+export interface CreateEtcd3DcsOptions {
+  section: Etcd3Section
+  clock: Clock
+  name: string
+  scope: string
+  namespace?: string
+  group?: number
+  timing?: Partial<DcsTiming>
+  /** true for the agent (watch-backed cache), false for ctl commands. */
+  watch: boolean
+  userAgent?: string
+  log?: (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void
+}
+
+export function createEtcd3Dcs(o: CreateEtcd3DcsOptions): Dcs {
+  const endpoints = etcd3Endpoints(o.section)
+  const tls = etcd3Tls(o.section)
+  if (tls && endpoints.some((e) => e.startsWith('http://'))) {
+    o.log?.('warn', 'etcd3: cacert/cert/key are set but the endpoints use http; set etcd3.protocol: https')
+  }
+  const kv = new Etcd3Client({
+    endpoints,
+    username: o.section.username,
+    password: o.section.password,
+    tls,
+    clock: o.clock,
+    retryTimeoutMs: (o.timing?.retryTimeout ?? 10) * 1000,
+    userAgent: o.userAgent,
+    log: (m) => o.log?.('debug', m),
+  })
+  return new Etcd3Dcs({kv, clock: o.clock, name: o.name, scope: o.scope, namespace: o.namespace, group: o.group, timing: o.timing, watch: o.watch, log: o.log})
+}

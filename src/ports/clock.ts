@@ -1,0 +1,31 @@
+/**
+ * Time as an input (DESIGN.md rule 2). Only src/adapters/clock touches real timers; unit tests
+ * drive a FakeClock (test/fakes/fake-clock.ts) instead.
+ */
+export interface Clock {
+  /** Wall-clock time in ms since the epoch; for timestamps written out (ISO strings, logs). */
+  now(): number
+  /**
+   * Monotonic ms with an arbitrary origin; for deadlines and durations, immune to wall-clock
+   * steps (NTP, operator `date -s`). Never compare it with now().
+   */
+  monotonic(): number
+  /**
+   * Resolves after `ms` (at least 0). Rejects with an AbortError-like error (`name === 'AbortError'`)
+   * as soon as `signal` aborts, so a caller can race a sleep against other events and cancel it.
+   */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>
+}
+
+/** The error sleep() rejects with when aborted. */
+export function abortError(signal?: AbortSignal): Error {
+  const reason = signal?.reason
+  if (reason instanceof Error && reason.name === 'AbortError') return reason
+  const e = new Error('the operation was aborted')
+  e.name = 'AbortError'
+  return e
+}
+
+export function isAbortError(e: unknown): boolean {
+  return e instanceof Error && e.name === 'AbortError'
+}
