@@ -11,6 +11,12 @@ export type ErrorCode =
   | 'DCS_LEASE_NOT_FOUND'
   | 'DCS_PROTOCOL'
   | 'USAGE'
+  | 'PROCESS_SPAWN'
+  | 'PG_UNAVAILABLE'
+  | 'PG_COMMAND_FAILED'
+  | 'PG_START_FAILED'
+  | 'PG_STOP_FAILED'
+  | 'PG_PRECONDITION'
   | 'INTERNAL'
 
 export class HactlError extends Error {

@@ -1,0 +1,139 @@
+/**
+ * SQL connections for the PostgreSQL adapter, on `pg`. Every connection has a short connect
+ * timeout, a server-side statement_timeout and a client-side query timeout, so no call can hang
+ * the HA loop; errors become PG_UNAVAILABLE with the server's message (which never contains a
+ * password: role DDL errors are redacted by the caller).
+ */
+import pg from 'pg'
+import {HactlError} from '../../errors'
+import type {ConnParams} from '../../ports/postgres'
+
+export const APPLICATION_NAME = 'hactl'
+
+export interface SqlOptions {
+  /** ms; 0 = none. Default 2000 (Patroni's `-c statement_timeout=2000`). */
+  statementTimeoutMs?: number
+  /** Client-side limit on one query, covering a dead socket; default statement timeout + 3 s. */
+  queryTimeoutMs?: number
+  connectTimeoutMs?: number
+  /** Physical replication protocol (IDENTIFY_SYSTEM, TIMELINE_HISTORY). */
+  replication?: boolean
+}
+
+export function clientConfig(conn: ConnParams, opts: SqlOptions = {}): pg.ClientConfig {
+  const statement = opts.statementTimeoutMs ?? 2000
+  const cfg: pg.ClientConfig & {replication?: string} = {
+    host: conn.host,
+    port: conn.port === undefined ? undefined : Number(conn.port),
+    user: conn.user,
+    password: conn.password,
+    database: conn.dbname ?? 'postgres',
+    application_name: conn.application_name ?? APPLICATION_NAME,
+    connectionTimeoutMillis: opts.connectTimeoutMs ?? 3000,
+    query_timeout: opts.queryTimeoutMs ?? (statement > 0 ? statement + 3000 : undefined),
+    // `options` rather than the statement_timeout startup key: walsenders accept only `options`.
+    options: `-c statement_timeout=${statement}`,
+  }
+  if (opts.replication) cfg.replication = 'true'
+  if (conn.sslmode === 'require' || conn.sslmode === 'verify-ca' || conn.sslmode === 'verify-full') {
+    cfg.ssl = {rejectUnauthorized: conn.sslmode !== 'require'}
+  }
+  return cfg
+}
+
+export function describeConn(conn: ConnParams): string {
+  return `${conn.host ?? 'localhost'}:${conn.port ?? 5432}`
+}
+
+export function pgError(what: string, conn: ConnParams, e: unknown): HactlError {
+  const msg = e instanceof Error ? e.message : String(e)
+  return new HactlError('PG_UNAVAILABLE', `${what} on ${describeConn(conn)} failed: ${msg}`, {cause: e, recoverable: true})
+}
+
+/** Connects, runs `fn`, always disconnects. */
+export async function withClient<T>(conn: ConnParams, opts: SqlOptions, what: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client(clientConfig(conn, opts))
+  client.on('error', () => {}) // a dropped socket is reported by the pending query instead
+  try {
+    await client.connect()
+    return await fn(client)
+  } catch (e) {
+    if (e instanceof HactlError) throw e
+    throw pgError(what, conn, e)
+  } finally {
+    await client.end().catch(() => {})
+  }
+}
+
+/** A lazily opened connection that is dropped after any error and reopened on the next call. */
+export class LocalSql {
+  private client: pg.Client | undefined
+  private connecting: Promise<pg.Client> | undefined
+
+  constructor(private conn: ConnParams) {}
+
+  setConn(conn: ConnParams): void {
+    this.conn = conn
+    void this.close()
+  }
+
+  get params(): ConnParams {
+    return this.conn
+  }
+
+  private async connection(): Promise<pg.Client> {
+    if (this.client) return this.client
+    this.connecting ??= (async () => {
+      const c = new pg.Client(clientConfig(this.conn))
+      c.on('error', () => {
+        if (this.client === c) this.client = undefined
+      })
+      c.on('end', () => {
+        if (this.client === c) this.client = undefined
+      })
+      try {
+        await c.connect()
+      } catch (e) {
+        await c.end().catch(() => {})
+        throw e
+      }
+      this.client = c
+      return c
+    })().finally(() => (this.connecting = undefined))
+    return this.connecting
+  }
+
+  async query<T = Record<string, unknown>>(sql: string, params?: unknown[], what = 'query'): Promise<T[]> {
+    let c: pg.Client | undefined
+    try {
+      c = await this.connection()
+      const r = await c.query(sql, params as unknown[] | undefined)
+      return r.rows as T[]
+    } catch (e) {
+      if (c && this.client === c) {
+        this.client = undefined
+        void c.end().catch(() => {})
+      }
+      throw pgError(what, this.conn, e)
+    }
+  }
+
+  async close(): Promise<void> {
+    const c = this.client
+    this.client = undefined
+    if (c) await c.end().catch(() => {})
+  }
+}
+
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`
+}
+
+/** A literal safe under any standard_conforming_strings setting. */
+export function quoteLiteral(value: string): string {
+  const body = value.replace(/'/g, "''")
+  return value.includes('\\') ? `E'${body.replace(/\\/g, '\\\\')}'` : `'${body}'`
+}
+
+/** Text columns from the replication protocol returned raw (TIMELINE_HISTORY's content is not a real bytea). */
+export const RAW_TYPES = {getTypeParser: () => (v: string) => v}
