@@ -1,0 +1,108 @@
+/**
+ * GET /cluster, /history and /config bodies from a ClusterView (spec 2.6; Patroni's
+ * `cluster_as_json`). Pure. Members have the 3.3.1 shape, the version hactl reports; the [4.x]
+ * extras (`lsn`, `receive_lsn`, `replay_lsn`, `receive_lag`, `replay_lag`) are not emitted.
+ */
+import {isUnlocked, syncMatches, type ClusterView, type Member} from '../core/cluster'
+
+export interface ClusterMemberJson {
+  name: string
+  role: 'leader' | 'standby_leader' | 'sync_standby' | 'replica'
+  state: string
+  api_url: string | null
+  host?: string
+  port?: number
+  timeline?: unknown
+  pending_restart?: unknown
+  pending_restart_reason?: unknown
+  scheduled_restart?: unknown
+  tags?: unknown
+  lag?: number | 'unknown'
+}
+
+export interface ClusterJson {
+  members: ClusterMemberJson[]
+  scope: string
+  pause?: true
+  scheduled_switchover?: {at: string; from?: string; to?: string}
+}
+
+/** Settings read from the `config` key the way Patroni's global config does (invalid counts as empty). */
+function dcsConfig(view: ClusterView): Record<string, unknown> {
+  return view.config && view.config.valid && view.config.modifyVersion ? view.config.data : {}
+}
+
+function truthy(v: unknown): boolean {
+  if (typeof v === 'string') return ['on', 'true', 'yes', '1'].includes(v.trim().toLowerCase())
+  return v === true || v === 1
+}
+
+export function configIsStandby(cfg: Record<string, unknown>): boolean {
+  const sc = cfg['standby_cluster']
+  if (!sc || typeof sc !== 'object') return false
+  const o = sc as Record<string, unknown>
+  return Boolean(o['host'] || o['port'] || o['restore_command'])
+}
+
+function connHostPort(connUrl: string | null): {host?: string; port?: number} {
+  if (!connUrl) return {}
+  try {
+    const u = new URL(connUrl)
+    const host = decodeURIComponent(u.hostname).replace(/^\[(.*)\]$/, '$1')
+    if (!host) return {}
+    return u.port ? {host, port: Number(u.port)} : {host}
+  } catch {
+    return {}
+  }
+}
+
+const OPTIONAL_MEMBER_KEYS = ['timeline', 'pending_restart', 'pending_restart_reason', 'scheduled_restart', 'tags'] as const
+
+export function clusterJson(view: ClusterView, scope: string): ClusterJson {
+  const cfg = dcsConfig(view)
+  const leader = isUnlocked(view) ? null : view.leader!.name
+  const syncMode = cfg['synchronous_mode'] === 'quorum' || truthy(cfg['synchronous_mode'])
+  const clusterLsn = view.status.lastLsn || 0
+  const members = view.members.map((m: Member): ClusterMemberJson => {
+    let role: ClusterMemberJson['role'] = 'replica'
+    if (m.name === leader) role = configIsStandby(cfg) ? 'standby_leader' : 'leader'
+    else if (syncMode && syncMatches(view.sync, m.name)) role = 'sync_standby'
+    const replicationState = typeof m.data.replication_state === 'string' ? m.data.replication_state : ''
+    const state = (role !== 'leader' ? replicationState : '') || (typeof m.data.state === 'string' ? m.data.state : '')
+    const out: ClusterMemberJson = {name: m.name, role, state, api_url: m.apiUrl, ...connHostPort(m.connUrl)}
+    for (const k of OPTIONAL_MEMBER_KEYS) if (k in m.data) out[k] = m.data[k]
+    if (m.name !== leader) {
+      const lsn = m.lsn
+      out.lag = lsn === null ? 'unknown' : clusterLsn >= lsn ? clusterLsn - lsn : 0
+    }
+    return out
+  })
+  members.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+  const out: ClusterJson = {members, scope}
+  if (truthy(cfg['pause'])) out.pause = true
+  const f = view.failover
+  if (f && f.scheduledAt) {
+    const sw: NonNullable<ClusterJson['scheduled_switchover']> = {at: f.scheduledAt}
+    if (f.leader) sw.from = f.leader
+    if (f.candidate) sw.to = f.candidate
+    out.scheduled_switchover = sw
+  }
+  return out
+}
+
+/** GET /history: the stored lines as they are, `[]` when absent or not a list. */
+export function historyJson(view: ClusterView): unknown[] {
+  const h = view.history
+  if (!h || !h.valid) return []
+  try {
+    const parsed: unknown = JSON.parse(h.raw)
+    return Array.isArray(parsed) ? parsed : h.lines
+  } catch {
+    return h.lines
+  }
+}
+
+/** GET /config: the stored object, or undefined (502) when the key is absent or not an object ([4.x]). */
+export function configJson(view: ClusterView): Record<string, unknown> | undefined {
+  return view.config && view.config.valid && view.config.modifyVersion ? view.config.data : undefined
+}
