@@ -1,11 +1,71 @@
-import {spawn, type ChildProcess} from 'node:child_process'
-import {mkdtempSync, rmSync} from 'node:fs'
-import {request} from 'node:http'
+import {execFile, spawn, type ChildProcess} from 'node:child_process'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions} from 'node:http'
+import {request as httpsRequest} from 'node:https'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {promisify} from 'node:util'
 import {freePort, waitFor} from './ports'
 
 export const ETCD_BIN = process.env.HACTL_TEST_ETCD ?? '/usr/bin/etcd'
+
+const run = promisify(execFile)
+
+/** PEM file paths of a throwaway CA. */
+export interface TestCa {
+  dir: string
+  cert: string
+  key: string
+}
+
+/** PEM file paths of a certificate signed by a TestCa. */
+export interface TestCert {
+  cert: string
+  key: string
+}
+
+/** File paths of the TLS material an EtcdServer started with `tls` serves and accepts. */
+export interface EtcdTlsFiles {
+  ca: string
+  serverCert: string
+  serverKey: string
+  clientCert: string
+  clientKey: string
+  clientCertAuth: boolean
+}
+
+export interface EtcdStartOptions {
+  /** Serve clients over https with a fresh CA; clientCertAuth makes etcd demand a client certificate. */
+  tls?: {clientCertAuth?: boolean}
+}
+
+// EC P-256 keys and a two-day validity keep generation to a few ms and the files useless later.
+const EC_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes']
+
+/** A new self-signed CA in `dir` (created when absent) under file names starting with `name`. */
+export async function makeTestCa(dir: string = mkdtempSync(join(tmpdir(), 'hactl-ca-')), name = 'ca'): Promise<TestCa> {
+  const ca = {dir, cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`)}
+  await run('openssl', ['req', '-x509', ...EC_KEY, '-keyout', ca.key, '-out', ca.cert, '-days', '2', '-subj', `/CN=hactl test ${name}`,
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'])
+  return ca
+}
+
+/**
+ * A leaf certificate signed by `ca`, written next to it. `server` adds the 127.0.0.1/localhost
+ * names; both kinds carry clientAuth because etcd 3.4's gateway dials its own gRPC port with the
+ * server certificate as a client certificate.
+ */
+export async function makeTestCert(ca: TestCa, name: string, kind: 'server' | 'client'): Promise<TestCert> {
+  const out = {cert: join(ca.dir, `${name}.crt`), key: join(ca.dir, `${name}.key`)}
+  const csr = join(ca.dir, `${name}.csr`)
+  const ext = join(ca.dir, `${name}.ext`)
+  writeFileSync(ext, kind === 'server'
+    ? 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=critical,digitalSignature\n'
+    : 'extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature\n')
+  await run('openssl', ['req', '-new', ...EC_KEY, '-keyout', out.key, '-out', csr, '-subj', `/CN=${kind === 'server' ? '127.0.0.1' : name}`])
+  await run('openssl', ['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-out', out.cert, '-days', '2', '-extfile', ext])
+  return out
+}
 
 /** A real single-node etcd (Debian etcd-server) on 127.0.0.1 with free ports and its own data dir. */
 export class EtcdServer {
@@ -13,6 +73,9 @@ export class EtcdServer {
   clientPort = 0
   peerPort = 0
   readonly dataDir: string
+  /** Set when started with `tls`: the CA, server and client PEM files. */
+  tls?: EtcdTlsFiles
+  private tlsDir?: string
   private output = ''
 
   constructor(readonly name = 'hactl-test') {
@@ -20,17 +83,25 @@ export class EtcdServer {
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.clientPort}`
+    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.clientPort}`
   }
 
   get endpoint(): string {
     return `127.0.0.1:${this.clientPort}`
   }
 
-  static async start(): Promise<EtcdServer> {
+  static async start(opts: EtcdStartOptions = {}): Promise<EtcdServer> {
     const s = new EtcdServer()
     s.clientPort = await freePort()
     s.peerPort = await freePort()
+    if (opts.tls) {
+      // Outside dataDir: etcd wants its data dir to hold nothing but its own files.
+      s.tlsDir = mkdtempSync(join(tmpdir(), 'hactl-etcd-tls-'))
+      const ca = await makeTestCa(s.tlsDir)
+      const server = await makeTestCert(ca, 'server', 'server')
+      const client = await makeTestCert(ca, 'client', 'client')
+      s.tls = {ca: ca.cert, serverCert: server.cert, serverKey: server.key, clientCert: client.cert, clientKey: client.key, clientCertAuth: opts.tls.clientCertAuth ?? false}
+    }
     await s.launch()
     return s
   }
@@ -52,6 +123,13 @@ export class EtcdServer {
         '--enable-v2=false',
         '--logger', 'zap',
         '--log-level', 'warn',
+        ...(this.tls
+          ? [
+              '--cert-file', this.tls.serverCert, '--key-file', this.tls.serverKey,
+              // etcd demands client certificates whenever it has a trusted CA file, so only then.
+              ...(this.tls.clientCertAuth ? ['--trusted-ca-file', this.tls.ca, '--client-cert-auth'] : []),
+            ]
+          : []),
       ],
       {stdio: ['ignore', 'pipe', 'pipe']},
     )
@@ -67,9 +145,16 @@ export class EtcdServer {
     }, {timeoutMs: 30_000})
   }
 
+  /** A request to this etcd; over https it trusts the test CA and shows the client certificate. */
+  private request(path: string, opts: RequestOptions, onResponse: (res: IncomingMessage) => void): ClientRequest {
+    if (!this.tls) return httpRequest(`${this.url}${path}`, opts, onResponse)
+    const t = this.tls
+    return httpsRequest(`${this.url}${path}`, {...opts, ca: readFileSync(t.ca), cert: readFileSync(t.clientCert), key: readFileSync(t.clientKey)}, onResponse)
+  }
+
   private health(): Promise<number> {
     return new Promise((resolve) => {
-      const req = request(`${this.url}/health`, {timeout: 1000}, (res) => {
+      const req = this.request('/health', {timeout: 1000}, (res) => {
         res.resume()
         resolve(res.statusCode ?? 0)
       })
@@ -92,7 +177,7 @@ export class EtcdServer {
   async call(path: string, body: unknown, headers: Record<string, string> = {}): Promise<any> {
     return new Promise((resolve, reject) => {
       const data = JSON.stringify(body)
-      const req = request(`${this.url}/v3${path}`, {method: 'POST', headers: {'content-type': 'application/json', ...headers}}, (res) => {
+      const req = this.request(`/v3${path}`, {method: 'POST', headers: {'content-type': 'application/json', ...headers}}, (res) => {
         let text = ''
         res.setEncoding('utf8')
         res.on('data', (c) => (text += c))
@@ -130,6 +215,7 @@ export class EtcdServer {
   async destroy(): Promise<void> {
     await this.stop()
     rmSync(this.dataDir, {recursive: true, force: true})
+    if (this.tlsDir) rmSync(this.tlsDir, {recursive: true, force: true})
   }
 }
 

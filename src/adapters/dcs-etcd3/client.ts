@@ -115,6 +115,29 @@ function decodeOpResult(r: any): TxnOpResult {
   return {put: true}
 }
 
+// X.509 verification results of the server's chain against our CA (node:tls error codes).
+const UNTRUSTED_CODES = new Set(['UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_UNTRUSTED', 'CERT_SIGNATURE_FAILURE', 'CERT_REJECTED', 'INVALID_CA'])
+
+/**
+ * A sentence for a failed TLS handshake, or undefined when `e` is no TLS problem. OpenSSL's own
+ * text says little to an operator (and node's suggests --use-system-ca), so the cause is named
+ * together with the etcd3 key that fixes it.
+ */
+export function describeTlsError(e: unknown, origin: string): string | undefined {
+  const code = String((e as {code?: unknown})?.code ?? '')
+  const what = (s: string) => `TLS handshake with ${origin} failed: ${s} (${code})`
+  if (UNTRUSTED_CODES.has(code)) return what('the server certificate is not trusted by the CA in etcd3.cacert (or the system CAs when cacert is unset)')
+  if (code === 'CERT_HAS_EXPIRED') return what('the server certificate has expired')
+  if (code === 'CERT_NOT_YET_VALID') return what('the server certificate is not valid yet')
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return what(`the server certificate is not issued for this host: ${errorMessage(e)}`)
+  if (/^ERR_SSL_.*ALERT.*(CERTIFICATE|UNKNOWN_CA|ACCESS_DENIED|HANDSHAKE_FAILURE)/.test(code)) {
+    return what('the server rejected the client certificate, or its absence; set etcd3.cert and etcd3.key to a certificate signed by a CA etcd trusts')
+  }
+  if (/^ERR_SSL_(WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|HTTP_REQUEST|RECORD_LAYER_FAILURE)/.test(code)) return what('the endpoint does not speak TLS; use protocol http for it')
+  if (/^ERR_(SSL|TLS)_/.test(code)) return what(errorMessage(e).trim())
+  return undefined
+}
+
 function isNetworkError(e: unknown): boolean {
   if (e instanceof TryTimeout) return true
   const code = (e as {code?: string})?.code
@@ -295,10 +318,13 @@ export class Etcd3Client implements KvBackend {
             if (e.grpcCode === undefined || !RECOVERABLE_GRPC.has(e.grpcCode)) {
               throw new HactlError('DCS_PROTOCOL', `etcd at ${ep.url.origin} rejected ${path}: ${e.message}${e.grpcCode === undefined ? '' : ` (gRPC code ${e.grpcCode})`}`, {cause: e})
             }
-          } else if (!isNetworkError(e) && !/certificate|SSL|TLS|self[- ]signed|unable to verify/i.test(errorMessage(e))) {
+          } else if (!isNetworkError(e) && !describeTlsError(e, ep.url.origin)) {
             throw new HactlError('DCS_PROTOCOL', `etcd at ${ep.url.origin}: ${path}: ${errorMessage(e)}`, {cause: e})
           }
-          lastError = e
+          // A handshake failure may be one endpoint's certificate only: fail over like a network error.
+          const tls = describeTlsError(e, ep.url.origin)
+          // A try cut off by the overall deadline tells nothing new; keep the error before it.
+          if (!(e instanceof TryTimeout && lastError && deadline - clock.monotonic() <= 0)) lastError = tls ? new Error(tls, {cause: e}) : e
           this.o.log?.(`etcd ${ep.url.origin}${path} failed: ${errorMessage(e)}`)
           this.current = (this.current + 1) % n
         }
@@ -311,7 +337,7 @@ export class Etcd3Client implements KvBackend {
     throw new HactlError(
       'DCS_UNAVAILABLE',
       `etcd is not reachable at ${this.endpointUrls.join(', ')} within ${Math.round(this.retryTimeoutMs / 100) / 10}s: ${lastError ? errorMessage(lastError) : 'deadline already passed'}`,
-      {recoverable: true, cause: lastError, hints: ['check that etcd runs and that etcd3.hosts and the TLS settings point at it']},
+      {recoverable: true, cause: lastError, hints: ['check that etcd runs and that etcd3.hosts, etcd3.protocol and etcd3.cacert/cert/key match it']},
     )
   }
 

@@ -65,8 +65,46 @@ export function etcd3Tls(section: Etcd3Section): TlsFiles | undefined {
       throw new HactlError('CONFIG_INVALID', `etcd3.${key}: cannot read ${JSON.stringify(path)}: ${errorMessage(e)}`)
     }
   }
-  const tls: TlsFiles = {ca: read('cacert'), cert: read('cert'), key: read('key')}
-  return tls.ca || tls.cert || tls.key ? tls : undefined
+  const tls = {ca: read('cacert'), cert: read('cert'), key: read('key')}
+  if (!tls.ca && !tls.cert && !tls.key) return undefined
+  checkTls(section, tls)
+  return tls
+}
+
+/**
+ * Catches unusable TLS files at startup with the key at fault named; otherwise node reports
+ * them only at the first request, as an OpenSSL error that names no file.
+ */
+function checkTls(section: Etcd3Section, tls: {ca?: Buffer; cert?: Buffer; key?: Buffer}): void {
+  const bad = (key: 'cacert' | 'cert' | 'key', why: string) => new HactlError('CONFIG_INVALID', `etcd3.${key}: ${JSON.stringify(section[key])} ${why}`)
+  const nodeTls = require('node:tls') as typeof import('node:tls')
+  const nodeCrypto = require('node:crypto') as typeof import('node:crypto')
+  if (tls.ca) {
+    // node ignores a CA file without certificates, which would surface later as "not trusted".
+    if (!/-----BEGIN CERTIFICATE-----/.test(tls.ca.toString('latin1'))) throw bad('cacert', 'holds no PEM certificate')
+    try {
+      new nodeCrypto.X509Certificate(tls.ca)
+    } catch (e) {
+      throw bad('cacert', `is not a readable PEM certificate: ${errorMessage(e)}`)
+    }
+  }
+  // Patroni accepts a cert file that also holds the key (python's ssl loads both from it).
+  if (tls.cert && !tls.key && /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(tls.cert.toString('latin1'))) tls.key = tls.cert
+  if (tls.key && !tls.cert) throw new HactlError('CONFIG_INVALID', 'etcd3.key is set without etcd3.cert; a client certificate needs both')
+  if (tls.cert && !tls.key) throw new HactlError('CONFIG_INVALID', `etcd3.cert: ${JSON.stringify(section.cert)} holds no private key and etcd3.key is not set`)
+  if (!tls.cert || !tls.key) return
+  try {
+    nodeTls.createSecureContext({cert: tls.cert})
+  } catch (e) {
+    throw bad('cert', `is not a usable PEM certificate: ${errorMessage(e)}`)
+  }
+  try {
+    nodeTls.createSecureContext({cert: tls.cert, key: tls.key})
+  } catch (e) {
+    const code = (e as {code?: string}).code
+    if (code === 'ERR_OSSL_X509_KEY_VALUES_MISMATCH') throw bad('key', `does not belong to the certificate in etcd3.cert ${JSON.stringify(section.cert)}`)
+    throw bad('key', `is not a usable unencrypted PEM private key: ${errorMessage(e)}`)
+  }
 }
 
 export interface CreateEtcd3DcsOptions {
