@@ -1,0 +1,122 @@
+/**
+ * The closed set of effects the executor performs for decide(). Each action names one intent;
+ * the executor maps it onto the ports (Dcs, PostgresControl, task slot, watchdog, peers). Actions
+ * marked "async" start a long task in the single task slot (ha-loop.md 1.4); the others complete
+ * within the cycle. Actions marked "branching" report a StepOutcome, and decide() must be called
+ * again with it (Decision.then === 'decide-again').
+ */
+import type {AgentMemory, TaskKind} from './observation'
+
+export type DemoteMode =
+  /** switchover/manual failover: fast stop with checkpoint, release the lock early, follow. async */
+  | 'graceful'
+  /** we are unfit (start timeout, crash with primary_start_timeout 0): immediate stop, release. */
+  | 'immediate'
+  /** we lost or never had the lock: immediate stop, nothing to release. */
+  | 'immediate-nolock'
+  /** DCS unreachable: fast stop, no release (cannot), restart with no upstream. */
+  | 'offline'
+
+export type Action =
+  /** branching: ask peers' REST `GET /patroni` (2 s, parallel) and fill Observation.peers. */
+  | {type: 'fetch-peer-status'; members: Array<{name: string; apiUrl: string}>}
+  /** branching: create-if-absent `leader` = me on our lease. */
+  | {type: 'acquire-lock'}
+  /** branching: renew `leader` (CAS on my name); with `status` also publish `/status` optime. */
+  | {type: 'update-lock'; status: boolean}
+  /** Delete `leader` if it is mine, writing `status.optime` first when lastLsn is given. */
+  | {type: 'release-lock'; lastLsn?: number}
+  /** Unconditional `leader` write, only right after bootstrap. */
+  | {type: 'take-leader'}
+  /** `initialize`: create=true is the bootstrap race (branching); false overwrites. */
+  | {type: 'initialize'; create: boolean; sysid: string}
+  /** Delete `initialize`, stop PG, move the data dir aside (failed bootstrap). */
+  | {type: 'cancel-initialization'}
+  /** Write this node's dynamic configuration into an empty `/config`. */
+  | {type: 'restore-config'}
+  /** Write `/failover`; `expectedVersion` makes it a CAS. */
+  | {type: 'set-failover'; value: {leader?: string; member?: string; scheduled_at?: string}; expectedVersion?: number}
+  /** Clear `/failover` (CAS on expectedVersion when given). */
+  | {type: 'clear-failover'; expectedVersion?: number}
+  /** branching: write `/sync` = {leader, sync_standby: null} with CAS, then (on success) set SSN for promotion. */
+  | {type: 'set-sync'; leader: string; expectedVersion: number | null; strict: boolean}
+  /** Run the synchronous-standby maintenance of ha-loop.md 4.3 (lock holder, PG primary). */
+  | {type: 'manage-sync'}
+  /** Update `/history` from the local timeline history file (ha-loop.md 3.13.1). */
+  | {type: 'write-history'}
+  /** Publish `members/<me>` now (the executor also publishes at the end of every DCS-ok cycle). */
+  | {type: 'touch-member'}
+  /** async: initdb or the custom bootstrap method, then start PG. */
+  | {type: 'bootstrap'}
+  /** async: roles, post_bootstrap script. */
+  | {type: 'post-bootstrap'}
+  /** async: pg_basebackup (or create_replica_methods) from `source`; null = without a leader. */
+  | {type: 'clone'; source: string | null; sourceRole: 'leader' | 'replica' | null}
+  /**
+   * async: start PostgreSQL. `primary` is only ever chosen while holding a lock renewed in this
+   * cycle (restart of a crashed primary). `upstream` null with replica = read-only, no upstream.
+   */
+  | {type: 'start'; as: 'primary' | 'replica'; upstream: string | null; task: TaskKind; timeoutS: number | null}
+  /** async: pre_promote, pg_ctl promote, wait for production. */
+  | {type: 'promote'}
+  | {type: 'demote'; mode: DemoteMode}
+  /** Make PG follow `leader` (null: keep running with no upstream); reload or async restart as needed. */
+  | {type: 'follow'; leader: string | null}
+  /** Stop PG now (empty or inaccessible data directory). */
+  | {type: 'stop'; mode: 'immediate' | 'fast'}
+  /** async: single-user crash recovery so pg_control ends in a clean shutdown. */
+  | {type: 'crash-recovery'}
+  /** Move the rewind state to CHECK (if rewind or reinit on divergence is allowed). */
+  | {type: 'trigger-rewind-check'}
+  /** branching: compare our timeline/LSN with `leader`'s, report need / not-need. */
+  | {type: 'check-rewind'; leader: string}
+  /** async: pg_rewind from `leader`. */
+  | {type: 'rewind'; leader: string}
+  /** async: stop, wipe and clone again. */
+  | {type: 'reinitialize'; source: string}
+  /** Cancel the running task (and, for a starting primary, terminate the spawned postmaster). */
+  | {type: 'cancel-task'}
+  /** branching: activate the watchdog before promotion. */
+  | {type: 'activate-watchdog'}
+  | {type: 'disable-watchdog'}
+  /** branching: POST /failsafe to every member in `/failsafe` (ha-loop.md 4.6). */
+  | {type: 'failsafe-probe'}
+  /** Wait inside the cycle (let a winner take the lock; reach a scheduled time). */
+  | {type: 'sleep'; ms: number}
+  /** Fatal: log `message` and exit the agent with `code` (system ID mismatch, failed bootstrap). */
+  | {type: 'exit'; code: number; message: string}
+
+export type ActionType = Action['type']
+
+/**
+ * Actions that report a StepOutcome. The executor appends an outcome for each of them it
+ * performs (`initialize` only matters when create=true: the bootstrap race).
+ */
+export const BRANCHING: ReadonlySet<ActionType> = new Set<ActionType>([
+  'fetch-peer-status',
+  'acquire-lock',
+  'update-lock',
+  'initialize',
+  'set-sync',
+  'activate-watchdog',
+  'failsafe-probe',
+  'check-rewind',
+  'sleep',
+])
+
+export interface Decision {
+  /** Performed in order; an empty list means "nothing to do". */
+  actions: Action[]
+  /** Stable id of the rule that decided (for tests, metrics and `hactl list --extended`). */
+  rule: string
+  /** The cycle's INFO line, Patroni's wording with numbers; prefixed `PAUSE: ` in maintenance. */
+  reason: string
+  /**
+   * `decide-again`: perform the actions, append each branching action's outcome to
+   * Observation.outcomes (peers into Observation.peers), and call decide() again in this cycle.
+   * Only the reason of the final (`done`) decision is logged at INFO.
+   */
+  then: 'done' | 'decide-again'
+  /** Applied to AgentMemory after the actions were performed. */
+  remember?: Partial<AgentMemory>
+}

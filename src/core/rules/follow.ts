@@ -1,0 +1,67 @@
+/**
+ * Non-lock-holder steady state (ha-loop.md 3.16) and the rewind/reinitialize hand-off (3.17).
+ */
+import type {Action, Decision} from '../actions'
+import type {Member} from '../cluster'
+import {type Ctx, done, member, step} from './context'
+
+/** Who PostgreSQL should stream from (3.5); null = nobody (archive only, or no leader yet). */
+export function nodeToFollow(ctx: Ctx): Member | null {
+  const tags = ctx.obs.config.tags
+  if (tags.nostream) return null
+  let target: Member | null = null
+  if (tags.replicatefrom && tags.replicatefrom !== ctx.name) target = member(ctx, tags.replicatefrom) ?? null
+  if (!target && ctx.cluster.leader?.name) target = ctx.cluster.leader.member
+  return target && target.name !== ctx.name ? target : null
+}
+
+export function rewindAllowed(ctx: Ctx): boolean {
+  const c = ctx.obs.config
+  return (c.usePgRewind && ctx.obs.memory.canRewind) || c.removeDataDirectoryOnDivergedTimelines
+}
+
+/** The divergence check or the rewind/reinit it asks for; null when nothing is to be done. */
+export function rewindOrReinit(ctx: Ctx, rule: string): Decision | null {
+  const leader = ctx.cluster.leader
+  if (!leader || leader.name === ctx.name || !leader.member.connUrl) return null
+  if (ctx.rewind === 'check' && rewindAllowed(ctx) && !ctx.outcome('check-rewind')) {
+    return step(rule, `checking whether a rewind from ${leader.name} is needed`, [{type: 'check-rewind', leader: leader.name}])
+  }
+  if (ctx.rewind !== 'need') return null
+  const cfg = ctx.obs.config
+  if (cfg.usePgRewind && ctx.obs.memory.canRewind) {
+    if (!ctx.pgRunning && ctx.obs.pg.controlState === 'in archive recovery' && ctx.obs.memory.crashRecoveryStartedAt === null) {
+      return done(rule, 'doing crash recovery in a single user mode', [{type: 'crash-recovery'}], {crashRecoveryStartedAt: ctx.now})
+    }
+    return done(rule, `running pg_rewind from ${leader.name}`, [{type: 'rewind', leader: leader.name}])
+  }
+  if (cfg.removeDataDirectoryOnDivergedTimelines) {
+    return done(rule, 'reinitializing due to diverged timelines', [{type: 'reinitialize', source: leader.name}])
+  }
+  return null
+}
+
+/**
+ * follow(): a node that does not hold the lock. A running primary without the lock is demoted at
+ * once [SAFETY] unless paused, where it keeps running ("continue to run as primary without lock").
+ */
+export function follow(ctx: Ctx, rule: string, demoteReason: string, followReason: string, extra: Action[] = []): Decision {
+  const target = nodeToFollow(ctx)
+  const rewindPending = ctx.rewind === 'need' && rewindAllowed(ctx)
+  if (ctx.paused) {
+    if (!rewindPending || !ctx.lockOwner) {
+      if (ctx.pgPrimary) return done(rule, 'continue to run as primary without lock', extra, {role: 'primary'})
+      const role = ctx.obs.memory.role === 'standby_leader' ? 'standby_leader' : 'replica'
+      if (!target) return done(rule, `no action. I am (${ctx.name})`, extra, {role})
+    }
+  } else if (ctx.pgPrimary) {
+    return done(rule, demoteReason, [...extra, {type: 'demote', mode: 'immediate-nolock'}], {role: 'demoted'})
+  }
+  if (ctx.obs.pg.process !== 'starting') {
+    const r = rewindOrReinit(ctx, rule)
+    if (r) return extra.length ? {...r, actions: [...extra, ...r.actions]} : r
+  }
+  // With no leader known yet there is nothing to point PG at; the next cycle sees the winner.
+  const actions: Action[] = target ? [...extra, {type: 'follow', leader: target.name}] : extra
+  return done(rule, followReason, actions, {role: 'replica'})
+}
