@@ -6,8 +6,10 @@
 import type {Command} from '@oclif/core'
 import Agent from './commands/agent'
 import Help from './commands/help'
+import Vip from './commands/vip'
 
 export const COMMANDS: Record<string, Command.Class> = {
   agent: Agent,
   help: Help,
+  vip: Vip,
 }
