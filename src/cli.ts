@@ -1,6 +1,8 @@
 // Entry point of the executable. Keep this file's static imports tiny: everything heavy
 // (oclif, command modules) is loaded lazily so that fast paths start in a few milliseconds.
 import {versionLine} from './build-info'
+import {FAST_CTL_SPECS} from './commands/shared/ctl-specs'
+import {hoistGlobalFlags} from './ctl/argv'
 
 async function entry(argv: string[]): Promise<void> {
   // Installed as `vip-manager`: behave as `hactl vip` (vip-manager reads --version only first).
@@ -12,8 +14,22 @@ async function entry(argv: string[]): Promise<void> {
     process.stdout.write(versionLine() + '\n')
     return
   }
+  // patronictl takes -c/-d/-k before the command; oclif only after it.
+  argv = hoistGlobalFlags(argv)
+  // The read commands skip oclif (~60 ms of startup); oclif still serves their --help.
+  const id = argv[0]
+  if (id !== undefined && Object.hasOwn(FAST_CTL_SPECS, id) && !wantsHelp(argv)) {
+    const {runCtl} = await import('./ctl/run')
+    process.exitCode = await runCtl(id, argv.slice(1))
+    return
+  }
   const {main} = await import('./main')
   await main(argv)
+}
+
+function wantsHelp(argv: string[]): boolean {
+  const end = argv.indexOf('--')
+  return (end < 0 ? argv : argv.slice(0, end)).includes('--help')
 }
 
 entry(process.argv.slice(2)).catch(async (error: unknown) => {

@@ -5,11 +5,23 @@
  */
 import type {Command} from '@oclif/core'
 import Agent from './commands/agent'
+import Dsn from './commands/dsn'
 import Help from './commands/help'
+import History from './commands/history'
+import List from './commands/list'
+import ShowConfig from './commands/show-config'
+import Topology from './commands/topology'
+import Version from './commands/version'
 import Vip from './commands/vip'
 
 export const COMMANDS: Record<string, Command.Class> = {
   agent: Agent,
+  dsn: Dsn,
   help: Help,
+  history: History,
+  list: List,
+  'show-config': ShowConfig,
+  topology: Topology,
+  version: Version,
   vip: Vip,
 }

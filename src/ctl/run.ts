@@ -1,0 +1,61 @@
+/**
+ * Runs one patronictl-compatible read command without oclif (src/cli.ts sends `hactl list`
+ * and friends here so they start fast). The oclif classes in src/commands call the same entry,
+ * so both paths parse and behave the same. Returns the exit code: 0, 1 for errors (patronictl's
+ * `Error: ...`), 2 for command-line mistakes.
+ */
+import {FAST_CTL_SPECS} from '../commands/shared/ctl-specs'
+import {HactlError, errorMessage} from '../errors'
+import {UsageError, parseCommandArgv, usageLine} from './argv'
+import {type CtlIo, READ_COMMANDS} from './read-commands'
+
+const BIN = 'hactl'
+
+export function processIo(signal?: AbortSignal): CtlIo {
+  return {
+    out: (s) => void process.stdout.write(s),
+    err: (s) => void process.stderr.write(s),
+    env: process.env,
+    isTTY: process.stdout.isTTY === true,
+    now: () => Date.now(),
+    signal,
+  }
+}
+
+export async function runCtl(id: string, argv: readonly string[], io?: CtlIo): Promise<number> {
+  const spec = FAST_CTL_SPECS[id]
+  const handler = READ_COMMANDS[id]
+  if (!spec || !handler) throw new HactlError('INTERNAL', `no fast ctl command ${id}`)
+  let controller: AbortController | undefined
+  let onSigint: (() => void) | undefined
+  if (!io) {
+    // Ctrl-C ends a watch loop the way click does (`Aborted!`, exit 1) instead of killing node mid-write.
+    controller = new AbortController()
+    onSigint = () => controller!.abort()
+    process.once('SIGINT', onSigint)
+    io = processIo(controller.signal)
+  }
+  try {
+    const parsed = parseCommandArgv(spec, argv)
+    return await handler(parsed, io)
+  } catch (e) {
+    return reportCtlError(e, io, () => usageLine(BIN, spec) + `\nTry '${BIN} ${spec.id} --help' for help.\n`)
+  } finally {
+    if (onSigint) process.removeListener('SIGINT', onSigint)
+  }
+}
+
+/** patronictl's error shape: `Error: <message>` on stderr; usage errors with click's header. */
+export function reportCtlError(e: unknown, io: CtlIo, usage: () => string): number {
+  if (e instanceof UsageError) {
+    io.err(`${usage()}\nError: ${e.message}\n`)
+    return e.exitCode
+  }
+  if (e instanceof HactlError) {
+    io.err(`Error: ${e.message}\n`)
+    for (const h of e.hints) io.err(`  hint: ${h}\n`)
+    return e.exitCode
+  }
+  io.err(`Error: ${errorMessage(e)}\n`)
+  return 1
+}
