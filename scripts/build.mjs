@@ -3,6 +3,16 @@ import {build} from 'esbuild'
 import {execFileSync} from 'node:child_process'
 import {createRequire} from 'node:module'
 
+// The date of the commit, not of the build, so that builds stay byte-for-byte reproducible.
+function commitDate() {
+  if (process.env.SOURCE_DATE_EPOCH) return new Date(Number(process.env.SOURCE_DATE_EPOCH) * 1000).toISOString()
+  try {
+    return new Date(execFileSync('git', ['log', '-1', '--format=%cI'], {encoding: 'utf8'}).trim()).toISOString()
+  } catch {
+    return 'unknown'
+  }
+}
+
 function commit() {
   if (process.env.HACTL_COMMIT) return process.env.HACTL_COMMIT
   try {
@@ -28,7 +38,7 @@ const common = {
   // oclif's index.js require()s its own package.json for an engines check unless this is set;
   // a SEA's require() only loads built-ins, so the check would warn on every run.
   banner: {js: 'process.env.OCLIF_DISABLE_ENGINE_WARNING ??= "1";'},
-  define: {__HACTL_COMMIT__: JSON.stringify(commit())},
+  define: {__HACTL_COMMIT__: JSON.stringify(commit()), __HACTL_BUILD_DATE__: JSON.stringify(commitDate())},
   logLevel: 'warning',
 }
 

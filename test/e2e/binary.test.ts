@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import {execFile} from 'node:child_process'
-import {mkdtempSync} from 'node:fs'
+import {mkdtempSync, symlinkSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
 import {test} from 'node:test'
@@ -43,4 +43,11 @@ test('an unknown command exits 2 and says so', async () => {
   const r = await hactl(['no-such-command'])
   assert.equal(r.code, 2)
   assert.match(r.stderr, /command no-such-command not found/)
+})
+
+test('invoked as vip-manager, --version prints version, commit and the commit date', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hactl-e2e-'))
+  symlinkSync(BIN, join(dir, 'vip-manager'))
+  const r = await run(join(dir, 'vip-manager'), ['--version'], {cwd: dir, env: {PATH: process.env.PATH}})
+  assert.match(r.stdout, /^version: \d+\.\d+\.\d+\ncommit: [0-9a-f]{7,}(-dirty)?\ndate: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\n$/)
 })
