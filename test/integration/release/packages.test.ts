@@ -1,0 +1,237 @@
+/**
+ * Runs `npm run release` (scripts/release.ts) twice on a snapshot of the working tree and checks
+ * what comes out with the real tools: dpkg into a throw-away root, rpm2cpio|cpio, lintian,
+ * systemd-analyze verify, sha256. The snapshot keeps other builds in this tree from changing
+ * dist/ or the sources between the two runs. Takes about two minutes (two SEA builds, xz).
+ */
+import assert from 'node:assert/strict'
+import {execFile, execFileSync} from 'node:child_process'
+import {createHash} from 'node:crypto'
+import {cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join, resolve} from 'node:path'
+import {after, before, test} from 'node:test'
+import {promisify} from 'node:util'
+import {inspectSea} from '../../../scripts/release/elf'
+import type {ReleaseResult} from '../../../scripts/release/pipeline'
+
+const ROOT = resolve('.')
+const execAsync = promisify(execFile)
+const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {version: string}).version
+const DEB_X64 = `hactl_${VERSION}-1_amd64.deb`
+const DEB_ARM = `hactl_${VERSION}-1_arm64.deb`
+const RPM_X64 = `hactl-${VERSION}-1.x86_64.rpm`
+const RPM_ARM = `hactl-${VERSION}-1.aarch64.rpm`
+const TAR_X64 = `hactl_${VERSION}_linux_x86_64.tar.gz`
+const TAR_ARM = `hactl_${VERSION}_linux_arm64.tar.gz`
+const UNITS = ['hactl.service', 'hactl@.service', 'hactl-vip@.service']
+
+let work: string
+let snap: string
+let a: ReleaseResult
+let b: Promise<ReleaseResult>
+let lintian: Promise<{code: number; out: string}>
+let distSha: string
+let blob: Buffer
+
+const sha = (buf: Buffer) => createHash('sha256').update(buf).digest('hex')
+const sh = (script: string, ...args: string[]) => execFileSync('bash', ['-c', `set -euo pipefail; ${script}`, '-', ...args], {maxBuffer: 512 * 1024 * 1024})
+
+async function runRelease(out: string, extra: string[]): Promise<ReleaseResult> {
+  const r = await execAsync(process.execPath, ['--import', 'tsx', 'scripts/release.ts', '--out', out, '--json', ...extra], {
+    cwd: snap,
+    maxBuffer: 16 * 1024 * 1024,
+  })
+  return JSON.parse(r.stdout) as ReleaseResult
+}
+
+/** Runs a program and returns its exit code and combined output, never throwing. */
+async function attempt(cmd: string, args: string[]): Promise<{code: number; out: string}> {
+  try {
+    const r = await execAsync(cmd, args, {maxBuffer: 64 * 1024 * 1024})
+    return {code: 0, out: r.stdout + r.stderr}
+  } catch (e) {
+    const err = e as {code: number; stdout: string; stderr: string}
+    return {code: err.code, out: err.stdout + err.stderr}
+  }
+}
+
+before(async () => {
+  work = mkdtempSync(join(tmpdir(), 'hactl-release-test-'))
+  snap = join(work, 'tree')
+  mkdirSync(snap)
+  for (const entry of ['.git', '.goreleaser-like-release.yml', 'LICENSE', 'README.md', 'package.json', 'package-lock.json', 'tsconfig.json', 'bench', 'packaging', 'scripts', 'src', 'templates', 'test']) {
+    if (existsSync(join(ROOT, entry))) cpSync(join(ROOT, entry), join(snap, entry), {recursive: true})
+  }
+  symlinkSync(join(ROOT, 'node_modules'), join(snap, 'node_modules'))
+  a = await runRelease(join(work, 'a'), [])
+  distSha = sha(readFileSync(join(snap, 'dist/hactl')))
+  blob = readFileSync(join(snap, 'dist/sea-prep.blob'))
+  // The second run rebuilds the same tree while the checks below look at the first one.
+  b = runRelease(join(work, 'b'), ['--targets', 'linux-x64'])
+  b.catch(() => {})
+  lintian = attempt('lintian', ['--no-cfg', join(work, 'a', DEB_X64)])
+})
+
+after(async () => {
+  await b?.catch(() => {})
+  await lintian?.catch(() => {})
+  if (work) rmSync(work, {recursive: true, force: true})
+})
+
+test('the release writes every declared artifact and the checksums file matches them', () => {
+  const out = join(work, 'a')
+  const names = a.artifacts.map((x) => x.file).sort()
+  assert.deepEqual(names, ['CHANGELOG.md', RPM_X64, RPM_ARM, DEB_ARM, DEB_X64, `hactl_${VERSION}_checksums.txt`, TAR_ARM, TAR_X64].sort())
+  const lines = readFileSync(join(out, `hactl_${VERSION}_checksums.txt`), 'utf8').trim().split('\n')
+  assert.equal(lines.length, 7)
+  for (const line of lines) {
+    const m = /^([0-9a-f]{64}) {2}(\S+)$/.exec(line)
+    assert.ok(m, line)
+    assert.equal(sha(readFileSync(join(out, m[2]))), m[1], `checksum of ${m[2]}`)
+  }
+  assert.equal(a.executables.find((e) => e.build === 'linux-x64')?.sha256, distSha, 'the x64 executable is dist/hactl')
+  assert.match(readFileSync(join(out, 'CHANGELOG.md'), 'utf8'), new RegExp(`^## hactl ${VERSION.replace(/\./g, '\\.')} `, 'm'))
+})
+
+test('the deb installs with dpkg into a throw-away root; hactl runs from there, is dist/hactl, and removes cleanly', async () => {
+  const root = join(work, 'dpkg-root')
+  for (const d of ['var/lib/dpkg/info', 'var/lib/dpkg/updates', 'var/lib/dpkg/triggers']) mkdirSync(join(root, d), {recursive: true})
+  writeFileSync(join(root, 'var/lib/dpkg/status'), '')
+  writeFileSync(join(root, 'var/lib/dpkg/available'), '')
+  // Dependencies live on the host, not in the empty root; maintainer scripts run on the host
+  // with DPKG_ROOT set, where they touch nothing.
+  const dpkg = (...args: string[]) => execFileSync('dpkg', [`--root=${root}`, '--force-depends', '--force-script-chrootless', ...args], {encoding: 'utf8'})
+  dpkg('-i', join(work, 'a', DEB_X64))
+  const exe = join(root, 'usr/bin/hactl')
+  assert.equal(sha(readFileSync(exe)), distSha, 'installed /usr/bin/hactl is byte-identical to dist/hactl')
+  const version = execFileSync(exe, ['--version'], {encoding: 'utf8', env: {PATH: process.env.PATH}})
+  assert.match(version, new RegExp(`^hactl ${VERSION.replace(/\./g, '\\.')} \\(commit [0-9a-f]{7,}.*, node v24\\.\\d+\\.\\d+, linux-x64\\)\\n$`))
+  const help = execFileSync(exe, ['--help'], {encoding: 'utf8', env: {PATH: process.env.PATH}})
+  assert.match(help, /\n {2}agent {2}/)
+  const conffiles = execFileSync('dpkg-query', [`--admindir=${join(root, 'var/lib/dpkg')}`, '-W', '-f=${Conffiles}', 'hactl'], {encoding: 'utf8'})
+  assert.deepEqual(conffiles.trim().split('\n').map((l) => l.trim().split(' ')[0]), ['/etc/patroni/config.yml.sample', '/etc/patroni/vip.sample'])
+  for (const u of UNITS) assert.ok(existsSync(join(root, 'lib/systemd/system', u)), u)
+  // The packaged sample is a valid configuration for the packaged agent.
+  const valid = execFileSync(exe, ['agent', '--validate-config', join(root, 'etc/patroni/config.yml.sample')], {encoding: 'utf8'})
+  assert.match(valid, /^configuration OK: .*\(scope 15-main, member node1\)/)
+  dpkg('-r', 'hactl')
+  assert.equal(existsSync(exe), false, 'removed')
+  assert.equal(existsSync(join(root, 'etc/patroni/config.yml.sample')), true, 'conffiles stay until purge')
+  dpkg('-P', 'hactl')
+  assert.equal(existsSync(join(root, 'etc/patroni/config.yml.sample')), false, 'purged')
+})
+
+test('the rpm holds the same unstripped executable, units, config files and scriptlets', () => {
+  for (const [rpm, deb, arch] of [[RPM_X64, DEB_X64, 'x86_64'], [RPM_ARM, DEB_ARM, 'aarch64']] as const) {
+    const dir = join(work, `rpm-${arch}`)
+    mkdirSync(dir)
+    sh('cd "$1" && rpm2cpio "$2" | cpio -idm --quiet', dir, join(work, 'a', rpm))
+    const fromRpm = readFileSync(join(dir, 'usr/bin/hactl'))
+    const fromDeb = sh('dpkg-deb --fsys-tarfile "$1" | tar -xOf - ./usr/bin/hactl', join(work, 'a', deb))
+    assert.equal(sha(fromRpm), sha(fromDeb), `${rpm} and ${deb} carry the same executable`)
+    const info = inspectSea(fromRpm)
+    assert.equal(info.machineName, arch === 'x86_64' ? 'x86-64' : 'aarch64')
+    assert.ok(info.fuseFlipped && info.blob?.equals(blob), `${rpm}: SEA blob intact`)
+    const q = (...args: string[]) => execFileSync('rpm', ['-qp', ...args, join(work, 'a', rpm)], {encoding: 'utf8'})
+    assert.equal(q('--qf', '%{ARCH}').trim(), arch)
+    const list = q('-l').trim().split('\n')
+    for (const u of UNITS) assert.ok(list.includes(`/usr/lib/systemd/system/${u}`), u)
+    assert.deepEqual(q('-c').trim().split('\n'), ['/etc/patroni/config.yml.sample', '/etc/patroni/vip.sample'])
+    const requires = q('--requires')
+    assert.match(requires, /^iproute$/m)
+    assert.match(requires, /^glibc >= 2\.28$/m)
+    const scripts = q('--scripts')
+    for (const s of ['preinstall', 'postinstall', 'preuninstall', 'postuninstall']) assert.match(scripts, new RegExp(`^${s} scriptlet`, 'm'))
+  }
+  assert.equal(sha(readFileSync(join(work, 'rpm-x86_64/usr/bin/hactl'))), distSha)
+  const ran = execFileSync(join(work, 'rpm-x86_64/usr/bin/hactl'), ['--version'], {encoding: 'utf8'})
+  assert.match(ran, /^hactl /)
+})
+
+test('lintian reports no errors for the deb', async (t) => {
+  const r = await lintian
+  const lines = r.out.split('\n').filter((l) => /^[EWIXP]: /.test(l))
+  const errors = lines.filter((l) => l.startsWith('E: '))
+  for (const w of lines.filter((l) => l.startsWith('W: '))) t.diagnostic(`lintian ${w}`)
+  assert.deepEqual(errors, [])
+  assert.equal(r.code, 0, r.out)
+})
+
+test('systemd-analyze verify accepts every unit without a warning, and catches a broken one', async () => {
+  const root = join(work, 'verify-root')
+  sh('mkdir -p "$1" && dpkg-deb -x "$2" "$1"', root, join(work, 'a', DEB_X64))
+  // A minimal base system for the units' references: systemd's own units and /bin/kill.
+  sh('cp -an /lib/systemd/system/. "$1/lib/systemd/system/" && mkdir -p "$1/bin" && cp /bin/kill "$1/bin/kill"', root)
+  for (const unit of ['hactl.service', 'hactl@15-main.service', 'hactl-vip@15-main.service']) {
+    const r = await attempt('systemd-analyze', ['verify', '--man=no', `--root=${root}`, unit])
+    assert.equal(r.code, 0, `${unit}: ${r.out}`)
+    assert.equal(r.out.trim(), '', `${unit} verifies without messages`)
+  }
+  const unitDir = join(root, 'lib/systemd/system')
+  writeFileSync(join(unitDir, 'hactl-broken.service'), readFileSync(join(unitDir, 'hactl.service'), 'utf8').replace('KillMode=process', 'KillMod=process'))
+  const broken = await attempt('systemd-analyze', ['verify', '--man=no', `--root=${root}`, 'hactl-broken.service'])
+  assert.match(broken.out, /Unknown key 'KillMod' in section \[Service\]/)
+})
+
+test('the units keep PostgreSQL alive across agent restarts and give the VIP manager only network capabilities', () => {
+  const dir = join(work, 'unit-text')
+  sh('mkdir -p "$1" && dpkg-deb -x "$2" "$1"', dir, join(work, 'a', DEB_X64))
+  const unit = (n: string) => readFileSync(join(dir, 'lib/systemd/system', n), 'utf8')
+  for (const n of ['hactl.service', 'hactl@.service']) {
+    const u = unit(n)
+    for (const line of ['Type=simple', 'KillMode=process', 'Restart=on-failure', 'User=postgres', 'TimeoutStopSec=120']) assert.match(u, new RegExp(`^${line}$`, 'm'), `${n}: ${line}`)
+    assert.doesNotMatch(u, /^(PrivateTmp|NoNewPrivileges|ProtectSystem=strict|MemoryDenyWriteExecute)/m, `${n}: no sandbox that breaks PostgreSQL or callbacks`)
+  }
+  assert.match(unit('hactl@.service'), /^ExecStart=\/usr\/bin\/hactl agent \/etc\/patroni\/%i\.yml$/m)
+  const vip = unit('hactl-vip@.service')
+  assert.match(vip, /^EnvironmentFile=\/etc\/patroni\/%i\.vip$/m)
+  assert.match(vip, /^AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW$/m)
+  assert.match(vip, /^CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW$/m)
+  assert.doesNotMatch(vip, /^User=root/m)
+})
+
+test('the arm64 build is an aarch64 ELF with the same SEA blob in its archive, deb and rpm', () => {
+  const arm = a.executables.find((e) => e.build === 'linux-arm64')
+  assert.ok(arm)
+  const fromTar = sh('tar -xzOf "$1" "$2"', join(work, 'a', TAR_ARM), `hactl_${VERSION}_linux_arm64/hactl`)
+  assert.equal(sha(fromTar), arm.sha256)
+  const info = inspectSea(fromTar)
+  assert.equal(info.machine, 183)
+  assert.ok(info.fuseFlipped, 'SEA fuse flipped')
+  assert.ok(info.blob?.equals(blob), 'the blob is the one dist/hactl carries')
+  const control = sh('dpkg-deb -f "$1" Architecture', join(work, 'a', DEB_ARM)).toString().trim()
+  assert.equal(control, 'arm64')
+})
+
+test('the tar.gz archive holds the executable, README, LICENSE, sample configs and units', () => {
+  const list = sh('tar -tzvf "$1"', join(work, 'a', TAR_X64)).toString().trim().split('\n')
+  const top = `hactl_${VERSION}_linux_x86_64`
+  const names = list.map((l) => l.split(/\s+/).pop()!).filter((n) => !n.endsWith('/')).sort()
+  assert.deepEqual(names, [
+    `${top}/LICENSE`,
+    `${top}/README.md`,
+    `${top}/etc/patroni/config.yml.sample`,
+    `${top}/etc/patroni/vip.sample`,
+    `${top}/hactl`,
+    `${top}/systemd/hactl-vip@.service`,
+    `${top}/systemd/hactl.service`,
+    `${top}/systemd/hactl@.service`,
+  ])
+  for (const l of list) assert.match(l, /^[-d]r[-w][-x]r-[-x]r-[-x] 0\/0 /, `root-owned, no group/world write: ${l}`)
+  assert.equal(sha(sh('tar -xzOf "$1" "$2"', join(work, 'a', TAR_X64), `${top}/hactl`)), distSha)
+})
+
+test('two release runs of the same tree give the same executable and the same archives and packages', async (t) => {
+  const second = await b
+  const x1 = a.executables.find((e) => e.build === 'linux-x64')!
+  const x2 = second.executables.find((e) => e.build === 'linux-x64')!
+  t.diagnostic(`executable linux-x64 sha256 ${x1.sha256} (${x1.size} bytes), second run ${x2.sha256}`)
+  assert.equal(x2.sha256, x1.sha256)
+  for (const name of [TAR_X64, DEB_X64, RPM_X64]) {
+    const s1 = a.artifacts.find((x) => x.file === name)!.sha256
+    const s2 = second.artifacts.find((x) => x.file === name)!.sha256
+    t.diagnostic(`${name} ${s1}${s1 === s2 ? ' (identical)' : ` vs ${s2}`}`)
+    assert.equal(s2, s1, `${name} is reproducible`)
+  }
+})
