@@ -3,7 +3,8 @@ import {Args, Command, Flags} from '@oclif/core'
 export default class Agent extends Command {
   static override summary = 'Run the Patroni-compatible HA agent for one PostgreSQL node.'
   static override description = `Reads Patroni's YAML configuration (a file or a directory of *.yml files, merged in order)
-and PATRONI_* environment overrides. With --validate-config it checks the configuration and exits.`
+and PATRONI_* environment overrides, then runs the HA loop until SIGTERM/SIGINT. With --validate-config it
+checks the configuration and exits.`
   static override examples = [
     '<%= config.bin %> agent /etc/patroni/config.yml',
     '<%= config.bin %> agent --validate-config /etc/patroni/config.yml',
@@ -25,6 +26,7 @@ and PATRONI_* environment overrides. With --validate-config it checks the config
       })
       return
     }
-    this.error('the HA loop is not part of this build yet; only --validate-config is available', {exit: 2})
+    const {runAgent} = await import('../agent/daemon')
+    process.exitCode = await runAgent(args.config, process.env)
   }
 }

@@ -1,0 +1,136 @@
+/**
+ * `hactl agent CONFIG`: load the configuration, start the REST API and the DCS client, then run
+ * the HA loop every loop_wait (earlier when the DCS or a finished task says so) until SIGTERM or
+ * SIGINT, which cancels the running task, stops PostgreSQL fast and gives the leader key back.
+ */
+import {systemClock} from '../adapters/clock/system-clock'
+import {startRestApi, type RestApi} from '../api/server'
+import type {AgentStateSource, NodeSnapshot, PostgresStatus} from '../api/types'
+import {loadConfig, formatIssues} from '../config/load'
+import {Logger} from '../log/logger'
+import {isAbortError} from '../ports/clock'
+import {createDcs, createPostgres, logSettings, timingOf} from '../wiring'
+import {errText, HaLoop} from './ha-loop'
+
+export async function runAgent(configPath: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const {config, warnings} = loadConfig(configPath, env)
+  const log = Logger.fromSettings(logSettings(config))
+  if (warnings.length) log.warning(formatIssues(warnings))
+  const clock = systemClock
+  const boot = config.bootstrap?.dcs
+  const timing = timingOf(boot ?? {ttl: 30, loop_wait: 10, retry_timeout: 10})
+  const dcs = createDcs(config, timing, log, clock)
+  const pg = createPostgres(config, log)
+  let exitCode: number | null = null
+  const stopper = new AbortController()
+  const requestExit = (code: number) => {
+    exitCode ??= code
+    stopper.abort()
+  }
+  const loop = new HaLoop({config, dcs, pg, clock, log, requestExit})
+  let nextRunMs = clock.now()
+
+  const source: AgentStateSource = {
+    snapshot: () => snapshot(loop, config.name, config.scope, nextRunMs, dcs.lastSeen, config.tags as Record<string, unknown>),
+    readCluster: () => dcs.loadCluster({fresh: true}),
+  }
+  let api: RestApi | undefined
+  try {
+    api = await startRestApi({settings: config.restapi, source, log, now: () => clock.now()})
+  } catch (e) {
+    log.critical(`cannot start the REST API on ${config.restapi.listen.host}:${config.restapi.listen.port}: ${errText(e)}`)
+    await dcs.close()
+    log.close()
+    return 1
+  }
+  const onSignal = () => requestExit(0)
+  process.on('SIGTERM', onSignal)
+  process.on('SIGINT', onSignal)
+
+  try {
+    while (!stopper.signal.aborted) {
+      const started = clock.monotonic()
+      try {
+        await loop.runCycle()
+      } catch (e) {
+        log.error(`HA cycle failed: ${errText(e)}`)
+      }
+      if (stopper.signal.aborted) break
+      const waitMs = Math.max(0, loop.dynamic.loop_wait * 1000 - (clock.monotonic() - started))
+      nextRunMs = clock.now() + waitMs
+      try {
+        await dcs.waitForChange(waitMs, stopper.signal)
+      } catch (e) {
+        if (!isAbortError(e)) throw e
+      }
+    }
+  } finally {
+    process.off('SIGTERM', onSignal)
+    process.off('SIGINT', onSignal)
+    log.info('shutting down')
+    await loop.slot.cancel('agent shutting down')
+    const wasLeader = loop.isLeader
+    let lsn: number | undefined
+    try {
+      lsn = loop.lastPg?.inRecovery === false ? (await pg.status()).walPosition : undefined
+    } catch {
+      lsn = undefined
+    }
+    await pg.close().catch(() => {})
+    try {
+      await pg.stop({mode: 'fast', timeoutMs: config.postgresql.pg_ctl_timeout * 1000})
+    } catch (e) {
+      log.error(`failed to stop PostgreSQL: ${errText(e)}`)
+    }
+    if (wasLeader) {
+      try {
+        if (await dcs.deleteLeader(lsn)) log.info('leader key released')
+      } catch (e) {
+        log.error(`failed to release the leader key: ${errText(e)}`)
+      }
+    }
+    await api.close().catch(() => {})
+    await dcs.close().catch(() => {})
+    log.close()
+  }
+  return exitCode ?? 0
+}
+
+async function snapshot(loop: HaLoop, name: string, scope: string, nextRunMs: number, dcsLastSeen: number, tags: Record<string, unknown>): Promise<NodeSnapshot> {
+  const s = loop.lastStatus
+  let postgres: PostgresStatus | null = null
+  if (s) {
+    postgres = {
+      postmasterStartTime: s.postmasterStartTime,
+      serverVersion: s.serverVersion,
+      wal: s.inRecovery
+        ? {kind: 'replica', receivedLocation: s.receivedLsn ?? null, replayedLocation: s.replayedLsn ?? s.walPosition, replayedTimestamp: null, paused: s.replayPaused}
+        : {kind: 'primary', location: s.walPosition},
+      timeline: s.timeline,
+      replicationState: s.inRecovery ? (s.walReceiver?.status === 'streaming' ? 'streaming' : 'in archive recovery') : null,
+      replication: [],
+    }
+  }
+  const role = loop.publishedRole()
+  return {
+    name,
+    scope,
+    state: loop.memberState(),
+    role: role === 'master' ? 'primary' : (role as NodeSnapshot['role']),
+    postgres,
+    sysid: loop.sysid,
+    cluster: loop.lastCluster,
+    globalConfig: loop.dynamic,
+    isLeader: loop.isLeader,
+    paused: loop.dynamic.pause === true,
+    failsafeActive: false,
+    dcsLastSeen: Math.floor(dcsLastSeen / 1000),
+    configuredTags: tags,
+    effectiveTags: tags,
+    pendingRestartReason: null,
+    pendingRestart: false,
+    scheduledRestart: null,
+    watchdogFailed: false,
+    nextRunMs,
+  }
+}

@@ -1,0 +1,547 @@
+/**
+ * One HA cycle: observe -> decide() until done -> perform the actions -> publish members/<me>.
+ * The executor follows the contract of src/core/actions.ts; actions it cannot perform yet are
+ * logged as such and skipped, so the log never claims an effect that did not happen.
+ */
+import {existsSync, renameSync} from 'node:fs'
+import {join} from 'node:path'
+import {PATRONI_COMPAT_VERSION} from '../build-info'
+import type {LocalConfig} from '../config/load'
+import {parseDynamicConfig, type DynamicConfig} from '../config/dynamic-schema'
+import type {Action, Decision} from '../core/actions'
+import {BRANCHING} from '../core/actions'
+import type {ClusterView, MemberData} from '../core/cluster'
+import {getMember} from '../core/cluster'
+import {decide} from '../core/decide'
+import type {AgentMemory, DcsObservation, Observation, PeerStatus, PgObservation, StepOutcome, TaskKind} from '../core/observation'
+import {serverParameters} from '../core/pg-params'
+import {recoveryParameters} from '../adapters/postgres'
+import type {Logger} from '../log/logger'
+import type {Clock} from '../ports/clock'
+import type {Dcs} from '../ports/dcs'
+import type {ConnParams, PgStatus, PostgresControl, RecoveryConfig} from '../ports/postgres'
+import {TaskSlot} from './task-slot'
+import {decideConfig, hostPortOf, hostPortText, initialMemory, peerStatusFrom, slotNameFor} from './helpers'
+
+const TASK_NAMES: Partial<Record<TaskKind, string>> = {
+  bootstrap: 'bootstrap',
+  'post-bootstrap': 'post_bootstrap',
+  clone: 'clone',
+}
+
+class DcsFailed extends Error {}
+
+export interface HaLoopDeps {
+  config: LocalConfig
+  dcs: Dcs
+  pg: PostgresControl
+  clock: Clock
+  log: Logger
+  /** Called by the `exit` action: the daemon shuts down with this code. */
+  requestExit: (code: number) => void
+}
+
+export class HaLoop {
+  memory: AgentMemory = initialMemory()
+  readonly slot: TaskSlot
+  /** Last cycle's facts, for the REST API and member key. */
+  lastPg: PgObservation | null = null
+  lastStatus: PgStatus | null = null
+  sysid: string | null = null
+  dynamic: DynamicConfig
+  lastCluster: ClusterView | null = null
+  private lastLockRenewal: number | null = null
+  private unreachableSince: number | null = null
+  private lastLockedMembers: ClusterView['members'] = []
+  private startingSince: number | null = null
+  private followKey: string | null = null
+  private warned = new Set<string>()
+
+  constructor(private readonly d: HaLoopDeps) {
+    this.slot = new TaskSlot(d.clock, () => d.dcs.wakeup())
+    this.dynamic = d.config.bootstrap?.dcs ?? parseDynamicConfig({}).config
+  }
+
+  get isLeader(): boolean {
+    return this.lastCluster?.leader?.name === this.d.config.name
+  }
+
+  /** Runs one cycle; returns the final decision (also logged at INFO). */
+  async runCycle(): Promise<Decision> {
+    const {clock, log} = this.d
+    this.warned.clear()
+    const finished = this.slot.takeOutcome()
+    if (finished) {
+      if (!finished.ok && !finished.cancelled) log.error(`${finished.description} failed: ${errText(finished.error)}`)
+      this.memory = {...this.memory, lastTask: {kind: finished.kind as TaskKind, ok: finished.ok, finishedAt: clock.now()}}
+    }
+    let obs = await this.observe()
+    let final: Decision | undefined
+    for (let i = 0; i < 16; i++) {
+      const dec = decide(obs)
+      const outcomes = [...obs.outcomes]
+      let peers = obs.peers
+      for (const a of dec.actions) {
+        try {
+          const r = await this.perform(a, obs)
+          if (r.peers) peers = {...(peers ?? {}), ...r.peers}
+          if (r.outcome) outcomes.push(r.outcome)
+          else if (BRANCHING.has(a.type)) outcomes.push(fallbackOutcome(a))
+        } catch (e) {
+          if (e instanceof DcsFailed) {
+            outcomes.push({type: 'dcs-error', during: a.type})
+            break
+          }
+          throw e
+        }
+      }
+      if (dec.remember) this.memory = {...this.memory, ...dec.remember}
+      if (dec.then === 'done') {
+        final = dec
+        break
+      }
+      obs = {...obs, outcomes, peers, memory: this.memory, now: clock.now()}
+    }
+    if (!final) throw new Error('decide() did not finish the cycle within 16 steps')
+    if (obs.dcs.reachable && !this.d.config.bootstrap?.dcs) void 0
+    await this.primaryMaintenance()
+    await this.publishMember().catch((e) => log.warning(`failed to update member key: ${errText(e)}`))
+    log.info(final.reason)
+    return final
+  }
+
+  private async observe(): Promise<Observation> {
+    const {dcs, clock, config} = this.d
+    let dcsObs: DcsObservation
+    try {
+      const cluster = await dcs.loadCluster()
+      this.lastCluster = cluster
+      this.unreachableSince = null
+      if (cluster.leader) this.lastLockedMembers = cluster.members
+      if (cluster.config?.valid) {
+        const parsed = parseDynamicConfig(cluster.config.data)
+        if (parsed.valid) this.applyDynamic(parsed.config)
+      }
+      dcsObs = {reachable: true, cluster, lastLockedMembers: this.lastLockedMembers}
+    } catch (e) {
+      this.d.log.error(`failed to read the cluster from the DCS: ${errText(e)}`)
+      this.unreachableSince ??= clock.now()
+      dcsObs = {reachable: false, unreachableSince: this.unreachableSince, lastCluster: this.lastCluster, store: 'etcd'}
+    }
+    const pg = await this.observePg()
+    this.lastPg = pg
+    if (pg.process === 'running') this.memory = {...this.memory, pgState: 'running'}
+    const t = this.slot.current
+    const now = clock.now()
+    return {
+      name: config.name,
+      now,
+      config: decideConfig(config, this.dynamic),
+      dcs: dcsObs,
+      dcsLastSeen: dcs.lastSeen,
+      lastLockRenewal: this.lastLockRenewal,
+      pg,
+      task: t ? {kind: t.kind as TaskKind, name: TASK_NAMES[t.kind as TaskKind] ?? t.description, startedAt: now - (clock.monotonic() - t.startedAt)} : null,
+      memory: this.memory,
+      outcomes: [],
+    }
+  }
+
+  private applyDynamic(next: DynamicConfig): void {
+    const before = this.dynamic
+    this.dynamic = next
+    if (before.ttl !== next.ttl || before.loop_wait !== next.loop_wait || before.retry_timeout !== next.retry_timeout) {
+      this.d.dcs.setTiming({ttl: next.ttl, loopWait: next.loop_wait, retryTimeout: next.retry_timeout})
+    }
+  }
+
+  private async observePg(): Promise<PgObservation> {
+    const {pg} = this.d
+    const out: PgObservation = {
+      dataDir: {kind: 'empty'},
+      process: 'unknown',
+      inRecovery: null,
+      timeline: null,
+      walPosition: null,
+      controlState: null,
+      recoverySignal: false,
+      startingSince: null,
+      pendingRestart: false,
+    }
+    try {
+      const st = await pg.dataDirState()
+      if (st === 'missing' || st === 'empty') out.dataDir = {kind: 'empty'}
+      else {
+        const cd = st === 'initialized' ? await pg.controldata().catch(() => undefined) : undefined
+        out.dataDir = {kind: 'present', sysid: cd?.systemIdentifier ?? null}
+        out.controlState = cd?.clusterState ?? null
+        if (cd) this.sysid = cd.systemIdentifier
+      }
+    } catch (e) {
+      out.dataDir = {kind: 'inaccessible', error: errText(e)}
+    }
+    out.recoverySignal = ['standby.signal', 'recovery.signal', 'recovery.conf'].some((f) => existsSync(join(pg.dataDir, f)))
+    const ps = await pg.state().catch((e) => ({kind: 'unknown' as const, reason: errText(e)}))
+    this.lastStatus = null
+    if (ps.kind === 'stopped') out.process = 'stopped'
+    else if (ps.kind === 'unknown') out.process = 'unknown'
+    else {
+      const ready = await pg.readiness().catch(() => 'unknown' as const)
+      out.process = ready === 'accepting' ? 'running' : 'starting'
+      if (out.process === 'running') {
+        try {
+          const s = await pg.status()
+          this.lastStatus = s
+          out.inRecovery = s.inRecovery
+          out.timeline = s.timeline
+          out.walPosition = s.walPosition
+        } catch (e) {
+          this.d.log.warning(`could not query PostgreSQL: ${errText(e)}`)
+        }
+      }
+    }
+    if (out.process === 'starting') this.startingSince ??= this.d.clock.now()
+    else this.startingSince = null
+    out.startingSince = this.startingSince
+    return out
+  }
+
+  /** Performs one action. Throws DcsFailed when a DCS call failed. */
+  private async perform(a: Action, obs: Observation): Promise<{outcome?: StepOutcome; peers?: Record<string, PeerStatus>}> {
+    const {dcs, pg, clock, log, config} = this.d
+    const viaDcs = async <T>(fn: () => Promise<T>): Promise<T> => {
+      try {
+        return await fn()
+      } catch (e) {
+        log.error(`DCS operation ${a.type} failed: ${errText(e)}`)
+        throw new DcsFailed(errText(e))
+      }
+    }
+    switch (a.type) {
+      case 'acquire-lock': {
+        const ok = await viaDcs(() => dcs.attemptToAcquireLeader())
+        if (ok) this.lastLockRenewal = clock.now()
+        return {outcome: {type: 'acquire-lock', ok}}
+      }
+      case 'update-lock': {
+        const cluster = obs.dcs.reachable ? obs.dcs.cluster : this.lastCluster
+        if (!cluster) throw new DcsFailed('no cluster view')
+        const lsn = a.status && obs.pg.walPosition !== null ? obs.pg.walPosition : undefined
+        const ok = await viaDcs(() => dcs.updateLeader(cluster, lsn !== undefined ? {lastLsn: lsn} : undefined))
+        if (ok) this.lastLockRenewal = clock.now()
+        return {outcome: {type: 'update-lock', ok}}
+      }
+      case 'release-lock':
+        await viaDcs(() => dcs.deleteLeader(a.lastLsn))
+        this.lastLockRenewal = null
+        return {}
+      case 'take-leader':
+        await viaDcs(() => dcs.takeLeader())
+        this.lastLockRenewal = clock.now()
+        return {}
+      case 'initialize': {
+        const ok = await viaDcs(() => dcs.initialize(a.create, a.sysid))
+        return {outcome: {type: 'initialize', ok}}
+      }
+      case 'cancel-initialization':
+        await viaDcs(() => dcs.cancelInitialization())
+        await pg.stop({mode: 'immediate', timeoutMs: 30_000}).catch((e) => log.error(`stop after failed bootstrap: ${errText(e)}`))
+        this.moveDataDirAside()
+        return {}
+      case 'restore-config':
+        await viaDcs(() => dcs.setConfig(this.dynamic as unknown as Record<string, unknown>))
+        return {}
+      case 'touch-member':
+        await viaDcs(() => this.publishMember())
+        return {}
+      case 'fetch-peer-status':
+        return {outcome: {type: 'fetch-peer-status'}, peers: await fetchPeers(a.members)}
+      case 'sleep':
+        await clock.sleep(a.ms)
+        return {outcome: {type: 'sleep'}}
+      case 'exit':
+        log.critical(a.message)
+        this.d.requestExit(a.code)
+        return {}
+      case 'stop':
+        await pg.stop({mode: a.mode, timeoutMs: config.postgresql.pg_ctl_timeout * 1000})
+        this.memory = {...this.memory, pgState: 'stopped'}
+        return {}
+      case 'activate-watchdog':
+        this.warnOnce('activate-watchdog', 'watchdog support is not implemented yet; continuing without a watchdog')
+        return {outcome: {type: 'activate-watchdog', ok: false}}
+      case 'disable-watchdog':
+        return {}
+      case 'bootstrap':
+        this.startTask('bootstrap', 'bootstrap', (signal) => this.bootstrap(signal))
+        return {}
+      case 'post-bootstrap':
+        this.startTask('post-bootstrap', 'post_bootstrap', () => this.postBootstrap())
+        return {}
+      case 'clone': {
+        if (a.source === null) {
+          this.warnOnce('clone', 'action clone without a leader (create_replica_methods) not implemented yet')
+          return {}
+        }
+        const src = this.memberConn(a.source)
+        if (!src) {
+          log.error(`cannot clone: member ${a.source} has no usable conn_url`)
+          return {}
+        }
+        const source = a.source
+        this.startTask('clone', `clone from ${source}`, (signal) => this.clone(src, signal))
+        return {}
+      }
+      case 'start': {
+        const timeoutMs = (a.timeoutS ?? config.postgresql.pg_ctl_timeout) * 1000
+        const upstream = a.as === 'replica' ? a.upstream : null
+        this.startTask(a.task, `start as ${a.as}`, (signal) => this.startPg(a.as, upstream, timeoutMs, signal))
+        return {}
+      }
+      case 'follow':
+        await this.follow(a.leader, obs)
+        return {}
+      case 'cancel-task':
+        await this.slot.cancel()
+        return {}
+      default:
+        this.warnOnce(a.type, `action ${a.type} not implemented yet`)
+        return {}
+    }
+  }
+
+  private warnOnce(key: string, message: string): void {
+    if (this.warned.has(key)) return
+    this.warned.add(key)
+    this.d.log.warning(message)
+  }
+
+  private startTask(kind: TaskKind, description: string, fn: (signal: AbortSignal) => Promise<unknown>): void {
+    if (!this.slot.start(kind, description, fn)) this.d.log.warning(`cannot start ${description}: ${this.slot.current?.description} is running`)
+  }
+
+  private moveDataDirAside(): void {
+    const dir = this.d.pg.dataDir
+    const aside = `${dir}_${new Date(this.d.clock.now()).toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}`
+    try {
+      if (existsSync(dir)) renameSync(dir, aside)
+      this.d.log.info(`moved data directory aside to ${aside}`)
+    } catch (e) {
+      this.d.log.error(`could not move ${dir} aside: ${errText(e)}`)
+    }
+  }
+
+  private pgHba(): string[] | undefined {
+    const b = this.d.config.bootstrap?.pg_hba
+    if (Array.isArray(b) && b.every((x) => typeof x === 'string')) return b as string[]
+    return this.d.config.postgresql.pg_hba ?? this.dynamic.postgresql.pg_hba
+  }
+
+  private serverParams(version: number) {
+    const c = this.d.config
+    const p = serverParameters({
+      serverVersion: version,
+      scope: c.scope,
+      listen: `${c.postgresql.listen.hosts.join(',')}:${c.postgresql.listen.port}`,
+      dynamicParameters: this.dynamic.postgresql.parameters,
+      localParameters: c.postgresql.parameters,
+      synchronousMode: this.dynamic.synchronous_mode !== false,
+      synchronousModeStrict: this.dynamic.synchronous_mode_strict,
+    })
+    for (const w of p.warnings) this.d.log.warning(w)
+    return p
+  }
+
+  private recoveryFor(version: number, upstream: string | null): RecoveryConfig {
+    const c = this.d.config.postgresql
+    const up = upstream ? hostPortOf(this.lastCluster ? getMember(this.lastCluster, upstream)?.connUrl : null) : undefined
+    const r = recoveryParameters({
+      serverVersion: version,
+      name: this.d.config.name,
+      upstream: up,
+      replication: {...c.authentication.replication, user: c.authentication.replication.username} as ConnParams & {username?: string},
+      recoveryConf: c.recovery_conf ?? this.dynamic.postgresql.recovery_conf,
+      slotName: this.dynamic.postgresql.use_slots ? slotNameFor(this.d.config.name) : undefined,
+    })
+    return {signal: 'standby', parameters: r.parameters, primaryConninfo: r.primaryConninfo}
+  }
+
+  private async writeConfig(version: number, recovery: RecoveryConfig | null): Promise<ReturnType<HaLoop['serverParams']>> {
+    const params = this.serverParams(version)
+    await this.d.pg.writeConfigFiles({
+      serverVersion: version,
+      parameters: params.parameters,
+      customConf: this.d.config.postgresql.custom_conf,
+      pgHba: this.pgHba(),
+      pgIdent: this.d.config.postgresql.pg_ident,
+      recovery,
+    })
+    return params
+  }
+
+  private async bootstrap(signal: AbortSignal): Promise<void> {
+    const {pg, config} = this.d
+    if (config.bootstrap?.method && config.bootstrap.method !== 'initdb') {
+      throw new Error(`bootstrap.method ${config.bootstrap.method} is not implemented yet (only initdb)`)
+    }
+    const su = config.postgresql.authentication.superuser
+    await pg.initdb({options: config.bootstrap?.initdb, superuser: {username: su.username, password: su.password}, signal})
+    const version = await pg.binaryVersion()
+    const params = await this.writeConfig(version, null)
+    const r = await pg.start({cmdline: params.cmdline, timeoutMs: config.postgresql.pg_ctl_timeout * 1000, signal})
+    if (r.outcome === 'still-starting') throw new Error('PostgreSQL did not accept connections in time after initdb')
+    this.memory = {...this.memory, pgState: 'running'}
+  }
+
+  private async postBootstrap(): Promise<void> {
+    const {pg, config} = this.d
+    const a = config.postgresql.authentication
+    await pg.createRoles({superuser: a.superuser, replication: a.replication, rewind: a.rewind})
+    if (config.bootstrap?.post_bootstrap ?? config.bootstrap?.post_init) {
+      throw new Error('bootstrap.post_bootstrap scripts are not implemented yet')
+    }
+  }
+
+  private memberConn(name: string): {host: string; port: number} | undefined {
+    return hostPortOf(this.lastCluster ? getMember(this.lastCluster, name)?.connUrl : null)
+  }
+
+  private async clone(src: {host: string; port: number}, signal: AbortSignal): Promise<void> {
+    const {pg, config, log} = this.d
+    const rep = config.postgresql.authentication.replication
+    const {username, ...rest} = rep
+    log.info(`cloning from ${hostPortText(src)} with pg_basebackup`)
+    await pg.basebackup({
+      source: {...rest, user: username, host: src.host, port: src.port, dbname: config.postgresql.database},
+      options: config.postgresql.basebackup as never,
+      signal,
+    })
+    await pg.restoreConfigFiles().catch(() => {})
+  }
+
+  private async startPg(as: 'primary' | 'replica', upstream: string | null, timeoutMs: number, signal: AbortSignal): Promise<void> {
+    const {pg} = this.d
+    const version = await pg.binaryVersion()
+    const recovery = as === 'replica' ? this.recoveryFor(version, upstream) : null
+    const params = await this.writeConfig(version, recovery)
+    this.followKey = JSON.stringify(recovery)
+    await pg.start({cmdline: params.cmdline, timeoutMs, signal})
+  }
+
+  /** Point a running replica at `leader`: rewrite recovery settings and reload when they changed. */
+  private async follow(leader: string | null, obs: Observation): Promise<void> {
+    const {pg, log} = this.d
+    const version = await pg.binaryVersion()
+    const recovery = this.recoveryFor(version, leader)
+    const key = JSON.stringify(recovery)
+    if (obs.pg.inRecovery === false) {
+      const params = await this.writeConfig(version, recovery)
+      this.followKey = key
+      this.startTask('follow-restart', 'restart to follow', (signal) =>
+        pg.restart({mode: 'fast', timeoutMs: this.d.config.postgresql.pg_ctl_timeout * 1000}, {cmdline: params.cmdline, signal}))
+      return
+    }
+    if (key === this.followKey) return
+    await this.writeConfig(version, recovery)
+    this.followKey = key
+    if (obs.pg.process === 'running') await pg.reload()
+    log.info(leader ? `following ${leader}: recovery settings updated` : 'running without an upstream')
+  }
+
+  /** The lock holder keeps a physical slot for every other member (use_slots). */
+  private async primaryMaintenance(): Promise<void> {
+    if (!this.isLeader || !this.dynamic.postgresql.use_slots || this.lastPg?.inRecovery !== false || !this.lastCluster) return
+    const want = this.lastCluster.members.filter((m) => m.name !== this.d.config.name).map((m) => slotNameFor(m.name))
+    for (const slot of want) {
+      try {
+        if (await this.d.pg.createPhysicalSlot(slot)) this.d.log.info(`created replication slot ${slot}`)
+      } catch (e) {
+        this.d.log.warning(`failed to create replication slot ${slot}: ${errText(e)}`)
+      }
+    }
+  }
+
+  memberState(): string {
+    const t = this.slot.current
+    if (t?.kind === 'bootstrap') return 'initializing new cluster'
+    if (t?.kind === 'clone') return 'creating replica'
+    const p = this.lastPg?.process
+    if (p === 'running') return 'running'
+    if (p === 'starting') return 'starting'
+    if (this.memory.pgState === 'crashed') return 'crashed'
+    if (p === 'unknown') return 'unknown'
+    return 'stopped'
+  }
+
+  publishedRole(): string {
+    const pg = this.lastPg
+    let role: string = this.memory.role
+    if (pg?.inRecovery === false) role = 'primary'
+    else if (pg?.inRecovery === true && role === 'primary') role = 'replica'
+    return role === 'primary' ? 'master' : role
+  }
+
+  memberData(): MemberData {
+    const c = this.d.config
+    const data: MemberData = {
+      conn_url: `postgres://${hostPortText(c.postgresql.connect_address)}/${c.postgresql.database}`,
+      api_url: `${c.restapi.certfile ? 'https' : 'http'}://${hostPortText(c.restapi.connect_address)}/patroni`,
+      state: this.memberState(),
+      role: this.publishedRole(),
+      version: PATRONI_COMPAT_VERSION,
+    }
+    const pg = this.lastPg
+    if (pg?.walPosition !== null && pg?.walPosition !== undefined) data.xlog_location = pg.walPosition
+    if (pg?.timeline) data.timeline = pg.timeline
+    const s = this.lastStatus
+    if (s?.inRecovery) {
+      if (s.receivedLsn !== undefined) data.receive_lsn = s.receivedLsn
+      if (s.replayedLsn !== undefined) data.replay_lsn = s.replayedLsn
+      data.replication_state = s.walReceiver?.status === 'streaming' ? 'streaming' : 'in archive recovery'
+    }
+    if (Object.keys(c.tags).length > 0) data.tags = {...c.tags}
+    if (this.dynamic.pause) data.pause = true
+    return data
+  }
+
+  async publishMember(): Promise<void> {
+    await this.d.dcs.touchMember(this.memberData())
+  }
+}
+
+function fallbackOutcome(a: Action): StepOutcome {
+  switch (a.type) {
+    case 'acquire-lock':
+    case 'update-lock':
+    case 'initialize':
+    case 'set-sync':
+    case 'activate-watchdog':
+    case 'failsafe-probe':
+      return {type: a.type, ok: false}
+    case 'check-rewind':
+      return {type: 'check-rewind', state: 'failed'}
+    case 'sleep':
+      return {type: 'sleep'}
+    default:
+      return {type: 'fetch-peer-status'}
+  }
+}
+
+async function fetchPeers(members: Array<{name: string; apiUrl: string}>): Promise<Record<string, PeerStatus>> {
+  const results = await Promise.all(
+    members.map(async (m) => {
+      try {
+        const res = await fetch(m.apiUrl, {signal: AbortSignal.timeout(2000)})
+        const body = await res.json().catch(() => undefined)
+        return [m.name, peerStatusFrom(res.status, body)] as const
+      } catch {
+        return [m.name, peerStatusFrom(0, undefined)] as const
+      }
+    }),
+  )
+  return Object.fromEntries(results)
+}
+
+export function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e)
+}

@@ -1,0 +1,109 @@
+/**
+ * Small pure translations between the wire/config shapes and what the agent needs.
+ */
+import type {LocalConfig} from '../config/load'
+import type {DynamicConfig} from '../config/dynamic-schema'
+import type {AgentMemory, DecideConfig, PeerStatus} from '../core/observation'
+
+/** Patroni's slot_name_from_member_name: lower case, [a-z0-9_] only, at most 63 bytes. */
+export function slotNameFor(member: string): string {
+  return member.toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 63)
+}
+
+/** host/port of a `postgres://host:port/db` conn_url; undefined when unparsable. */
+export function hostPortOf(connUrl: string | null | undefined): {host: string; port: number} | undefined {
+  if (!connUrl) return undefined
+  try {
+    const u = new URL(connUrl)
+    const host = u.hostname.replace(/^\[|\]$/g, '')
+    if (!host) return undefined
+    return {host, port: u.port ? Number(u.port) : 5432}
+  } catch {
+    return undefined
+  }
+}
+
+export function hostPortText(h: {host: string; port: number}): string {
+  return `${h.host.includes(':') ? `[${h.host}]` : h.host}:${h.port}`
+}
+
+export function initialMemory(): AgentMemory {
+  return {
+    role: 'uninitialized',
+    pgState: 'stopped',
+    bootstrapping: false,
+    recovering: false,
+    crashRecoveryStartedAt: null,
+    prePromoteFailedAt: null,
+    lastTask: null,
+    startTimeoutS: null,
+    rewind: 'initial',
+    canRewind: false,
+    watchdogRunning: false,
+    callbackFired: false,
+  }
+}
+
+export function decideConfig(local: LocalConfig, dyn: DynamicConfig): DecideConfig {
+  const t = local.tags as Record<string, unknown>
+  const prio = typeof t['failover_priority'] === 'number' ? (t['failover_priority'] as number) : 1
+  const nofailover = t['nofailover'] !== undefined ? t['nofailover'] === true : prio <= 0
+  const methods = local.postgresql.create_replica_methods
+  const pgSection = local.postgresql as Record<string, unknown>
+  const cloneWithoutLeader = methods.some((m) => {
+    const s = pgSection[m] as Record<string, unknown> | undefined | null
+    return m !== 'basebackup' && !!s && s['no_leader'] !== undefined && s['no_leader'] !== false
+  })
+  const watchdogMode = (local as {watchdog?: {mode?: string}}).watchdog?.mode
+  return {
+    ttl: dyn.ttl,
+    loopWait: dyn.loop_wait,
+    retryTimeout: dyn.retry_timeout,
+    maximumLagOnFailover: dyn.maximum_lag_on_failover,
+    primaryStartTimeout: dyn.primary_start_timeout,
+    synchronousMode: dyn.synchronous_mode !== false,
+    synchronousModeStrict: dyn.synchronous_mode_strict,
+    checkTimeline: dyn.check_timeline,
+    paused: dyn.pause === true,
+    failsafeMode: dyn.failsafe_mode,
+    tags: {
+      nofailover,
+      failoverPriority: prio,
+      clonefrom: t['clonefrom'] === true,
+      replicatefrom: typeof t['replicatefrom'] === 'string' ? (t['replicatefrom'] as string) : null,
+      nostream: t['nostream'] === true,
+    },
+    usePgRewind: dyn.postgresql.use_pg_rewind ?? local.postgresql.use_pg_rewind ?? false,
+    removeDataDirectoryOnRewindFailure: local.postgresql.remove_data_directory_on_rewind_failure,
+    removeDataDirectoryOnDivergedTimelines: local.postgresql.remove_data_directory_on_diverged_timelines,
+    canBootstrap: local.bootstrap !== undefined,
+    cloneWithoutLeader,
+    // No watchdog device support yet: a required watchdog therefore makes leadership impossible.
+    watchdogRequired: watchdogMode === 'required',
+    watchdogHealthy: watchdogMode !== 'required',
+  }
+}
+
+/** A peer's `GET /patroni` body reduced to what the race reads; unreachable on anything odd. */
+export function peerStatusFrom(status: number, body: unknown): PeerStatus {
+  const unreachable: PeerStatus = {reachable: false, inRecovery: true, walPosition: null, timeline: null, nofailover: false, failoverPriority: 1, watchdogFailed: false}
+  if (status !== 200 || !body || typeof body !== 'object') return unreachable
+  const b = body as Record<string, unknown>
+  const xlog = b['xlog'] as Record<string, unknown> | undefined
+  if (!xlog || typeof xlog !== 'object') return unreachable
+  const role = b['role']
+  const primary = role === 'master' || role === 'primary' || typeof xlog['location'] === 'number'
+  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null)
+  const wal = primary ? 0 : Math.max(num(xlog['received_location']) ?? 0, num(xlog['replayed_location']) ?? 0)
+  const tags = (b['tags'] ?? {}) as Record<string, unknown>
+  const prio = typeof tags['failover_priority'] === 'number' ? (tags['failover_priority'] as number) : 1
+  return {
+    reachable: true,
+    inRecovery: !primary,
+    walPosition: wal,
+    timeline: num(b['timeline']),
+    nofailover: tags['nofailover'] === true || (tags['nofailover'] === undefined && prio <= 0),
+    failoverPriority: prio,
+    watchdogFailed: b['watchdog_failed'] === true,
+  }
+}
