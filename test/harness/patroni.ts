@@ -1,3 +1,4 @@
+import {pathToFileURL} from 'node:url'
 import {spawn, type ChildProcess} from 'node:child_process'
 import {createWriteStream, readdirSync, readFileSync, rmSync, type WriteStream} from 'node:fs'
 import {request} from 'node:http'
@@ -20,6 +21,21 @@ import {ownedTempDir} from './unprivileged'
 
 /** Debian's Patroni 3.0.2: the real peer that hactl must interoperate with. */
 export const PATRONI_BIN = process.env.HACTL_TEST_PATRONI ?? '/usr/bin/patroni'
+
+/** Which agent runs a member: Debian's Python Patroni, or hactl (the same YAML, the same protocols). */
+export type AgentImpl = 'patroni' | 'hactl'
+const REPO = join(import.meta.dirname, '..', '..')
+/**
+ * How a hactl member is started: the built executable when HACTL_TEST_BIN names it (CI's e2e runs
+ * set it to dist/hactl), otherwise the sources through tsx, so a stale build can't be tested by mistake.
+ */
+function hactlCommand(configPath: string): [string, string[]] {
+  const bin = process.env.HACTL_TEST_BIN
+  if (bin) return [bin, ['agent', configPath]]
+  // tsx by path: `--import tsx` would be resolved from the member's own directory.
+  const tsx = pathToFileURL(join(REPO, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href
+  return [join(REPO, 'node_modules', '.bin', 'node'), ['--import', tsx, join(REPO, 'src', 'cli.ts'), 'agent', configPath]]
+}
 export const PATRONICTL_BIN = process.env.HACTL_TEST_PATRONICTL ?? '/usr/bin/patronictl'
 
 /**
@@ -39,6 +55,11 @@ export interface PatroniClusterOptions {
   /** DCS namespace; Patroni's default is /service/. */
   namespace?: string
   nodes?: number
+  /**
+   * Agent per member: one for all, or by member name (a mixed cluster). Default patroni. hactl
+   * refuses ttl < 20 (Patroni >= 3.1 does too), so clusters with a hactl member default to ttl 20.
+   */
+  impl?: AgentImpl | Record<string, AgentImpl>
   /** Member names are <namePrefix><n>, n from 1. */
   namePrefix?: string
   /**
@@ -95,6 +116,7 @@ export class PatroniNode {
     readonly dir: string,
     readonly apiPort: number,
     readonly pgPort: number,
+    readonly impl: AgentImpl = 'patroni',
   ) {}
 
   get configPath(): string {
@@ -138,8 +160,9 @@ export class PatroniNode {
   spawn(home: string): void {
     if (this.running) throw new Error(`patroni ${this.name} is already running (pid ${this.proc?.pid})`)
     this.logFile ??= createWriteStream(this.logPath, {flags: 'a'})
-    const proc = spawn(PATRONI_BIN, [this.configPath], {
-      ...asUser(home),
+    const [cmd, args] = this.impl === 'hactl' ? hactlCommand(this.configPath) : [PATRONI_BIN, [this.configPath]]
+    const proc = spawn(cmd, args, {
+      ...asUser(home, {PATH: `${join(REPO, 'node_modules', '.bin')}:${process.env.PATH}`}),
       cwd: this.dir,
       stdio: ['ignore', 'pipe', 'pipe'],
     })
@@ -259,7 +282,7 @@ export class PatroniCluster {
   ) {
     this.scope = opts.scope ?? `hactl-${Math.random().toString(36).slice(2, 8)}`
     this.namespace = opts.namespace ?? '/service/'
-    this.ttl = opts.ttl ?? 10
+    this.ttl = opts.ttl ?? (usesHactl(opts) ? 20 : 10)
     this.loopWait = opts.loopWait ?? 2
     this.retryTimeout = opts.retryTimeout ?? 4
   }
@@ -296,7 +319,8 @@ export class PatroniCluster {
       }
       for (let i = 1; i <= count; i++) {
         const name = `${prefix}${i}`
-        const node = new PatroniNode(name, ownedDir(join(c.root, name)), await port(), await port())
+        const impl = typeof opts.impl === 'object' ? (opts.impl[name] ?? 'patroni') : (opts.impl ?? 'patroni')
+        const node = new PatroniNode(name, ownedDir(join(c.root, name)), await port(), await port(), impl)
         ownedDir(node.socketDir)
         writeOwnedFile(node.configPath, stringify(c.config(node)))
         c.nodes.push(node)
@@ -659,4 +683,9 @@ export function httpRequest(
     req.on('error', reject)
     req.end(data)
   })
+}
+
+function usesHactl(opts: PatroniClusterOptions): boolean {
+  const impl = opts.impl
+  return impl === 'hactl' || (typeof impl === 'object' && Object.values(impl).includes('hactl'))
 }
