@@ -6,7 +6,8 @@
 import {systemClock} from '../adapters/clock/system-clock'
 import {startRestApi, type RestApi} from '../api/server'
 import type {AgentStateSource, NodeSnapshot, PostgresStatus} from '../api/types'
-import {loadConfig, formatIssues} from '../config/load'
+import {describeIssue} from '../config/issues'
+import {loadConfig} from '../config/load'
 import {Logger} from '../log/logger'
 import {isAbortError} from '../ports/clock'
 import {createDcs, createPostgres, logSettings, timingOf} from '../wiring'
@@ -15,7 +16,7 @@ import {errText, HaLoop} from './ha-loop'
 export async function runAgent(configPath: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const {config, warnings} = loadConfig(configPath, env)
   const log = Logger.fromSettings(logSettings(config))
-  if (warnings.length) log.warning(formatIssues(warnings))
+  for (const w of warnings) log.warning(`configuration: ${describeIssue(w)}`)
   const clock = systemClock
   const boot = config.bootstrap?.dcs
   const timing = timingOf(boot ?? {ttl: 30, loop_wait: 10, retry_timeout: 10})

@@ -81,11 +81,17 @@ function truncate(s: string, max = 80): string {
 
 /** One line per issue: `path: message (got VALUE) [from SOURCE]`. Warnings carry a `warning:` prefix. */
 export function formatIssue(issue: ConfigIssue): string {
+  const line = describeIssue(issue)
+  return issue.severity === 'warning' ? `warning: ${line}` : line
+}
+
+/** `path: message (got VALUE) [from SOURCE]`, without a severity prefix (for log lines that carry a level). */
+export function describeIssue(issue: ConfigIssue): string {
   const where = issue.path === '' ? '(top level)' : issue.path
   let line = `${where}: ${issue.message}`
   if (issue.value !== undefined) line += ` (got ${issue.value})`
   if (issue.source !== undefined) line += ` [from ${issue.source}]`
-  return issue.severity === 'warning' ? `warning: ${line}` : line
+  return line
 }
 
 /** Errors first, then warnings, one per line, no trailing newline. */
