@@ -25,7 +25,7 @@ fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
-node --import tsx --test --test-reporter=spec --test-concurrency="${TEST_CONCURRENCY:-2}" \
+node --import tsx --test --test-force-exit --test-reporter=spec --test-concurrency="${TEST_CONCURRENCY:-2}" \
   --test-timeout="${TEST_TIMEOUT_MS:-600000}" "${files[@]}" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e

@@ -98,7 +98,7 @@ describe('etcd3 client against a real etcd', () => {
       await enableAuth(own, 'sekret')
       const good = createEtcd3Dcs({section: {hosts: own.endpoint, username: 'root', password: 'sekret'}, clock: systemClock, name: 'pg-a', scope: 'auth', watch: true, timing: {ttl: 5, loopWait: 10, retryTimeout: 5}})
       assert.equal(await good.attemptToAcquireLeader(), true)
-      assert.equal((await good.loadCluster()).leader?.name, 'pg-a')
+      assert.equal((await good.loadCluster({fresh: true})).leader?.name, 'pg-a')
       const token = await authToken(own, 'root', 'sekret')
       const raw = await own.call('/kv/range', {key: b64('/service/auth/leader')}, {authorization: token})
       assert.equal(raw.kvs?.length, 1)
