@@ -83,6 +83,11 @@ export async function runAgent(configPath: string | undefined, env: NodeJS.Proce
     } catch (e) {
       log.error(`failed to stop PostgreSQL: ${errText(e)}`)
     }
+    if (wasLeader && lsn !== undefined) {
+      // The shutdown checkpoint is the last record a replica must have received to be eligible.
+      const cd = await pg.controldata().catch(() => undefined)
+      if (cd && cd.clusterState === 'shut down' && cd.checkpointLsn > lsn) lsn = cd.checkpointLsn
+    }
     if (wasLeader) {
       try {
         if (await dcs.deleteLeader(lsn)) log.info('leader key released')
@@ -90,6 +95,10 @@ export async function runAgent(configPath: string | undefined, env: NodeJS.Proce
         log.error(`failed to release the leader key: ${errText(e)}`)
       }
     }
+    // Like Patroni: the member key says `stopped` at once instead of the last running state until the ttl.
+    loop.lastPg = null
+    loop.lastStatus = null
+    await dcs.touchMember(loop.memberData()).catch((e) => log.warning(`failed to update the member key: ${errText(e)}`))
     await api.close().catch(() => {})
     await dcs.close().catch(() => {})
     log.close()

@@ -6,14 +6,15 @@
 import {existsSync, renameSync} from 'node:fs'
 import {join} from 'node:path'
 import {PATRONI_COMPAT_VERSION} from '../build-info'
+import {HactlError} from '../errors'
 import type {LocalConfig} from '../config/load'
 import {parseDynamicConfig, type DynamicConfig} from '../config/dynamic-schema'
-import type {Action, Decision} from '../core/actions'
+import type {Action, Decision, DemoteMode} from '../core/actions'
 import {BRANCHING} from '../core/actions'
-import type {ClusterView, MemberData} from '../core/cluster'
+import type {ClusterView, HistoryLine, MemberData} from '../core/cluster'
 import {getMember} from '../core/cluster'
 import {decide} from '../core/decide'
-import type {AgentMemory, DcsObservation, Observation, PeerStatus, PgObservation, StepOutcome, TaskKind} from '../core/observation'
+import type {AgentMemory, DcsObservation, Observation, PeerStatus, PgObservation, RewindState, StepOutcome, TaskKind} from '../core/observation'
 import {serverParameters} from '../core/pg-params'
 import {recoveryParameters} from '../adapters/postgres'
 import type {Logger} from '../log/logger'
@@ -21,12 +22,19 @@ import type {Clock} from '../ports/clock'
 import type {Dcs} from '../ports/dcs'
 import type {ConnParams, PgStatus, PostgresControl, RecoveryConfig} from '../ports/postgres'
 import {TaskSlot} from './task-slot'
+import {historyLinesFrom, PrePromoteFailed, readHistoryFile, replicationConn, rewindConn, runScript} from './execute-failover'
 import {decideConfig, hostPortOf, hostPortText, initialMemory, peerStatusFrom, slotNameFor} from './helpers'
 
 const TASK_NAMES: Partial<Record<TaskKind, string>> = {
   bootstrap: 'bootstrap',
   'post-bootstrap': 'post_bootstrap',
   clone: 'clone',
+  promote: 'promote',
+  'crash-recovery': 'crash recovery',
+  rewind: 'pg_rewind',
+  reinitialize: 'reinitialize',
+  'switchover-demote': 'demote',
+  'offline-demote': 'demote',
 }
 
 class DcsFailed extends Error {}
@@ -56,6 +64,8 @@ export class HaLoop {
   private startingSince: number | null = null
   private followKey: string | null = null
   private warned = new Set<string>()
+  /** Warnings said once per process, not once per cycle. */
+  private warnedForever = new Set<string>()
 
   constructor(private readonly d: HaLoopDeps) {
     this.slot = new TaskSlot(d.clock, () => d.dcs.wakeup())
@@ -73,7 +83,11 @@ export class HaLoop {
     const finished = this.slot.takeOutcome()
     if (finished) {
       if (!finished.ok && !finished.cancelled) log.error(`${finished.description} failed: ${errText(finished.error)}`)
-      this.memory = {...this.memory, lastTask: {kind: finished.kind as TaskKind, ok: finished.ok, finishedAt: clock.now()}}
+      const prePromoteFailed = finished.error instanceof PrePromoteFailed
+      this.memory = {
+        ...this.memory,
+        lastTask: {kind: finished.kind as TaskKind, ok: finished.ok, finishedAt: clock.now(), ...(prePromoteFailed ? {prePromoteFailed} : {})},
+      }
     }
     let obs = await this.observe()
     let final: Decision | undefined
@@ -175,7 +189,11 @@ export class HaLoop {
         const cd = st === 'initialized' ? await pg.controldata().catch(() => undefined) : undefined
         out.dataDir = {kind: 'present', sysid: cd?.systemIdentifier ?? null}
         out.controlState = cd?.clusterState ?? null
-        if (cd) this.sysid = cd.systemIdentifier
+        if (cd) {
+          this.sysid = cd.systemIdentifier
+          const canRewind = decideConfig(this.d.config, this.dynamic).usePgRewind && (cd.walLogHints || cd.dataChecksums)
+          if (canRewind !== this.memory.canRewind) this.memory = {...this.memory, canRewind}
+        }
       }
     } catch (e) {
       out.dataDir = {kind: 'inaccessible', error: errText(e)}
@@ -268,7 +286,10 @@ export class HaLoop {
         this.memory = {...this.memory, pgState: 'stopped'}
         return {}
       case 'activate-watchdog':
-        this.warnOnce('activate-watchdog', 'watchdog support is not implemented yet; continuing without a watchdog')
+        if (!this.warnedForever.has('watchdog')) {
+          this.warnedForever.add('watchdog')
+          log.warning('watchdog support is not implemented yet; continuing without a watchdog')
+        }
         return {outcome: {type: 'activate-watchdog', ok: false}}
       case 'disable-watchdog':
         return {}
@@ -304,6 +325,47 @@ export class HaLoop {
       case 'cancel-task':
         await this.slot.cancel()
         return {}
+      case 'promote':
+        this.startTask('promote', 'promote', (signal) => this.promote(signal))
+        return {}
+      case 'write-history':
+        await this.writeHistory(obs, viaDcs)
+        return {}
+      case 'demote':
+        await this.demote(a.mode, obs)
+        return {}
+      case 'crash-recovery':
+        this.startTask('crash-recovery', 'crash recovery', (signal) =>
+          pg.crashRecovery({timeoutMs: config.postgresql.pg_ctl_timeout * 1000, signal}).then(() => undefined))
+        return {}
+      case 'trigger-rewind-check':
+        this.triggerRewindCheck(obs)
+        return {}
+      case 'check-rewind':
+        return {outcome: {type: 'check-rewind', state: await this.checkRewind(a.leader)}}
+      case 'rewind': {
+        const src = this.memberConn(a.leader)
+        if (!src) {
+          log.error(`cannot rewind: member ${a.leader} has no usable conn_url`)
+          return {}
+        }
+        this.startTask('rewind', `pg_rewind from ${a.leader}`, (signal) => this.rewind(src, signal))
+        return {}
+      }
+      case 'reinitialize': {
+        const src = this.memberConn(a.source)
+        if (!src) {
+          log.error(`cannot reinitialize: member ${a.source} has no usable conn_url`)
+          return {}
+        }
+        this.startTask('reinitialize', `reinitialize from ${a.source}`, async (signal) => {
+          await pg.stop({mode: 'immediate', timeoutMs: config.postgresql.pg_ctl_timeout * 1000})
+          this.memory = {...this.memory, pgState: 'stopped', rewind: 'initial'}
+          await pg.removeDataDir()
+          await this.clone(src, signal)
+        })
+        return {}
+      }
       default:
         this.warnOnce(a.type, `action ${a.type} not implemented yet`)
         return {}
@@ -417,6 +479,12 @@ export class HaLoop {
       signal,
     })
     await pg.restoreConfigFiles().catch(() => {})
+    // Start the copy as a replica inside the same task, as Patroni does: a fresh base backup's
+    // pg_control says "in production", and left stopped it would look like a crashed primary.
+    const upstream = this.lastCluster?.leader?.name ?? null
+    log.info(upstream ? `starting the clone as a replica of ${upstream}` : 'starting the clone as a replica')
+    await this.startPg('replica', upstream === config.name ? null : upstream, config.postgresql.pg_ctl_timeout * 1000, signal)
+    this.memory = {...this.memory, role: 'replica'}
   }
 
   private async startPg(as: 'primary' | 'replica', upstream: string | null, timeoutMs: number, signal: AbortSignal): Promise<void> {
@@ -446,6 +514,125 @@ export class HaLoop {
     this.followKey = key
     if (obs.pg.process === 'running') await pg.reload()
     log.info(leader ? `following ${leader}: recovery settings updated` : 'running without an upstream')
+  }
+
+  /** pre_promote (a failure aborts: the core then releases the lock), pg_ctl promote, CHECKPOINT. */
+  private async promote(signal: AbortSignal): Promise<void> {
+    const {pg, config, log} = this.d
+    const script = config.postgresql.pre_promote
+    if (script) {
+      const r = await runScript(script, signal)
+      if (r.code !== 0) throw new PrePromoteFailed(`pre_promote script exited with code ${r.code}${r.output.trim() ? `: ${r.output.trim()}` : ''}`)
+    }
+    // Until pg_ctl promote runs, a cancel (lock lost) leaves nothing to undo.
+    signal.throwIfAborted()
+    await pg.promote({timeoutMs: config.postgresql.pg_ctl_timeout * 1000})
+    this.memory = {...this.memory, pgState: 'running'}
+    log.info('PostgreSQL promoted')
+    // pg_rewind on the old primary refuses a source whose pg_control still shows the old timeline.
+    await pg.checkpoint().catch((e) => log.warning(`CHECKPOINT after promote failed: ${errText(e)}`))
+  }
+
+  /** `/history` from the local timeline history file, keeping stamps already stored (3.13.1). */
+  private async writeHistory(obs: Observation, viaDcs: <T>(fn: () => Promise<T>) => Promise<T>): Promise<void> {
+    const {pg, dcs, config, clock, log} = this.d
+    const tl = obs.pg.timeline
+    if (!tl) return
+    let lines: HistoryLine[] = []
+    if (tl > 1) {
+      let file = readHistoryFile(pg.dataDir, tl)
+      if (!file) {
+        try {
+          file = {text: await pg.timelineHistory(replicationConn(config, config.postgresql.connect_address), tl), mtimeMs: clock.now()}
+        } catch (e) {
+          log.warning(`cannot read the history of timeline ${tl}: ${errText(e)}`)
+          return
+        }
+      }
+      const existing = (obs.dcs.reachable ? obs.dcs.cluster : this.lastCluster)?.history?.lines ?? []
+      lines = historyLinesFrom(file.text, existing, config.name, file.mtimeMs, this.dynamic.max_timelines_history)
+    }
+    await viaDcs(() => dcs.setHistory(lines))
+    log.info(`updated /history for timeline ${tl} (${lines.length} entries)`)
+  }
+
+  /**
+   * Stop PostgreSQL for demotion (3.14). The restart as a replica is the core's next decision
+   * (recover/follow), after the rewind check this triggers.
+   */
+  private async demote(mode: DemoteMode, obs: Observation): Promise<void> {
+    const {pg, dcs, config, log} = this.d
+    const timeoutMs = config.postgresql.pg_ctl_timeout * 1000
+    const mine = this.isLeader
+    this.triggerRewindCheck(obs)
+    const stopped = () => {
+      this.memory = {...this.memory, pgState: 'stopped', role: 'demoted'}
+    }
+    if (mode === 'graceful') {
+      this.startTask('switchover-demote', 'demote', async () => {
+        await pg.close().catch(() => {})
+        await pg.stop({mode: 'fast', checkpoint: true, timeoutMs})
+        stopped()
+        // The shutdown checkpoint is the last WAL a candidate must have to be eligible.
+        const cd = await pg.controldata().catch(() => undefined)
+        if (mine && (await dcs.deleteLeader(cd?.checkpointLsn))) log.info('released the leader key after demotion')
+        this.lastLockRenewal = null
+      })
+      return
+    }
+    await pg.close().catch(() => {})
+    await pg.stop({mode: mode === 'offline' ? 'fast' : 'immediate', checkpoint: false, timeoutMs})
+    stopped()
+    if (mode === 'immediate' && mine) {
+      try {
+        await dcs.deleteLeader()
+        this.lastLockRenewal = null
+      } catch (e) {
+        log.error(`failed to release the leader key after demotion: ${errText(e)}`)
+      }
+    }
+  }
+
+  /** Rewind state INITIAL/CHECK/... -> CHECK when a rewind or reinit on divergence is allowed. */
+  private triggerRewindCheck(obs: Observation): void {
+    const c = obs.config
+    const allowed = (c.usePgRewind && this.memory.canRewind) || c.removeDataDirectoryOnDivergedTimelines
+    if (allowed && this.memory.rewind !== 'need') this.memory = {...this.memory, rewind: 'check'}
+  }
+
+  private async checkRewind(leader: string): Promise<RewindState> {
+    const {pg, config, log} = this.d
+    const src = this.memberConn(leader)
+    if (!src) return this.memory.rewind
+    const r = await pg.checkRewind(rewindConn(config, src), replicationConn(config, src))
+    const state: RewindState = r.result === 'need-rewind' ? 'need' : r.result === 'not-needed' ? 'not-need' : 'check'
+    if (r.result === 'need-rewind') log.info(`a rewind from ${leader} is needed: ${r.reason}`)
+    else if (r.result === 'undecided') log.info(`cannot tell yet whether a rewind from ${leader} is needed: ${r.reason}`)
+    this.memory = {...this.memory, rewind: state}
+    return state
+  }
+
+  private async rewind(src: {host: string; port: number}, signal: AbortSignal): Promise<void> {
+    const {pg, config, log} = this.d
+    await pg.close().catch(() => {})
+    await pg.stop({mode: 'fast', checkpoint: false, timeoutMs: config.postgresql.pg_ctl_timeout * 1000})
+    this.memory = {...this.memory, pgState: 'stopped'}
+    try {
+      await pg.rewind({source: rewindConn(config, src), signal})
+      this.memory = {...this.memory, rewind: 'success'}
+      log.info(`pg_rewind from ${hostPortText(src)} finished`)
+    } catch (e) {
+      // Aborted, or the source is not ready yet (no checkpoint since promotion): try again later.
+      if (signal.aborted || (e instanceof HactlError && e.recoverable)) throw e
+      this.memory = {...this.memory, rewind: 'failed'}
+      const p = config.postgresql
+      if (p.remove_data_directory_on_rewind_failure || p.remove_data_directory_on_diverged_timelines) {
+        log.warning('pg_rewind failed: removing the data directory so that the node is cloned again')
+        await pg.removeDataDir()
+        this.memory = {...this.memory, rewind: 'initial'}
+      }
+      throw e
+    }
   }
 
   /** The lock holder keeps a physical slot for every other member (use_slots). */

@@ -591,6 +591,11 @@ export class PostgresAdapter implements PostgresControl {
   async crashRecovery(o: {timeoutMs?: number; signal?: AbortSignal} = {}): Promise<CommandOutput> {
     const st = await this.state()
     if (st.kind !== 'stopped') throw new HactlError('PG_PRECONDITION', 'crash recovery needs PostgreSQL stopped')
+    // A base backup (backup_label present) must finish recovery as a standby: ending it in
+    // single-user mode would fork the timeline it shares with the primary.
+    if (existsSync(join(this.dataDir, 'backup_label'))) {
+      throw new HactlError('PG_PRECONDITION', 'refusing single-user crash recovery: backup_label present (an unfinished base backup must recover as a standby)')
+    }
     // The options of the last start, so that shared-memory settings match what the WAL needs.
     const opts: Record<string, string> = {}
     try {

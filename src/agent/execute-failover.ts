@@ -1,0 +1,83 @@
+/**
+ * Helpers of the failover actions (promote, write-history, rewind): the pre_promote hook, the
+ * timeline history file and `/history` lines, and the connection parameters of the rewind user.
+ */
+import {spawn} from 'node:child_process'
+import {readFileSync, statSync} from 'node:fs'
+import {join} from 'node:path'
+import type {LocalConfig} from '../config/load'
+import {parseTimelineHistory} from '../adapters/postgres'
+import type {HistoryLine} from '../core/cluster'
+import type {ConnParams} from '../ports/postgres'
+
+/** The pre_promote script exited non-zero (or could not run): nothing was promoted. */
+export class PrePromoteFailed extends Error {}
+
+/**
+ * Runs `postgresql.pre_promote` through /bin/sh (so quoting works as operators expect) and
+ * resolves with its exit code; a script that cannot be spawned or is killed counts as failure.
+ */
+export function runScript(script: string, signal?: AbortSignal, timeoutMs = 60_000): Promise<{code: number; output: string}> {
+  return new Promise((resolve) => {
+    let output = ''
+    const child = spawn('/bin/sh', ['-c', script], {stdio: ['ignore', 'pipe', 'pipe'], signal, timeout: timeoutMs, killSignal: 'SIGKILL'})
+    const keep = (b: Buffer) => {
+      output = (output + b.toString()).slice(-2000)
+    }
+    child.stdout.on('data', keep)
+    child.stderr.on('data', keep)
+    child.on('error', (e) => resolve({code: -1, output: `${output}${e.message}`}))
+    child.on('close', (code) => resolve({code: code ?? -1, output}))
+  })
+}
+
+/** `<data>/pg_wal/<TL as %08X>.history` with its mtime; undefined when the file cannot be read. */
+export function readHistoryFile(dataDir: string, timeline: number): {text: string; mtimeMs: number} | undefined {
+  const path = join(dataDir, 'pg_wal', `${timeline.toString(16).toUpperCase().padStart(8, '0')}.history`)
+  try {
+    return {text: readFileSync(path, 'utf8'), mtimeMs: statSync(path).mtimeMs}
+  } catch {
+    return undefined
+  }
+}
+
+/** Patroni writes the newest entry's time as an ISO timestamp with an explicit +00:00 offset. */
+export function isoUtc(ms: number): string {
+  return new Date(ms).toISOString().replace('Z', '+00:00')
+}
+
+/**
+ * `/history` lines for a timeline history file: every entry as [tl, lsn, reason], the
+ * timestamp/leader already stored for the same (tl, lsn) carried over, the newest entry stamped
+ * with `stampMs` and `me` unless it already had a stamp. `max` > 0 keeps only the last `max`.
+ */
+export function historyLinesFrom(text: string, existing: readonly HistoryLine[], me: string, stampMs: number, max = 0): HistoryLine[] {
+  const entries = parseTimelineHistory(text)
+  const known = new Map(existing.map((l) => [`${l[0]}/${l[1]}`, l]))
+  let lines: HistoryLine[] = entries.map((e) => {
+    const old = known.get(`${e.parentTimeline}/${e.switchpoint}`)
+    const line: HistoryLine = [e.parentTimeline, e.switchpoint, e.reason]
+    if (old && old.length >= 4 && old[3] !== undefined) {
+      line.push(old[3])
+      if (old[4] !== undefined) line.push(old[4])
+    }
+    return line
+  })
+  const last = lines[lines.length - 1]
+  if (last && last.length < 5) lines[lines.length - 1] = [last[0], last[1], last[2], last[3] ?? isoUtc(stampMs), me]
+  if (max > 0 && lines.length > max) lines = lines.slice(-max)
+  return lines
+}
+
+/** Credentials for pg_rewind: `authentication.rewind` when configured, else the superuser. */
+export function rewindConn(config: LocalConfig, target: {host: string; port: number}): ConnParams {
+  const a = config.postgresql.authentication
+  const {username, ...rest} = (a.rewind ?? a.superuser) as {username: string} & Record<string, unknown>
+  return {...(rest as ConnParams), user: username, host: target.host, port: target.port, dbname: config.postgresql.database}
+}
+
+/** Replication credentials pointed at `target` (IDENTIFY_SYSTEM, TIMELINE_HISTORY). */
+export function replicationConn(config: LocalConfig, target: {host: string; port: number}): ConnParams {
+  const {username, ...rest} = config.postgresql.authentication.replication as {username: string} & Record<string, unknown>
+  return {...(rest as ConnParams), user: username, host: target.host, port: target.port}
+}

@@ -1,0 +1,282 @@
+/**
+ * `hactl agent` automatic failover with three real agents (real etcd, real PostgreSQL, the real
+ * CLI as the unprivileged account): a leader that shuts down cleanly hands over to a replica and
+ * rejoins as its replica; a leader whose agent and postmaster are SIGKILLed is replaced once its
+ * key expires.
+ */
+import assert from 'node:assert/strict'
+import {spawn, type ChildProcess} from 'node:child_process'
+import {readFileSync, rmSync} from 'node:fs'
+import {join} from 'node:path'
+import {after, before, test} from 'node:test'
+import {stringify} from 'yaml'
+import {EtcdServer} from '../../harness/etcd'
+import {freePort, waitFor} from '../../harness/ports'
+import {asUser, ownedDir, PG_BIN_DIR, runCommand, writeOwnedFile} from '../../harness/postgres-bin'
+import {ownedTempDir} from '../../harness/unprivileged'
+
+const ROOT = join(import.meta.dirname, '..', '..', '..')
+const AUTH = {
+  superuser: {username: 'postgres', password: 'agent-test-su-pw'},
+  replication: {username: 'replicator', password: 'agent-test-rep-pw'},
+}
+
+interface Node {
+  name: string
+  dir: string
+  pgPort: number
+  apiPort: number
+  socketDir: string
+  proc?: ChildProcess
+  out: string[]
+  exit?: Promise<number | null>
+}
+
+let etcd: EtcdServer
+let home: string
+const scope = `failover${process.pid}`
+const nodes: Node[] = []
+
+function nodeConfig(n: Node): Record<string, unknown> {
+  return {
+    scope,
+    name: n.name,
+    restapi: {listen: `127.0.0.1:${n.apiPort}`, connect_address: `127.0.0.1:${n.apiPort}`},
+    etcd3: {hosts: [etcd.endpoint]},
+    bootstrap: {
+      dcs: {
+        ttl: 20,
+        loop_wait: 2,
+        retry_timeout: 4,
+        postgresql: {
+          use_slots: true,
+          use_pg_rewind: true,
+          parameters: {wal_level: 'replica', hot_standby: 'on', wal_log_hints: 'on', max_wal_senders: 6, max_replication_slots: 6},
+        },
+      },
+      initdb: [{encoding: 'UTF8'}],
+    },
+    postgresql: {
+      listen: `127.0.0.1:${n.pgPort}`,
+      connect_address: `127.0.0.1:${n.pgPort}`,
+      data_dir: join(n.dir, 'data'),
+      bin_dir: PG_BIN_DIR,
+      pgpass: join(n.dir, 'pgpass'),
+      authentication: AUTH,
+      parameters: {unix_socket_directories: n.socketDir, shared_buffers: '16MB'},
+      pg_hba: ['local all all trust', 'host replication all 127.0.0.1/32 scram-sha-256', 'host all all 127.0.0.1/32 scram-sha-256'],
+    },
+  }
+}
+
+function spawnAgent(n: Node): void {
+  const cfg = join(n.dir, 'agent.yml')
+  writeOwnedFile(cfg, stringify(nodeConfig(n)))
+  const opts = asUser(home, {PATH: `${join(ROOT, 'node_modules', '.bin')}:${process.env.PATH}`})
+  const proc = spawn(join(ROOT, 'node_modules', '.bin', 'node'), ['--import', 'tsx', join(ROOT, 'src', 'cli.ts'), 'agent', cfg], {
+    ...opts,
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  n.proc = proc
+  const keep = (b: Buffer) => {
+    n.out.push(b.toString())
+    if (n.out.length > 400) n.out.splice(0, 100)
+  }
+  proc.stdout!.on('data', keep)
+  proc.stderr!.on('data', keep)
+  n.exit = new Promise((r) => proc.on('exit', (code) => r(code)))
+}
+
+const key = (k: string) => `/service/${scope}/${k}`
+
+async function sql(n: Node, query: string): Promise<string> {
+  const r = await runCommand(join(PG_BIN_DIR, 'psql'), ['-h', n.socketDir, '-p', String(n.pgPort), '-U', 'postgres', '-d', 'postgres', '-Atc', query], {
+    ...asUser(home),
+  })
+  if (r.code !== 0) throw new Error(`psql failed: ${r.stderr}`)
+  return r.stdout.trim()
+}
+
+async function getJson(url: string): Promise<{status: number; body: Record<string, unknown>}> {
+  const res = await fetch(url, {signal: AbortSignal.timeout(3000)})
+  return {status: res.status, body: (await res.json()) as Record<string, unknown>}
+}
+
+/** Resolves with `p` or 'timeout'; the timer is cleared so it never keeps the test process alive. */
+async function within<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  let t: NodeJS.Timeout | undefined
+  try {
+    return await Promise.race([p, new Promise<'timeout'>((r) => (t = setTimeout(() => r('timeout'), ms)))])
+  } finally {
+    clearTimeout(t)
+  }
+}
+
+function logs(): string {
+  return nodes.map((n) => `--- ${n.name}\n${n.out.join('').split('\n').slice(-40).join('\n')}`).join('\n')
+}
+
+const TTL = 20
+const LOOP_WAIT = 2
+
+async function leaderName(): Promise<string | undefined> {
+  return (await etcd.get(key('leader'))) ?? undefined
+}
+
+function byName(name: string): Node {
+  const n = nodes.find((x) => x.name === name)
+  if (!n) throw new Error(`unknown node ${name}`)
+  return n
+}
+
+function running(n: Node): boolean {
+  return !!n.proc && n.proc.exitCode === null && n.proc.signalCode === null
+}
+
+/** The new primary: holds the key, is out of recovery and takes a write. */
+async function writablePrimary(exclude: string, marker: string): Promise<string | undefined> {
+  const l = await leaderName()
+  if (!l || l === exclude) return undefined
+  const n = byName(l)
+  try {
+    if ((await sql(n, 'select pg_is_in_recovery()')) !== 'f') return undefined
+    await sql(n, `insert into failover_probe values ('${marker}')`)
+    return l
+  } catch {
+    return undefined
+  }
+}
+
+async function streamingFrom(leader: Node): Promise<string[]> {
+  try {
+    const rows = await sql(leader, "select application_name from pg_stat_replication where state = 'streaming'")
+    return rows.split('\n').filter(Boolean).sort()
+  } catch {
+    return []
+  }
+}
+
+before(async () => {
+  etcd = await EtcdServer.start()
+  home = ownedTempDir('hactl-failover-')
+  for (const name of ['node1', 'node2', 'node3']) {
+    const dir = ownedDir(join(home, name))
+    const socketDir = ownedDir(join(dir, 'sock'))
+    nodes.push({name, dir, socketDir, pgPort: await freePort(), apiPort: await freePort(), out: []})
+  }
+})
+
+after(async () => {
+  for (const n of nodes) {
+    if (running(n)) {
+      n.proc!.kill('SIGTERM')
+      await within(n.exit!, 30_000)
+      if (running(n)) n.proc!.kill('SIGKILL')
+    }
+  }
+  await etcd?.destroy()
+  if (home) rmSync(home, {recursive: true, force: true})
+})
+
+test('a cluster of three forms: node1 leads, node2 and node3 stream', {timeout: 180_000}, async () => {
+  const [n1, n2, n3] = nodes
+  try {
+    spawnAgent(n1)
+    await waitFor('node1 to lead a writable primary', async () => {
+      if ((await leaderName()) !== 'node1') return undefined
+      return (await sql(n1, 'select pg_is_in_recovery()').catch(() => '')) === 'f' || undefined
+    }, {timeoutMs: 60_000, intervalMs: 200})
+    await sql(n1, 'create table failover_probe (v text)')
+    await sql(n1, "insert into failover_probe values ('before')")
+    spawnAgent(n2)
+    spawnAgent(n3)
+    await waitFor('node2 and node3 to stream from node1', async () => {
+      const s = await streamingFrom(n1)
+      return s.includes('node2') && s.includes('node3') ? s : undefined
+    }, {timeoutMs: 120_000, intervalMs: 300})
+    await waitFor('both replicas to be published as running replicas', async () => {
+      for (const name of ['node2', 'node3']) {
+        const v = await etcd.get(key(`members/${name}`))
+        const m = v ? JSON.parse(v) : undefined
+        if (!m || m.role !== 'replica' || m.state !== 'running') return undefined
+      }
+      return true
+    }, {timeoutMs: 20_000, intervalMs: 200})
+    assert.equal(await sql(n2, "select count(*) from failover_probe where v = 'before'"), '1')
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n${logs()}`, {cause: e})
+  }
+})
+
+test('SIGTERM of the leader: a replica takes over, history is written, the old leader rejoins', {timeout: 180_000}, async () => {
+  const [n1] = nodes
+  try {
+    const t0 = Date.now()
+    n1.proc!.kill('SIGTERM')
+    const winner = await waitFor('a replica to become a writable leader', () => writablePrimary('node1', 'after-sigterm'), {
+      timeoutMs: 15_000,
+      intervalMs: 200,
+    })
+    const took = Date.now() - t0
+    assert.ok(['node2', 'node3'].includes(winner), `winner ${winner}`)
+    assert.ok(took < 15_000, `failover took ${took} ms`)
+    assert.equal(await within(n1.exit!, 30_000), 0, 'node1 exits 0 after SIGTERM')
+    const gone = JSON.parse((await etcd.get(key('members/node1'))) ?? '{}')
+    assert.equal(gone.state, 'stopped', 'the member key says stopped right after shutdown, not at ttl expiry')
+
+    const history = await waitFor('/history to describe the switch to timeline 2', async () => {
+      const v = await etcd.get(key('history'))
+      const h = v ? JSON.parse(v) : undefined
+      return Array.isArray(h) && h.length === 1 && h[0].length === 5 ? h : undefined
+    }, {timeoutMs: 15_000, intervalMs: 200})
+    assert.equal(history[0][0], 1, 'the entry is for the ended timeline 1')
+    assert.equal(typeof history[0][1], 'number')
+    assert.ok(history[0][1] > 0)
+    assert.match(history[0][3], /^\d{4}-\d\d-\d\dT.*\+00:00$/)
+    assert.equal(history[0][4], winner)
+    const leader = byName(winner)
+    assert.equal(await sql(leader, 'select timeline_id from pg_control_checkpoint()'), '2')
+
+    spawnAgent(n1)
+    const other = winner === 'node2' ? 'node3' : 'node2'
+    await waitFor(`node1 and ${other} to stream from ${winner}`, async () => {
+      const s = await streamingFrom(leader)
+      return s.includes('node1') && s.includes(other) ? s : undefined
+    }, {timeoutMs: 90_000, intervalMs: 300})
+    assert.equal(await sql(n1, 'select pg_is_in_recovery()'), 't')
+    await waitFor('node1 to replay the write made on the new leader', async () => {
+      return (await sql(n1, "select count(*) from failover_probe where v = 'after-sigterm'").catch(() => '')) === '1' || undefined
+    }, {timeoutMs: 15_000, intervalMs: 200})
+    assert.equal(await leaderName(), winner, 'the rejoining node did not take the lock')
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n${logs()}`, {cause: e})
+  }
+})
+
+test('SIGKILL of the leader agent and its postmaster: a replica takes over after the ttl', {timeout: 180_000}, async () => {
+  try {
+    const old = await leaderName()
+    assert.ok(old, 'there is a leader')
+    const victim = byName(old)
+    const pid = Number(readFileSync(join(victim.dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0])
+    assert.ok(Number.isInteger(pid) && pid > 1, `postmaster pid ${pid}`)
+    const t0 = Date.now()
+    victim.proc!.kill('SIGKILL')
+    await within(victim.exit!, 10_000)
+    process.kill(pid, 'SIGKILL')
+    const deadline = (TTL + LOOP_WAIT + 10) * 1000
+    const winner = await waitFor('another node to become a writable leader', () => writablePrimary(old, 'after-sigkill'), {
+      timeoutMs: deadline,
+      intervalMs: 300,
+    })
+    assert.notEqual(winner, old)
+    assert.ok(Date.now() - t0 < deadline)
+    await waitFor('/history to gain the timeline 2 entry', async () => {
+      const v = JSON.parse((await etcd.get(key('history'))) ?? '[]')
+      return Array.isArray(v) && v.length === 2 && v[1][0] === 2 && v[1][4] === winner ? v : undefined
+    }, {timeoutMs: 15_000, intervalMs: 200})
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n${logs()}`, {cause: e})
+  }
+})
