@@ -12,6 +12,7 @@ import {Logger} from '../log/logger'
 import {isAbortError} from '../ports/clock'
 import {createDcs, createPostgres, logSettings, timingOf} from '../wiring'
 import {errText, HaLoop} from './ha-loop'
+import {createRestActions} from './rest-actions'
 
 export async function runAgent(configPath: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const {config, warnings} = loadConfig(configPath, env)
@@ -36,8 +37,33 @@ export async function runAgent(configPath: string | undefined, env: NodeJS.Proce
     readCluster: () => dcs.loadCluster({fresh: true}),
   }
   let api: RestApi | undefined
+  /**
+   * SIGHUP and POST /reload: read the configuration again; a broken file is reported and the
+   * running configuration stays (nothing half-applied). Logger, REST API and PostgreSQL follow.
+   */
+  async function reload(): Promise<void> {
+    let next: ReturnType<typeof loadConfig>
+    try {
+      next = loadConfig(configPath, env)
+    } catch (e) {
+      log.error(`reload: the configuration was not changed: ${errText(e)}`)
+      return
+    }
+    for (const w of next.warnings) log.warning(`configuration: ${describeIssue(w)}`)
+    for (const k of ['scope', 'name'] as const) {
+      if (next.config[k] !== loop.config[k]) {
+        log.error(`reload: ${k} cannot change while the agent runs (got ${JSON.stringify(next.config[k])}, running as ${JSON.stringify(loop.config[k])}); the configuration was not changed`)
+        return
+      }
+    }
+    log.reconfigure(logSettings(next.config))
+    await api?.reconfigure(next.config.restapi).catch((e) => log.error(`reload: REST API settings not applied: ${errText(e)}`))
+    await loop.reloadLocal(next.config)
+    log.info('configuration reloaded')
+  }
   try {
-    api = await startRestApi({settings: config.restapi, source, log, now: () => clock.now()})
+    const handlers = createRestActions({loop, dcs, clock, log, reload: () => reload()})
+    api = await startRestApi({settings: config.restapi, source, handlers, log, now: () => clock.now()})
   } catch (e) {
     log.critical(`cannot start the REST API on ${config.restapi.listen.host}:${config.restapi.listen.port}: ${errText(e)}`)
     await dcs.close()
@@ -47,6 +73,8 @@ export async function runAgent(configPath: string | undefined, env: NodeJS.Proce
   const onSignal = () => requestExit(0)
   process.on('SIGTERM', onSignal)
   process.on('SIGINT', onSignal)
+  const onHup = () => void reload().catch((e) => log.error(`reload failed: ${errText(e)}`))
+  process.on('SIGHUP', onHup)
 
   try {
     while (!stopper.signal.aborted) {
@@ -68,6 +96,7 @@ export async function runAgent(configPath: string | undefined, env: NodeJS.Proce
   } finally {
     process.off('SIGTERM', onSignal)
     process.off('SIGINT', onSignal)
+    process.off('SIGHUP', onHup)
     log.info('shutting down')
     await loop.slot.cancel('agent shutting down')
     const wasLeader = loop.isLeader
@@ -118,7 +147,14 @@ async function snapshot(loop: HaLoop, name: string, scope: string, nextRunMs: nu
         : {kind: 'primary', location: s.walPosition},
       timeline: s.timeline,
       replicationState: s.inRecovery ? (s.walReceiver?.status === 'streaming' ? 'streaming' : 'in archive recovery') : null,
-      replication: [],
+      replication: loop.replication.map((r) => ({
+        usename: r.userName,
+        application_name: r.applicationName,
+        client_addr: r.clientAddr,
+        state: r.state,
+        sync_state: r.syncState,
+        sync_priority: r.syncPriority,
+      })),
     }
   }
   const role = loop.publishedRole()
@@ -137,9 +173,9 @@ async function snapshot(loop: HaLoop, name: string, scope: string, nextRunMs: nu
     dcsLastSeen: Math.floor(dcsLastSeen / 1000),
     configuredTags: tags,
     effectiveTags: tags,
-    pendingRestartReason: null,
-    pendingRestart: false,
-    scheduledRestart: null,
+    pendingRestartReason: loop.pendingRestartReason,
+    pendingRestart: loop.pendingRestart,
+    scheduledRestart: loop.scheduledRestart,
     watchdogFailed: false,
     nextRunMs,
   }

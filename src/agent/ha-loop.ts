@@ -16,11 +16,12 @@ import {getMember} from '../core/cluster'
 import {decide} from '../core/decide'
 import type {AgentMemory, DcsObservation, Observation, PeerStatus, PgObservation, RewindState, StepOutcome, TaskKind} from '../core/observation'
 import {serverParameters} from '../core/pg-params'
+import {scheduleVerdict} from '../core/timing'
 import {recoveryParameters} from '../adapters/postgres'
 import type {Logger} from '../log/logger'
 import type {Clock} from '../ports/clock'
 import type {Dcs} from '../ports/dcs'
-import type {ConnParams, PgStatus, PostgresControl, RecoveryConfig} from '../ports/postgres'
+import type {ConnParams, PgStatus, PostgresControl, RecoveryConfig, ReplicationRow} from '../ports/postgres'
 import {TaskSlot} from './task-slot'
 import {historyLinesFrom, PrePromoteFailed, readHistoryFile, replicationConn, rewindConn, runScript} from './execute-failover'
 import {decideConfig, hostPortOf, hostPortText, initialMemory, peerStatusFrom, slotNameFor} from './helpers'
@@ -63,6 +64,21 @@ export class HaLoop {
   private lastLockedMembers: ClusterView['members'] = []
   private startingSince: number | null = null
   private followKey: string | null = null
+  /** The member PG streams from (null: none or primary), as last written into its recovery settings. */
+  private upstream: string | null = null
+  /** Recovery settings PG runs with, so a reload rewrites the same ones. */
+  private runningRecovery: RecoveryConfig | null = null
+  /** Parameters/hba/ident last written, and the command-line parameters of the last start. */
+  private appliedKey: string | null = null
+  private startedCmdline: Record<string, string> | null = null
+  /** When to read pg_settings.pending_restart after a reload (the postmaster applies SIGHUP asynchronously). */
+  private pendingCheckAt: number | null = null
+  pendingRestart = false
+  /** POST /restart with `schedule`: published in the member key, run by the loop when due. */
+  scheduledRestart: {schedule: string; postmaster_start_time?: string; role?: string; postgres_version?: string; restart_pending?: boolean; timeout?: number} | null = null
+  pendingRestartReason: Record<string, {old_value: string; new_value: string}> | null = null
+  /** pg_stat_replication of the last cycle (primary only). */
+  replication: ReplicationRow[] = []
   private warned = new Set<string>()
   /** Warnings said once per process, not once per cycle. */
   private warnedForever = new Set<string>()
@@ -114,11 +130,14 @@ export class HaLoop {
         final = dec
         break
       }
+      log.debug(`${dec.rule}: ${dec.reason}`)
       obs = {...obs, outcomes, peers, memory: this.memory, now: clock.now()}
     }
     if (!final) throw new Error('decide() did not finish the cycle within 16 steps')
     if (obs.dcs.reachable && !this.d.config.bootstrap?.dcs) void 0
     await this.primaryMaintenance()
+    await this.runScheduledRestart(obs).catch((e) => log.warning(`scheduled restart: ${errText(e)}`))
+    await this.applyPgConfigIfChanged().catch((e) => log.warning(`failed to apply the PostgreSQL configuration: ${errText(e)}`))
     await this.publishMember().catch((e) => log.warning(`failed to update member key: ${errText(e)}`))
     log.info(final.reason)
     return final
@@ -200,7 +219,9 @@ export class HaLoop {
     }
     out.recoverySignal = ['standby.signal', 'recovery.signal', 'recovery.conf'].some((f) => existsSync(join(pg.dataDir, f)))
     const ps = await pg.state().catch((e) => ({kind: 'unknown' as const, reason: errText(e)}))
-    this.lastStatus = null
+    // lastStatus is replaced once, at the end: the REST API reads it between these awaits, and a
+    // peer asking GET /patroni in that window must not see a member without a WAL position.
+    let status: PgStatus | null = null
     if (ps.kind === 'stopped') out.process = 'stopped'
     else if (ps.kind === 'unknown') out.process = 'unknown'
     else {
@@ -209,7 +230,7 @@ export class HaLoop {
       if (out.process === 'running') {
         try {
           const s = await pg.status()
-          this.lastStatus = s
+          status = s
           out.inRecovery = s.inRecovery
           out.timeline = s.timeline
           out.walPosition = s.walPosition
@@ -218,6 +239,7 @@ export class HaLoop {
         }
       }
     }
+    this.lastStatus = status
     if (out.process === 'starting') this.startingSince ??= this.d.clock.now()
     else this.startingSince = null
     out.startingSince = this.startingSince
@@ -272,8 +294,11 @@ export class HaLoop {
       case 'touch-member':
         await viaDcs(() => this.publishMember())
         return {}
-      case 'fetch-peer-status':
-        return {outcome: {type: 'fetch-peer-status'}, peers: await fetchPeers(a.members)}
+      case 'fetch-peer-status': {
+        const peers = await fetchPeers(a.members, log)
+        log.debug(`peer status: ${Object.entries(peers).map(([n, p]) => `${n}=${p.reachable ? `wal ${p.walPosition}${p.nofailover ? ' nofailover' : ''}` : 'unreachable'}`).join(', ')}`)
+        return {outcome: {type: 'fetch-peer-status'}, peers}
+      }
       case 'sleep':
         await clock.sleep(a.ms)
         return {outcome: {type: 'sleep'}}
@@ -322,6 +347,12 @@ export class HaLoop {
       case 'follow':
         await this.follow(a.leader, obs)
         return {}
+      case 'set-failover':
+        await viaDcs(() => dcs.setFailover(a.value, a.expectedVersion))
+        return {}
+      case 'clear-failover':
+        await viaDcs(() => dcs.setFailover({}, a.expectedVersion))
+        return {}
       case 'cancel-task':
         await this.slot.cancel()
         return {}
@@ -358,12 +389,7 @@ export class HaLoop {
           log.error(`cannot reinitialize: member ${a.source} has no usable conn_url`)
           return {}
         }
-        this.startTask('reinitialize', `reinitialize from ${a.source}`, async (signal) => {
-          await pg.stop({mode: 'immediate', timeoutMs: config.postgresql.pg_ctl_timeout * 1000})
-          this.memory = {...this.memory, pgState: 'stopped', rewind: 'initial'}
-          await pg.removeDataDir()
-          await this.clone(src, signal)
-        })
+        this.startTask('reinitialize', `reinitialize from ${a.source}`, (signal) => this.reinitializeFrom(src, signal))
         return {}
       }
       default:
@@ -438,7 +464,52 @@ export class HaLoop {
       pgIdent: this.d.config.postgresql.pg_ident,
       recovery,
     })
+    this.runningRecovery = recovery
+    this.appliedKey = this.configKey(params)
     return params
+  }
+
+  private configKey(params: ReturnType<HaLoop['serverParams']>): string {
+    return JSON.stringify([params.parameters, this.pgHba() ?? null, this.d.config.postgresql.pg_ident ?? null, this.d.config.postgresql.custom_conf ?? null])
+  }
+
+  /**
+   * Patroni's reload_config for a running PostgreSQL (ha-loop.md 6.3): when the parameters or
+   * pg_hba/pg_ident wanted now differ from what was written, rewrite the files and reload. A
+   * command-line parameter (max_connections, wal_level, ...) cannot change without a restart:
+   * it becomes pending_restart, and pg_settings adds the file parameters that need one.
+   */
+  private async applyPgConfigIfChanged(force = false): Promise<void> {
+    const {pg, log, clock} = this.d
+    if (this.pendingCheckAt !== null && clock.now() >= this.pendingCheckAt && this.lastPg?.process === 'running') {
+      this.pendingCheckAt = null
+      await this.refreshPendingRestart()
+    }
+    if (this.lastPg?.process !== 'running' || this.slot.busy || this.appliedKey === null) return
+    const version = await pg.binaryVersion()
+    const params = this.serverParams(version)
+    if (!force && this.configKey(params) === this.appliedKey) return
+    await this.writeConfig(version, this.runningRecovery)
+    await pg.reload()
+    log.info('PostgreSQL configuration changed: files rewritten and reloaded')
+    this.pendingCheckAt = clock.now() + 1000
+    this.d.dcs.wakeup()
+  }
+
+  private async refreshPendingRestart(): Promise<void> {
+    const reasons: Record<string, {old_value: string; new_value: string}> = {}
+    const want = this.serverParams(await this.d.pg.binaryVersion()).cmdline
+    const rows = await this.d.pg.settings()
+    const byName = new Map(rows.map((r) => [r.name, r]))
+    for (const [k, v] of Object.entries(want)) {
+      const was = this.startedCmdline?.[k]
+      if (was !== undefined && was !== v) reasons[k] = {old_value: was, new_value: v}
+    }
+    for (const r of rows) if (r.pendingRestart && !reasons[r.name]) reasons[r.name] = {old_value: byName.get(r.name)?.setting ?? '', new_value: '(changed in the configuration files)'}
+    const pending = Object.keys(reasons).length > 0
+    if (pending && !this.pendingRestart) this.d.log.info(`pending restart: ${Object.keys(reasons).sort().join(', ')}`)
+    this.pendingRestart = pending
+    this.pendingRestartReason = pending ? reasons : null
   }
 
   private async bootstrap(signal: AbortSignal): Promise<void> {
@@ -493,7 +564,16 @@ export class HaLoop {
     const recovery = as === 'replica' ? this.recoveryFor(version, upstream) : null
     const params = await this.writeConfig(version, recovery)
     this.followKey = JSON.stringify(recovery)
+    this.upstream = upstream
+    this.clearPendingRestart(params.cmdline)
     await pg.start({cmdline: params.cmdline, timeoutMs, signal})
+  }
+
+  private clearPendingRestart(cmdline: Record<string, string>): void {
+    this.startedCmdline = {...cmdline}
+    this.pendingRestart = false
+    this.pendingRestartReason = null
+    this.pendingCheckAt = null
   }
 
   /** Point a running replica at `leader`: rewrite recovery settings and reload when they changed. */
@@ -502,9 +582,11 @@ export class HaLoop {
     const version = await pg.binaryVersion()
     const recovery = this.recoveryFor(version, leader)
     const key = JSON.stringify(recovery)
+    this.upstream = leader
     if (obs.pg.inRecovery === false) {
       const params = await this.writeConfig(version, recovery)
       this.followKey = key
+      this.clearPendingRestart(params.cmdline)
       this.startTask('follow-restart', 'restart to follow', (signal) =>
         pg.restart({mode: 'fast', timeoutMs: this.d.config.postgresql.pg_ctl_timeout * 1000}, {cmdline: params.cmdline, signal}))
       return
@@ -637,6 +719,7 @@ export class HaLoop {
 
   /** The lock holder keeps a physical slot for every other member (use_slots). */
   private async primaryMaintenance(): Promise<void> {
+    this.replication = this.lastPg?.inRecovery === false ? await this.d.pg.replicationStats().catch(() => []) : []
     if (!this.isLeader || !this.dynamic.postgresql.use_slots || this.lastPg?.inRecovery !== false || !this.lastCluster) return
     const want = this.lastCluster.members.filter((m) => m.name !== this.d.config.name).map((m) => slotNameFor(m.name))
     for (const slot of want) {
@@ -646,6 +729,120 @@ export class HaLoop {
         this.d.log.warning(`failed to create replication slot ${slot}: ${errText(e)}`)
       }
     }
+  }
+
+  private async reinitializeFrom(src: {host: string; port: number}, signal: AbortSignal): Promise<void> {
+    const {pg, config} = this.d
+    await pg.close().catch(() => {})
+    await pg.stop({mode: 'immediate', checkpoint: false, timeoutMs: config.postgresql.pg_ctl_timeout * 1000})
+    this.memory = {...this.memory, pgState: 'stopped', rewind: 'initial'}
+    await pg.removeDataDir()
+    await this.clone(src, signal)
+  }
+
+  /** The running task's name as Patroni words it in `<x> already in progress`. */
+  private busyText(): string {
+    const t = this.slot.current
+    return `${t ? (TASK_NAMES[t.kind as TaskKind] ?? t.description) : 'another action'} already in progress`
+  }
+
+  /** Patroni's restart_matches: the filters of POST /restart and scheduled restarts. */
+  restartMatches(role: string | undefined, postgresVersion: number | undefined, pendingOnly: boolean): string | null {
+    const mine = this.publishedRole()
+    const norm = (r: string) => (r === 'primary' ? 'master' : r)
+    if (role && norm(role) !== norm(mine)) return 'host role mismatch'
+    const running = this.lastStatus?.serverVersion
+    if (postgresVersion !== undefined && running !== undefined && postgresVersion <= running) return 'postgres version mismatch'
+    if (pendingOnly && !this.pendingRestart) return 'pending restart flag is not set'
+    return null
+  }
+
+  /**
+   * POST /restart (immediate): a fast stop and a start with the same role, run in the task slot
+   * and awaited. ok true = accepting connections again, null = still starting at the timeout.
+   */
+  async restartNow(timeoutS: number | null): Promise<{ok: boolean | null; message: string}> {
+    const {pg, config, log} = this.d
+    let settle!: (r: {ok: boolean | null; message: string}) => void
+    const result = new Promise<{ok: boolean | null; message: string}>((r) => (settle = r))
+    const startTimeoutS = timeoutS ?? this.dynamic.primary_start_timeout
+    const started = this.slot.start('restart', 'restart', async (signal) => {
+      try {
+        const version = await pg.binaryVersion()
+        const recovery = this.lastPg?.inRecovery === false ? null : this.recoveryFor(version, this.upstream)
+        const params = await this.writeConfig(version, recovery)
+        this.clearPendingRestart(params.cmdline)
+        await pg.close().catch(() => {})
+        const r = await pg.restart(
+          {mode: 'fast', timeoutMs: config.postgresql.pg_ctl_timeout * 1000},
+          {cmdline: params.cmdline, timeoutMs: startTimeoutS * 1000, signal},
+        )
+        this.memory = {...this.memory, pgState: r.outcome === 'started' ? 'running' : 'starting'}
+        if (r.outcome === 'started') log.info('PostgreSQL restarted')
+        settle(r.outcome === 'started' ? {ok: true, message: 'restarted successfully'} : {ok: null, message: 'postgres is still starting'})
+      } catch (e) {
+        log.error(`restart failed: ${errText(e)}`)
+        settle({ok: false, message: 'restart failed'})
+        throw e
+      }
+    })
+    if (!started) return {ok: false, message: this.busyText()}
+    this.memory = {...this.memory, recovering: true, startTimeoutS}
+    return result
+  }
+
+  /**
+   * A restart scheduled through POST /restart runs when due, in a cluster with a leader, not in
+   * pause, with nothing else running (ha-loop.md 3.19). It is dropped when the postmaster was
+   * restarted meanwhile, when it is stale, or when its filters no longer match.
+   */
+  private async runScheduledRestart(obs: Observation): Promise<void> {
+    const sr = this.scheduledRestart
+    if (!sr || this.slot.busy || this.dynamic.pause || !obs.dcs.reachable || !obs.dcs.cluster.leader) return
+    const {log, clock} = this.d
+    const at = Date.parse(sr.schedule)
+    const v = scheduleVerdict(at, clock.now(), this.dynamic.loop_wait)
+    if (v.kind === 'wait') return
+    this.scheduledRestart = null
+    if (v.kind === 'stale') return log.warning(`dropping a stale scheduled restart (${v.lateSeconds}s late): ${sr.schedule}`)
+    if (sr.postmaster_start_time && this.lastStatus && sr.postmaster_start_time !== this.lastStatus.postmasterStartTime) {
+      return log.info('cancelling the scheduled restart: PostgreSQL was restarted since it was requested')
+    }
+    const version = sr.postgres_version !== undefined ? postgresVersionNum(sr.postgres_version) : undefined
+    const why = this.restartMatches(sr.role, version, sr.restart_pending === true)
+    if (why) return log.info(`not proceeding with the scheduled restart: ${why}`)
+    if (v.sleepMs > 0) await clock.sleep(v.sleepMs)
+    log.info(`running the restart scheduled at ${sr.schedule}`)
+    void this.restartNow(sr.timeout ?? null)
+  }
+
+  /** POST /reinitialize: null when started, else Patroni's refusal text. */
+  async reinitializeNow(force: boolean): Promise<string | null> {
+    const cluster = await this.d.dcs.loadCluster({fresh: true})
+    const leader = cluster.leader?.name
+    if (!leader) return 'Cluster has no leader, can not reinitialize'
+    if (leader === this.d.config.name) return 'I am the leader, can not reinitialize'
+    const src = hostPortOf(getMember(cluster, leader)?.connUrl)
+    if (!src) return `Cluster leader ${leader} has no usable conn_url, can not reinitialize`
+    if (force) await this.slot.cancel('reinitialize forced')
+    const started = this.slot.start('reinitialize', 'reinitialize', (signal) => this.reinitializeFrom(src, signal))
+    if (!started) return this.busyText()
+    this.d.log.info(`reinitializing from ${leader} on request`)
+    return null
+  }
+
+  /**
+   * SIGHUP / POST /reload with a freshly loaded local configuration: PostgreSQL files are
+   * rewritten and reloaded (even when nothing seems to differ, like Patroni's SIGHUP).
+   */
+  async reloadLocal(next: LocalConfig): Promise<void> {
+    this.d.config = next
+    await this.applyPgConfigIfChanged(true)
+  }
+
+  /** The local configuration in force (replaced by reloadLocal). */
+  get config(): LocalConfig {
+    return this.d.config
   }
 
   memberState(): string {
@@ -686,6 +883,11 @@ export class HaLoop {
       if (s.replayedLsn !== undefined) data.replay_lsn = s.replayedLsn
       data.replication_state = s.walReceiver?.status === 'streaming' ? 'streaming' : 'in archive recovery'
     }
+    if (this.pendingRestart) {
+      data.pending_restart = true
+      if (this.pendingRestartReason) data.pending_restart_reason = structuredClone(this.pendingRestartReason)
+    }
+    if (this.scheduledRestart) data.scheduled_restart = {...this.scheduledRestart}
     if (Object.keys(c.tags).length > 0) data.tags = {...c.tags}
     if (this.dynamic.pause) data.pause = true
     return data
@@ -714,14 +916,16 @@ function fallbackOutcome(a: Action): StepOutcome {
   }
 }
 
-async function fetchPeers(members: Array<{name: string; apiUrl: string}>): Promise<Record<string, PeerStatus>> {
+async function fetchPeers(members: Array<{name: string; apiUrl: string}>, log?: Logger): Promise<Record<string, PeerStatus>> {
   const results = await Promise.all(
     members.map(async (m) => {
       try {
         const res = await fetch(m.apiUrl, {signal: AbortSignal.timeout(2000)})
         const body = await res.json().catch(() => undefined)
+        if (res.status !== 200) log?.debug(`GET ${m.apiUrl}: status ${res.status}`)
         return [m.name, peerStatusFrom(res.status, body)] as const
-      } catch {
+      } catch (e) {
+        log?.debug(`GET ${m.apiUrl}: ${errText(e)}${e instanceof Error && e.cause ? ` (${errText(e.cause)})` : ''}`)
         return [m.name, peerStatusFrom(0, undefined)] as const
       }
     }),
@@ -731,4 +935,11 @@ async function fetchPeers(members: Array<{name: string; apiUrl: string}>): Promi
 
 export function errText(e: unknown): string {
   return e instanceof Error ? e.message : String(e)
+}
+
+/** `X.Y` / `X.Y.Z` to server_version_num (validated when the restart was scheduled). */
+function postgresVersionNum(v: string): number | undefined {
+  const n = v.split('.').map(Number)
+  if (n.some((x) => !Number.isInteger(x))) return undefined
+  return n.length === 2 ? n[0] * 10000 + n[1] : n[0] * 10000 + n[1] * 100 + (n[2] ?? 0)
 }

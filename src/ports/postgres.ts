@@ -186,6 +186,8 @@ export interface PgStatus {
 
 export interface ReplicationRow {
   pid: number
+  /** The role the WAL sender logged in as. */
+  userName: string | null
   applicationName: string
   clientAddr: string | null
   state: string

@@ -1,0 +1,333 @@
+/**
+ * The agent's side of Patroni's unsafe REST endpoints (wire spec 2.6-2.9): switchover and
+ * failover (through the `failover` key, like Patroni: the HA loops do the work), restart (now or
+ * scheduled), reinitialize, reload, and the dynamic configuration (PATCH/PUT /config). Texts and
+ * status codes are Patroni's, because patronictl matches on them.
+ */
+import type {ActionHandlers, ActionResult} from '../api/types'
+import {parseDynamicConfig} from '../config/dynamic-schema'
+import {describeIssue} from '../config/issues'
+import type {ClusterView} from '../core/cluster'
+import {hasFailover} from '../core/cluster'
+import type {Clock} from '../ports/clock'
+import type {Dcs} from '../ports/dcs'
+import type {Logger} from '../log/logger'
+import {errText, type HaLoop} from './ha-loop'
+import {peerStatusFrom} from './helpers'
+
+export interface RestActionDeps {
+  loop: HaLoop
+  dcs: Dcs
+  clock: Clock
+  log: Logger
+  /** Re-reads the local configuration and applies it (what SIGHUP does). */
+  reload: () => Promise<void>
+  /** GET an agent's `/patroni` (2 s); injectable for tests of the pure rules. */
+  fetchStatus?: (apiUrl: string) => Promise<{status: number; body: unknown}>
+}
+
+const text = (status: number, body: string): ActionResult => ({status, body})
+
+type Schedule = {ok: true; iso: string; ms: number} | {ok: false; status: number; message: string}
+
+/**
+ * Patroni's parse_schedule: an unambiguous timestamp with a timezone, not in the past. The value
+ * is stored as ISO-8601 in the offset it was given in (Python's isoformat()).
+ */
+export function parseSchedule(value: unknown, action: string, nowMs: number): Schedule {
+  const unparsable: Schedule = {ok: false, status: 422, message: 'Unable to parse scheduled timestamp. It should be in an unambiguous format, e.g. ISO 8601'}
+  if (typeof value !== 'string') return unparsable
+  const m = /^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d)(?::(\d\d)(?:\.(\d{1,6}))?)?\s*(Z|[+-]\d\d:?\d\d)?$/i.exec(value.trim())
+  if (!m) return unparsable
+  const [, y, mo, d, h, mi, sec = '00', frac = '', tz] = m
+  if (!tz) return {ok: false, status: 400, message: `Timezone information is mandatory for the scheduled ${action}`}
+  const offsetMin = /^z$/i.test(tz) ? 0 : (tz[0] === '-' ? -1 : 1) * (Number(tz.slice(1, 3)) * 60 + Number(tz.slice(-2)))
+  const fields = [y, mo, d, h, mi, sec].map(Number)
+  const wall = Date.UTC(fields[0], fields[1] - 1, fields[2], fields[3], fields[4], fields[5], Number(frac.padEnd(3, '0').slice(0, 3)))
+  const check = new Date(wall)
+  if (check.getUTCMonth() !== fields[1] - 1 || check.getUTCDate() !== fields[2] || fields[3] > 23 || fields[4] > 59 || fields[5] > 59) return unparsable
+  const ms = wall - offsetMin * 60_000
+  if (ms < nowMs) return {ok: false, status: 422, message: `Cannot schedule ${action} in the past`}
+  const sign = offsetMin < 0 ? '-' : '+'
+  const abs = Math.abs(offsetMin)
+  const off = `${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`
+  const fracText = frac ? `.${frac.padEnd(6, '0')}` : ''
+  return {ok: true, iso: `${y}-${mo}-${d}T${h}:${mi}:${sec}${fracText}${off}`, ms}
+}
+
+/** `X.Y` (X >= 10) or `X.Y.Z` to server_version_num; a message when invalid (Patroni's words). */
+export function postgresVersionToInt(v: unknown): number | string {
+  const s = String(v)
+  const parts = s.split('.')
+  if (parts.length < 2 || parts.length > 3 || !parts.every((p) => /^\d+$/.test(p))) {
+    return `Invalid PostgreSQL version format: X.Y or X.Y.Z is accepted: ${s}`
+  }
+  const n = parts.map(Number)
+  if (parts.length === 2) {
+    if (n[0] < 10) return `Invalid PostgreSQL version format: X.Y or X.Y.Z is accepted: ${s}`
+    return n[0] * 10000 + n[1]
+  }
+  if (n[0] >= 10) return `Invalid PostgreSQL version: ${s}`
+  return n[0] * 10000 + n[1] * 100 + n[2]
+}
+
+/** Seconds with an optional unit (`30`, `30s`, `5min`, `1h`); null when not a number. */
+export function parseSeconds(v: unknown): number | null {
+  if (typeof v === 'number') return Number.isFinite(v) ? Math.trunc(v) : null
+  if (typeof v !== 'string') return null
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|h|d)?\s*$/.exec(v)
+  if (!m) return null
+  const mult: Record<string, number> = {ms: 0.001, s: 1, min: 60, h: 3600, d: 86400}
+  return Math.trunc(Number(m[1]) * mult[m[2] ?? 's'])
+}
+
+/** Patroni's PATCH semantics: null deletes, objects merge recursively, other values replace. */
+export function mergePatch(base: Record<string, unknown>, patch: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {...base}
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k]
+    else if (isObject(v) && isObject(out[k])) out[k] = mergePatch(out[k] as Record<string, unknown>, v)
+    else out[k] = v
+  }
+  return out
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+function optString(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined
+}
+
+export function createRestActions(d: RestActionDeps): ActionHandlers {
+  const fetchStatus =
+    d.fetchStatus ??
+    (async (url: string) => {
+      const res = await fetch(url, {signal: AbortSignal.timeout(2000)})
+      return {status: res.status, body: await res.json().catch(() => undefined)}
+    })
+
+  const paused = (c: ClusterView) => (c.config?.valid ? parseDynamicConfig(c.config.data).config.pause === true : d.loop.dynamic.pause === true)
+  const syncMode = (c: ClusterView) => (c.config?.valid ? parseDynamicConfig(c.config.data).config.synchronous_mode === true : false)
+  const syncMatches = (c: ClusterView, name: string) => (c.sync.syncStandby ?? '').split(',').map((s) => s.trim()).includes(name) && c.sync.leader === c.leader?.name
+
+  /** Patroni's is_failover_possible (REST side): a text when not possible, null otherwise. */
+  async function failoverImpossible(c: ClusterView, leader: string | undefined, candidate: string | undefined, action: string): Promise<string | null> {
+    if (leader && (!c.leader || c.leader.name !== leader)) return 'leader name does not match'
+    let members
+    if (candidate) {
+      if (action === 'switchover' && syncMode(c) && !syncMatches(c, candidate)) return 'candidate name does not match with sync_standby'
+      members = c.members.filter((m) => m.name === candidate)
+      if (members.length === 0) return 'candidate does not exists'
+    } else if (syncMode(c)) {
+      members = c.members.filter((m) => syncMatches(c, m.name))
+      if (members.length === 0) return `${action} is not possible: can not find sync_standby`
+    } else {
+      members = c.members.filter((m) => !c.leader || (m.name !== c.leader.name && m.apiUrl))
+      if (members.length === 0) return `${action} is not possible: cluster does not have members except leader`
+    }
+    const statuses = await Promise.all(
+      members.map(async (m) => {
+        if (!m.apiUrl) return peerStatusFrom(0, undefined)
+        try {
+          const r = await fetchStatus(m.apiUrl)
+          return peerStatusFrom(r.status, r.body)
+        } catch {
+          return peerStatusFrom(0, undefined)
+        }
+      }),
+    )
+    if (statuses.some((s) => s.reachable && !s.nofailover && !s.watchdogFailed)) return null
+    return `${action} is not possible: no good candidates have been found`
+  }
+
+  async function pollResult(leader: string | null, candidate: string | undefined, action: 'switchover' | 'failover', signal: AbortSignal): Promise<ActionResult> {
+    const verb = action === 'switchover' ? 'switched' : 'failed'
+    const title = action === 'switchover' ? 'Switchover' : 'Failover'
+    const rounds = Math.max(10, d.loop.dynamic.loop_wait) * 2
+    for (let i = 0; i < rounds && !signal.aborted; i++) {
+      await d.clock.sleep(1000, signal).catch(() => {})
+      try {
+        const c = await d.dcs.loadCluster({fresh: true})
+        const now = c.leader?.name
+        if (now && now !== leader) {
+          if (!candidate || candidate === now) return text(200, `Successfully ${verb} over to "${now}"`)
+          return text(200, `${verb[0].toUpperCase()}${verb.slice(1)} over to "${now}" instead of "${candidate}"`)
+        }
+        if (!hasFailover(c.failover)) return text(503, `${title} failed`)
+      } catch (e) {
+        d.log.debug(`polling the ${action} result: ${errText(e)}`)
+      }
+    }
+    return text(503, `${title} status unknown`)
+  }
+
+  async function manual(kind: 'switchover' | 'failover', body: Record<string, unknown>, signal: AbortSignal): Promise<ActionResult> {
+    const leader = optString(body['leader'])
+    const candidate = optString(body['candidate']) ?? optString(body['member'])
+    let c: ClusterView
+    try {
+      c = await d.dcs.loadCluster({fresh: true})
+    } catch (e) {
+      return text(503, `DCS is not accessible: ${errText(e)}`)
+    }
+    const isPaused = paused(c)
+    d.log.info(`received ${kind} request with leader=${leader ?? 'None'} candidate=${candidate ?? 'None'} scheduled_at=${body['scheduled_at'] ?? 'None'}`)
+    if (kind === 'failover' && !candidate) return text(400, 'Failover could be performed only to a specific candidate')
+    if (kind === 'switchover' && !leader) return text(400, 'Switchover could be performed only from a specific leader')
+    let scheduled: string | undefined
+    if (body['scheduled_at'] !== undefined && body['scheduled_at'] !== null && body['scheduled_at'] !== '') {
+      if (kind === 'failover') return text(400, "Failover can't be scheduled")
+      if (isPaused) return text(400, "Can't schedule switchover in the paused state")
+      const s = parseSchedule(body['scheduled_at'], kind, d.clock.now())
+      if (!s.ok) return text(s.status, s.message)
+      scheduled = s.iso
+    }
+    if (isPaused && !candidate) return text(400, 'Switchover is possible only to a specific candidate in a paused state')
+    let action = kind
+    if (action === 'failover' && leader) {
+      d.log.warning('received failover request with leader specified - performing switchover instead')
+      action = 'switchover'
+    }
+    if (leader === candidate) return text(400, 'Switchover target and source are the same')
+    if (!scheduled) {
+      const why = await failoverImpossible(c, leader, candidate, action)
+      if (why) return text(412, why)
+    }
+    let written = false
+    try {
+      written = await d.dcs.setFailover({
+        ...(leader ? {leader} : {}),
+        ...(candidate ? {member: candidate} : {}),
+        ...(scheduled ? {scheduled_at: scheduled} : {}),
+      })
+    } catch (e) {
+      d.log.error(`failed to write the failover key: ${errText(e)}`)
+    }
+    if (!written) return text(503, 'failed to write failover key into DCS')
+    d.dcs.wakeup()
+    if (scheduled) return text(202, `${action === 'switchover' ? 'Switchover' : 'Failover'} scheduled`)
+    return pollResult(c.leader?.name ?? null, candidate, action, signal)
+  }
+
+  return {
+    switchover: (body, ctx) => manual('switchover', body, ctx.signal),
+    failover: (body, ctx) => manual('failover', body, ctx.signal),
+
+    async cancelSwitchover() {
+      const c = await d.dcs.loadCluster({fresh: true})
+      if (!c.failover?.scheduledAt) return text(404, 'no switchover is scheduled')
+      const ok = await d.dcs.setFailover({}, c.failover.version)
+      return ok ? text(200, 'scheduled switchover deleted') : text(409, 'failed to delete the scheduled switchover: it changed meanwhile')
+    },
+
+    async restart(body) {
+      const c = await d.dcs.loadCluster({fresh: true}).catch(() => null)
+      const isPaused = c ? paused(c) : d.loop.dynamic.pause === true
+      if (isPaused && 'schedule' in body) return text(500, "Can't schedule restart in the paused state")
+      let schedule: string | undefined
+      let role: string | undefined
+      let version: number | undefined
+      let timeoutS: number | undefined
+      for (const [k, v] of Object.entries(body)) {
+        if (k === 'schedule') {
+          const s = parseSchedule(v, 'restart', d.clock.now())
+          if (!s.ok) return text(s.status, s.message)
+          schedule = s.iso
+        } else if (k === 'role') {
+          if (v !== 'master' && v !== 'primary' && v !== 'replica') return text(400, 'PostgreSQL role should be either primary or replica')
+          role = v
+        } else if (k === 'postgres_version') {
+          const n = postgresVersionToInt(v)
+          if (typeof n === 'string') return text(400, n)
+          version = n
+        } else if (k === 'timeout') {
+          const n = parseSeconds(v)
+          if (n === null || n <= 0) return text(400, 'Timeout should be a positive number of seconds')
+          timeoutS = n
+        } else if (k !== 'restart_pending') {
+          return text(400, `Unknown filter for the scheduled restart: ${k}`)
+        }
+      }
+      const pendingOnly = 'restart_pending' in body
+      if (schedule) {
+        if (d.loop.scheduledRestart) return text(409, 'Another restart is already scheduled')
+        d.loop.scheduledRestart = {
+          schedule,
+          ...(d.loop.lastStatus ? {postmaster_start_time: d.loop.lastStatus.postmasterStartTime} : {}),
+          ...(role ? {role} : {}),
+          ...(body['postgres_version'] !== undefined ? {postgres_version: String(body['postgres_version'])} : {}),
+          ...(pendingOnly ? {restart_pending: true} : {}),
+          ...(timeoutS !== undefined ? {timeout: timeoutS} : {}),
+        }
+        await d.loop.publishMember().catch(() => {})
+        return text(202, 'Restart scheduled')
+      }
+      const why = d.loop.restartMatches(role, version, pendingOnly)
+      if (why) {
+        d.log.info(`not proceeding with the restart: ${why}`)
+        return text(503, 'restart conditions are not satisfied')
+      }
+      try {
+        const r = await d.loop.restartNow(timeoutS ?? null)
+        return text(r.ok ? 200 : 503, r.message)
+      } catch (e) {
+        d.log.error(`exception during restart: ${errText(e)}`)
+        return text(400, 'restart failed')
+      }
+    },
+
+    async cancelRestart() {
+      if (!d.loop.scheduledRestart) return text(404, 'no restarts are scheduled')
+      d.loop.scheduledRestart = null
+      await d.loop.publishMember().catch(() => {})
+      return text(200, 'scheduled restart deleted')
+    },
+
+    async reload() {
+      void d.reload().catch((e) => d.log.error(`reload failed: ${errText(e)}`))
+      return text(202, 'reload scheduled')
+    },
+
+    async reinitialize(body) {
+      const why = await d.loop.reinitializeNow(body['force'] === true || body['force'] === 'true')
+      return why ? text(503, why) : text(200, 'reinitialize started')
+    },
+
+    async patchConfig(body) {
+      const c = await d.dcs.loadCluster({fresh: true})
+      if (!c.config?.valid) return text(503, 'configuration is missing or invalid in the DCS')
+      const merged = mergePatch(c.config.data, body)
+      const invalid = checkDynamic(merged)
+      if (invalid) return text(400, invalid)
+      if (JSON.stringify(merged) !== JSON.stringify(c.config.data)) {
+        if (!(await d.dcs.setConfig(merged, c.config.modifyVersion))) return text(409, 'Conflict')
+        d.dcs.wakeup()
+      }
+      return {status: 200, body: merged}
+    },
+
+    async putConfig(body) {
+      const invalid = checkDynamic(body)
+      if (invalid) return text(400, invalid)
+      const c = await d.dcs.loadCluster({fresh: true})
+      if (!c.config?.valid || JSON.stringify(c.config.data) !== JSON.stringify(body)) {
+        if (!(await d.dcs.setConfig(body))) return text(502, 'failed to write the configuration into the DCS')
+        d.dcs.wakeup()
+      }
+      return {status: 200, body}
+    },
+  }
+}
+
+/**
+ * hactl refuses a dynamic configuration it would not apply (Patroni stores anything and warns
+ * later on every node): the errors name each key.
+ */
+function checkDynamic(data: Record<string, unknown>): string | null {
+  const r = parseDynamicConfig(data)
+  if (r.valid) return null
+  const errors = r.issues.filter((i) => i.severity === 'error')
+  return `invalid configuration: ${errors.map(describeIssue).join('; ') || 'rejected'}`
+}
