@@ -6,6 +6,7 @@
 import type {Command} from '@oclif/core'
 import Agent from './commands/agent'
 import Dsn from './commands/dsn'
+import HaproxyRender from './commands/haproxy/render'
 import Help from './commands/help'
 import History from './commands/history'
 import List from './commands/list'
@@ -17,6 +18,7 @@ import Vip from './commands/vip'
 export const COMMANDS: Record<string, Command.Class> = {
   agent: Agent,
   dsn: Dsn,
+  'haproxy:render': HaproxyRender,
   help: Help,
   history: History,
   list: List,
