@@ -1,7 +1,7 @@
 /**
  * Three namespaces on one bridge, each running `hactl vip` for one member of a real 3-node
- * cluster (Debian's Patroni 3.0.2, which hactl agents interoperate with on the wire), through
- * real `patronictl switchover`s. n1 and n2 follow the leader key in etcd
+ * cluster of hactl agents, through real `patronictl switchover`s (Debian's patronictl 3.0.2
+ * driving the agents' REST API). n1 and n2 follow the leader key in etcd
  * (trigger-key /service/<scope>/leader, trigger-value = member name); n3 polls its member's
  * REST API (dcs-type patroni, GET /leader == 200). Sampled every 50 ms: the VIP is never on
  * two namespaces at once, and it ends up on the new leader's namespace.
@@ -17,7 +17,7 @@ const CIDR = `${VIP}/32`
 const NODES = ['n1', 'n2', 'n3'] as const
 const MEMBER: Record<string, string> = {n1: 'pg1', n2: 'pg2', n3: 'pg3'}
 
-describe('hactl vip follows a real leader change (3-node Patroni cluster, patronictl switchover)', {concurrency: false}, () => {
+describe('hactl vip follows a real leader change (3-node hactl cluster, patronictl switchover)', {concurrency: false}, () => {
   let etcd: EtcdServer
   let cluster: PatroniCluster
   let lab: VipLab
@@ -25,7 +25,7 @@ describe('hactl vip follows a real leader change (3-node Patroni cluster, patron
 
   before(async () => {
     etcd = await EtcdServer.start()
-    cluster = await PatroniCluster.start({etcd, nodes: 3})
+    cluster = await PatroniCluster.start({etcd, nodes: 3, impl: 'hactl'})
     lab = await VipLab.create([...NODES])
     for (const n of NODES) {
       const ns = lab.ns(n)
