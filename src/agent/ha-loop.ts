@@ -16,6 +16,7 @@ import {getMember} from '../core/cluster'
 import {decide} from '../core/decide'
 import type {AgentMemory, DcsObservation, Observation, PeerStatus, PgObservation, RewindState, StepOutcome, TaskKind} from '../core/observation'
 import {serverParameters} from '../core/pg-params'
+import {formatSsn, parseSsn, pickSyncStandbys, sameSet, syncStandbys} from '../core/sync'
 import {scheduleVerdict} from '../core/timing'
 import {recoveryParameters} from '../adapters/postgres'
 import type {Logger} from '../log/logger'
@@ -77,6 +78,11 @@ export class HaLoop {
   /** POST /restart with `schedule`: published in the member key, run by the loop when due. */
   scheduledRestart: {schedule: string; postmaster_start_time?: string; role?: string; postgres_version?: string; restart_pending?: boolean; timeout?: number} | null = null
   pendingRestartReason: Record<string, {old_value: string; new_value: string}> | null = null
+  /** synchronous_standby_names as the sync logic manages it; undefined: not managed (user's value). */
+  private ssn: string | undefined
+  private ssnSeen: string | null = null
+  private syncBarrier = 0
+  private syncReady = new Set<number>()
   /** pg_stat_replication of the last cycle (primary only). */
   replication: ReplicationRow[] = []
   private warned = new Set<string>()
@@ -347,6 +353,18 @@ export class HaLoop {
       case 'follow':
         await this.follow(a.leader, obs)
         return {}
+      case 'set-sync': {
+        const v = await viaDcs(() => dcs.setSync({leader: a.leader, sync_standby: null}, a.expectedVersion ?? 0))
+        if (v === false) return {outcome: {type: 'set-sync', ok: false}}
+        // Until a standby is proven synchronous, commits on the new primary either wait (strict) or
+        // do not wait at all; never for a standby that /sync does not name.
+        this.ssn = a.strict ? '*' : ''
+        await this.applyPgConfigIfChanged()
+        return {outcome: {type: 'set-sync', ok: true}}
+      }
+      case 'manage-sync':
+        await this.manageSync(obs, viaDcs)
+        return {}
       case 'set-failover':
         await viaDcs(() => dcs.setFailover(a.value, a.expectedVersion))
         return {}
@@ -435,6 +453,7 @@ export class HaLoop {
       localParameters: c.postgresql.parameters,
       synchronousMode: this.dynamic.synchronous_mode !== false,
       synchronousModeStrict: this.dynamic.synchronous_mode_strict,
+      synchronousStandbyNames: this.ssn,
     })
     for (const w of p.warnings) this.d.log.warning(w)
     return p
@@ -565,6 +584,7 @@ export class HaLoop {
     const params = await this.writeConfig(version, recovery)
     this.followKey = JSON.stringify(recovery)
     this.upstream = upstream
+    if (as === 'replica') this.ssn = undefined
     this.clearPendingRestart(params.cmdline)
     await pg.start({cmdline: params.cmdline, timeoutMs, signal})
   }
@@ -672,6 +692,97 @@ export class HaLoop {
       } catch (e) {
         log.error(`failed to release the leader key after demotion: ${errText(e)}`)
       }
+    }
+  }
+
+  /**
+   * The lock holder's synchronous replication upkeep (ha-loop.md 4.3). Order is the safety: a
+   * standby leaves `/sync` before it leaves synchronous_standby_names, and enters `/sync` only
+   * after synchronous_standby_names names it and it reports `sync` at or past the barrier.
+   */
+  private async manageSync(obs: Observation, viaDcs: <T>(fn: () => Promise<T>) => Promise<T>): Promise<void> {
+    const {pg, dcs, log, clock} = this.d
+    if (!obs.dcs.reachable) return
+    const cluster = obs.dcs.cluster
+    const me = this.d.config.name
+    if (this.dynamic.synchronous_mode !== true) {
+      if (cluster.sync.version !== null) {
+        if (!(await viaDcs(() => dcs.deleteSync(cluster.sync.version!)))) return
+        log.info('synchronous mode off: removed /sync')
+      }
+      if (this.ssn !== undefined) {
+        this.ssn = undefined
+        await this.applyPgConfigIfChanged()
+      }
+      return
+    }
+    if (this.lastPg?.inRecovery !== false) return
+    let version = cluster.sync.version
+    let current = cluster.sync.leader === me ? syncStandbys(cluster.sync.syncStandby) : []
+    if (cluster.sync.leader !== me) {
+      const v = await viaDcs(() => dcs.setSync({leader: me, sync_standby: null}, version ?? 0))
+      if (v === false) return log.info('Synchronous replication key updated by someone else.')
+      version = v
+    }
+    const compute = async () => {
+      const rows = await pg.settings(['synchronous_standby_names', 'synchronous_commit'])
+      const live = rows.find((r) => r.name === 'synchronous_standby_names')?.setting ?? ''
+      const commit = rows.find((r) => r.name === 'synchronous_commit')?.setting ?? 'on'
+      const st = await pg.status()
+      if (live !== this.ssnSeen) {
+        // A new list: a standby counts as caught up only once it reaches what the primary had then.
+        this.ssnSeen = live
+        this.syncBarrier = st.walPosition
+        this.syncReady = new Set()
+      }
+      const reps = await pg.replicationStats()
+      const lsnOf = (r: (typeof reps)[number]) => (commit === 'remote_apply' ? r.replayLsn : commit === 'remote_write' ? r.writeLsn : r.flushLsn) ?? 0
+      const pick = pickSyncStandbys({
+        rows: reps.map((r) => ({pid: r.pid, applicationName: r.applicationName, state: r.state, syncState: r.syncState, lsn: lsnOf(r)})),
+        members: cluster.members
+          .filter((m) => m.name !== me)
+          .map((m) => ({name: m.name, running: m.state === 'running', nosync: m.tags['nosync'] === true, nofailover: m.tags['nofailover'] === true})),
+        current,
+        ssn: parseSsn(live),
+        ready: this.syncReady,
+        barrier: this.syncBarrier,
+        primaryLsn: st.walPosition,
+        nodeCount: this.dynamic.synchronous_node_count,
+        maxLagOnSyncnode: this.dynamic.maximum_lag_on_syncnode,
+      })
+      this.syncReady = pick.ready
+      return pick
+    }
+    const publish = async (names: string[]) => {
+      const v = await viaDcs(() => dcs.setSync({leader: me, sync_standby: names.length ? [...names].sort().join(',') : null}, version ?? 0))
+      if (v === false) {
+        log.info('Synchronous replication key updated by someone else.')
+        return false
+      }
+      version = v
+      current = names.map((n) => n.toLowerCase())
+      return true
+    }
+    let {picked, allowPromote} = await compute()
+    if (sameSet(picked, current)) {
+      if (!sameSet(allowPromote, current)) await publish(allowPromote)
+      return
+    }
+    const common = allowPromote.filter((n) => current.includes(n.toLowerCase()))
+    if (!sameSet(common, current) && !(await publish(common))) return
+    const want = picked.length === 0 && this.dynamic.synchronous_mode_strict ? ['*'] : picked
+    const value = formatSsn(want)
+    if (value !== this.ssn) {
+      this.ssn = value
+      log.info(`assigning synchronous standby status to ${want.length ? want.join(', ') : 'nobody'} (synchronous_standby_names = '${value}')`)
+      await this.applyPgConfigIfChanged()
+    }
+    if (want.length && !want.includes('*') && !sameSet(allowPromote, want)) {
+      await clock.sleep(2000)
+      ;({allowPromote} = await compute())
+    }
+    if (allowPromote.length && !sameSet(allowPromote, common)) {
+      if (await publish(allowPromote)) log.info(`synchronous standby for ${me}: ${allowPromote.join(', ')} (published in /sync)`)
     }
   }
 
