@@ -107,8 +107,10 @@ export async function runAgent(configPath: string | undefined, env: NodeJS.Proce
       lsn = undefined
     }
     await pg.close().catch(() => {})
+    const roleAtStop = loop.publishedRole()
     try {
-      await pg.stop({mode: 'fast', timeoutMs: config.postgresql.pg_ctl_timeout * 1000})
+      const r = await pg.stop({mode: 'fast', timeoutMs: config.postgresql.pg_ctl_timeout * 1000})
+      if (r.signalled) loop.fireCallback('on_stop', roleAtStop)
     } catch (e) {
       log.error(`failed to stop PostgreSQL: ${errText(e)}`)
     }

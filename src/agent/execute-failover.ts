@@ -81,3 +81,18 @@ export function replicationConn(config: LocalConfig, target: {host: string; port
   const {username, ...rest} = config.postgresql.authentication.replication as {username: string} & Record<string, unknown>
   return {...(rest as ConnParams), user: username, host: target.host, port: target.port}
 }
+
+/** Runs argv without a shell and resolves with its exit code and the tail of its output. */
+export function runArgv(argv: string[], env: NodeJS.ProcessEnv, signal?: AbortSignal, timeoutMs = 600_000): Promise<{code: number; output: string}> {
+  return new Promise((resolve) => {
+    let output = ''
+    const child = spawn(argv[0], argv.slice(1), {stdio: ['ignore', 'pipe', 'pipe'], env, signal, timeout: timeoutMs, killSignal: 'SIGKILL'})
+    const keep = (b: Buffer) => {
+      output = (output + b.toString()).slice(-2000)
+    }
+    child.stdout.on('data', keep)
+    child.stderr.on('data', keep)
+    child.on('error', (e) => resolve({code: -1, output: `${output}${e.message}`}))
+    child.on('close', (code) => resolve({code: code ?? -1, output}))
+  })
+}

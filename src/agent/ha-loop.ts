@@ -3,7 +3,8 @@
  * The executor follows the contract of src/core/actions.ts; actions it cannot perform yet are
  * logged as such and skipped, so the log never claims an effect that did not happen.
  */
-import {existsSync, renameSync} from 'node:fs'
+import {existsSync, mkdtempSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {PATRONI_COMPAT_VERSION} from '../build-info'
 import {HactlError} from '../errors'
@@ -23,8 +24,10 @@ import type {Logger} from '../log/logger'
 import type {Clock} from '../ports/clock'
 import type {Dcs} from '../ports/dcs'
 import type {ConnParams, PgStatus, PostgresControl, RecoveryConfig, ReplicationRow} from '../ports/postgres'
+import {Callbacks, shellSplit, type CallbackAction} from './callbacks'
+import {localConn} from '../wiring'
 import {TaskSlot} from './task-slot'
-import {historyLinesFrom, PrePromoteFailed, readHistoryFile, replicationConn, rewindConn, runScript} from './execute-failover'
+import {historyLinesFrom, PrePromoteFailed, readHistoryFile, replicationConn, rewindConn, runArgv, runScript} from './execute-failover'
 import {decideConfig, hostPortOf, hostPortText, initialMemory, peerStatusFrom, slotNameFor} from './helpers'
 
 const TASK_NAMES: Partial<Record<TaskKind, string>> = {
@@ -89,8 +92,11 @@ export class HaLoop {
   /** Warnings said once per process, not once per cycle. */
   private warnedForever = new Set<string>()
 
+  readonly callbacks: Callbacks
+
   constructor(private readonly d: HaLoopDeps) {
     this.slot = new TaskSlot(d.clock, () => d.dcs.wakeup())
+    this.callbacks = new Callbacks({commands: () => this.d.config.postgresql.callbacks as never, scope: () => this.d.config.scope, log: d.log})
     this.dynamic = d.config.bootstrap?.dcs ?? parseDynamicConfig({}).config
   }
 
@@ -511,6 +517,7 @@ export class HaLoop {
     await this.writeConfig(version, this.runningRecovery)
     await pg.reload()
     log.info('PostgreSQL configuration changed: files rewritten and reloaded')
+    this.fireCallback('on_reload', this.publishedRole())
     this.pendingCheckAt = clock.now() + 1000
     this.d.dcs.wakeup()
   }
@@ -549,8 +556,31 @@ export class HaLoop {
     const {pg, config} = this.d
     const a = config.postgresql.authentication
     await pg.createRoles({superuser: a.superuser, replication: a.replication, rewind: a.rewind})
-    if (config.bootstrap?.post_bootstrap ?? config.bootstrap?.post_init) {
-      throw new Error('bootstrap.post_bootstrap scripts are not implemented yet')
+    const cmd = config.bootstrap?.post_bootstrap ?? config.bootstrap?.post_init
+    if (typeof cmd === 'string' && cmd.trim()) await this.runPostBootstrap(cmd)
+    this.callbacks.fire('on_start', 'primary')
+  }
+
+  /**
+   * Patroni's call_post_bootstrap: `<script...> <dsn>` as the superuser over the local
+   * connection, the password in a private passfile (never on the command line), commits local.
+   */
+  private async runPostBootstrap(cmd: string): Promise<void> {
+    const {config, log} = this.d
+    const argv = shellSplit(cmd)
+    if (!argv?.length) throw new Error(`bootstrap.post_bootstrap: cannot split the command line: ${cmd}`)
+    const c = localConn(config)
+    const dir = mkdtempSync(join(tmpdir(), 'hactl-post-bootstrap-'))
+    try {
+      const esc = (v: unknown) => String(v ?? '').replace(/\\/g, '\\\\').replace(/:/g, '\\:')
+      const passfile = join(dir, 'pgpass')
+      writeFileSync(passfile, `${esc(c.host)}:${esc(c.port)}:*:${esc(c.user)}:${esc(c.password)}\n`, {mode: 0o600})
+      const dsn = `dbname=${c.dbname} user=${c.user} host=${c.host} port=${c.port}`
+      log.info(`running post_bootstrap: ${argv.join(' ')}`)
+      const r = await runArgv([...argv, dsn], {...process.env, PGPASSFILE: passfile, PGOPTIONS: '-c synchronous_commit=local'})
+      if (r.code !== 0) throw new Error(`post_bootstrap script ${argv[0]} returned non-zero code ${r.code}${r.output.trim() ? `: ${r.output.trim()}` : ''}`)
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
     }
   }
 
@@ -586,7 +616,13 @@ export class HaLoop {
     this.upstream = upstream
     if (as === 'replica') this.ssn = undefined
     this.clearPendingRestart(params.cmdline)
-    await pg.start({cmdline: params.cmdline, timeoutMs, signal})
+    const before = this.memory.role
+    const r = await pg.start({cmdline: params.cmdline, timeoutMs, signal})
+    if (r.outcome === 'started') {
+      const wasPrimary = before === 'primary' || before === 'promoted' || before === 'demoted'
+      if (as === 'replica' && wasPrimary) this.fireCallback('on_role_change', 'replica')
+      else this.fireCallback('on_start', as)
+    }
   }
 
   private clearPendingRestart(cmdline: Record<string, string>): void {
@@ -631,6 +667,7 @@ export class HaLoop {
     await pg.promote({timeoutMs: config.postgresql.pg_ctl_timeout * 1000})
     this.memory = {...this.memory, pgState: 'running'}
     log.info('PostgreSQL promoted')
+    this.fireCallback('on_role_change', 'primary')
     // pg_rewind on the old primary refuses a source whose pg_control still shows the old timeline.
     await pg.checkpoint().catch((e) => log.warning(`CHECKPOINT after promote failed: ${errText(e)}`))
   }
@@ -668,6 +705,7 @@ export class HaLoop {
     const mine = this.isLeader
     this.triggerRewindCheck(obs)
     const stopped = () => {
+      this.fireCallback('on_stop', 'primary')
       this.memory = {...this.memory, pgState: 'stopped', role: 'demoted'}
     }
     if (mode === 'graceful') {
@@ -851,6 +889,12 @@ export class HaLoop {
     await this.clone(src, signal)
   }
 
+  /** Runs a configured callback (never while bootstrapping) and remembers that one ran. */
+  fireCallback(action: CallbackAction, role: string): void {
+    if (this.memory.bootstrapping) return
+    if (this.callbacks.fire(action, role)) this.memory = {...this.memory, callbackFired: true}
+  }
+
   /** The running task's name as Patroni words it in `<x> already in progress`. */
   private busyText(): string {
     const t = this.slot.current
@@ -889,7 +933,10 @@ export class HaLoop {
           {cmdline: params.cmdline, timeoutMs: startTimeoutS * 1000, signal},
         )
         this.memory = {...this.memory, pgState: r.outcome === 'started' ? 'running' : 'starting'}
-        if (r.outcome === 'started') log.info('PostgreSQL restarted')
+        if (r.outcome === 'started') {
+          log.info('PostgreSQL restarted')
+          this.fireCallback('on_restart', this.publishedRole())
+        }
         settle(r.outcome === 'started' ? {ok: true, message: 'restarted successfully'} : {ok: null, message: 'postgres is still starting'})
       } catch (e) {
         log.error(`restart failed: ${errText(e)}`)

@@ -55,6 +55,8 @@ function nodeConfig(n: Node): Record<string, unknown> {
         },
       },
       initdb: [{encoding: 'UTF8'}],
+      // Patroni's post_bootstrap contract: called with a DSN, the password in PGPASSFILE.
+      post_bootstrap: `${join(n.dir, 'post-bootstrap.sh')} --quiet`,
     },
     postgresql: {
       listen: `127.0.0.1:${n.pgPort}`,
@@ -64,6 +66,7 @@ function nodeConfig(n: Node): Record<string, unknown> {
       pgpass: join(n.dir, 'pgpass'),
       authentication: AUTH,
       parameters: {unix_socket_directories: n.socketDir, shared_buffers: '16MB'},
+      callbacks: Object.fromEntries(['on_start', 'on_stop', 'on_restart', 'on_role_change'].map((a) => [a, join(n.dir, 'callback.sh')])),
       pg_hba: ['local all all trust', 'host replication all 127.0.0.1/32 scram-sha-256', 'host all all 127.0.0.1/32 scram-sha-256'],
     },
   }
@@ -72,6 +75,12 @@ function nodeConfig(n: Node): Record<string, unknown> {
 function spawnAgent(n: Node): void {
   const cfg = join(n.dir, 'agent.yml')
   writeOwnedFile(cfg, stringify(nodeConfig(n)))
+  writeOwnedFile(join(n.dir, 'callback.sh'), `#!/bin/sh\necho "$*" >> ${join(n.dir, 'callbacks.log')}\n`, 0o755)
+  writeOwnedFile(
+    join(n.dir, 'post-bootstrap.sh'),
+    `#!/bin/sh\n[ "$1" = --quiet ] || exit 3\nexec ${join(PG_BIN_DIR, 'psql')} -v ON_ERROR_STOP=1 -q "$2" -c "create table post_bootstrap_probe (by text); insert into post_bootstrap_probe values (current_user)"\n`,
+    0o755,
+  )
   const opts = asUser(home, {PATH: `${join(ROOT, 'node_modules', '.bin')}:${process.env.PATH}`})
   const proc = spawn(join(ROOT, 'node_modules', '.bin', 'node'), ['--import', 'tsx', join(ROOT, 'src', 'cli.ts'), 'agent', cfg], {
     ...opts,
@@ -110,6 +119,14 @@ async function within<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
     return await Promise.race([p, new Promise<'timeout'>((r) => (t = setTimeout(() => r('timeout'), ms)))])
   } finally {
     clearTimeout(t)
+  }
+}
+
+function callbackLines(n: Node): string[] {
+  try {
+    return readFileSync(join(n.dir, 'callbacks.log'), 'utf8').split('\n').filter(Boolean)
+  } catch {
+    return []
   }
 }
 
@@ -204,6 +221,11 @@ test('a cluster of three forms: node1 leads, node2 and node3 stream', {timeout: 
       return true
     }, {timeoutMs: 20_000, intervalMs: 200})
     assert.equal(await sql(n2, "select count(*) from failover_probe where v = 'before'"), '1')
+    assert.equal(await sql(n1, 'select by from post_bootstrap_probe'), 'postgres', 'post_bootstrap ran once, as the superuser')
+    await waitFor('on_start callbacks', async () => {
+      const lines = nodes.map((n) => callbackLines(n))
+      return lines[0].includes(`on_start master ${scope}`) && lines[1].includes(`on_start replica ${scope}`) && lines[2].includes(`on_start replica ${scope}`) ? true : undefined
+    }, {timeoutMs: 10_000, intervalMs: 200})
   } catch (e) {
     throw new Error(`${(e as Error).message}\n${logs()}`, {cause: e})
   }
@@ -237,6 +259,11 @@ test('SIGTERM of the leader: a replica takes over, history is written, the old l
     assert.equal(history[0][4], winner)
     const leader = byName(winner)
     assert.equal(await sql(leader, 'select timeline_id from pg_control_checkpoint()'), '2')
+    assert.ok(callbackLines(n1).includes(`on_stop master ${scope}`), `node1 callbacks: ${callbackLines(n1)}`)
+    await waitFor(`on_role_change master on ${winner}`, async () => (callbackLines(leader).includes(`on_role_change master ${scope}`) ? true : undefined), {
+      timeoutMs: 10_000,
+      intervalMs: 200,
+    })
 
     spawnAgent(n1)
     const other = winner === 'node2' ? 'node3' : 'node2'
