@@ -6,11 +6,22 @@
 import type {Command} from '@oclif/core'
 import Agent from './commands/agent'
 import Dsn from './commands/dsn'
+import EditConfig from './commands/edit-config'
+import Failover from './commands/failover'
+import Flush from './commands/flush'
 import HaproxyRender from './commands/haproxy/render'
 import Help from './commands/help'
 import History from './commands/history'
 import List from './commands/list'
+import Pause from './commands/pause'
+import Query from './commands/query'
+import Reinit from './commands/reinit'
+import Reload from './commands/reload'
+import Remove from './commands/remove'
+import Restart from './commands/restart'
+import Resume from './commands/resume'
 import ShowConfig from './commands/show-config'
+import Switchover from './commands/switchover'
 import Topology from './commands/topology'
 import Version from './commands/version'
 import Vip from './commands/vip'
@@ -18,11 +29,22 @@ import Vip from './commands/vip'
 export const COMMANDS: Record<string, Command.Class> = {
   agent: Agent,
   dsn: Dsn,
+  'edit-config': EditConfig,
+  failover: Failover,
+  flush: Flush,
   'haproxy:render': HaproxyRender,
   help: Help,
   history: History,
   list: List,
+  pause: Pause,
+  query: Query,
+  reinit: Reinit,
+  reload: Reload,
+  remove: Remove,
+  restart: Restart,
+  resume: Resume,
   'show-config': ShowConfig,
+  switchover: Switchover,
   topology: Topology,
   version: Version,
   vip: Vip,

@@ -19,7 +19,7 @@ export class UsageError extends Error {
   }
 }
 
-export type FlagValue = string | boolean | number
+export type FlagValue = string | boolean | number | string[]
 export interface ParsedArgv {
   flags: Record<string, FlagValue | undefined>
   args: Record<string, string | string[] | undefined>
@@ -125,6 +125,11 @@ export function parseCommandArgv(spec: CommandSpec, argv: readonly string[]): Pa
   const flags = withGlobalFlags(spec)
   const {long, short} = lookup(flags)
   const values: Record<string, FlagValue | undefined> = {}
+  const store = (name: string, f: FlagSpec, raw: string) => {
+    const v = convert(name, f, raw)
+    if (!f.multiple) values[name] = v
+    else values[name] = [...((values[name] as string[] | undefined) ?? []), String(v)]
+  }
   const positional: string[] = []
   for (let i = 0; i < argv.length; i++) {
     const tok = argv[i]!
@@ -147,7 +152,7 @@ export function parseCommandArgv(spec: CommandSpec, argv: readonly string[]): Pa
       if (eq >= 0) raw = tok.slice(eq + 1)
       else if (i + 1 < argv.length) raw = argv[++i]!
       else throw new UsageError(`Option '--${given}' requires an argument.`)
-      values[name] = convert(name, f, raw)
+      store(name, f, raw)
       continue
     }
     if (tok.startsWith('-') && tok.length > 1) {
@@ -164,7 +169,7 @@ export function parseCommandArgv(spec: CommandSpec, argv: readonly string[]): Pa
           if (i + 1 >= argv.length) throw new UsageError(`Option '-${tok[j]}' requires an argument.`)
           raw = argv[++i]!
         }
-        values[name] = convert(name, f, raw)
+        store(name, f, raw)
         break
       }
       continue
@@ -173,15 +178,26 @@ export function parseCommandArgv(spec: CommandSpec, argv: readonly string[]): Pa
   }
   const args: ParsedArgv['args'] = {}
   let p = 0
-  for (const a of spec.args) {
+  spec.args.forEach((a, k) => {
     if (a.variadic) {
-      args[a.name] = positional.slice(p)
-      p = positional.length
-    } else {
-      args[a.name] = positional[p]
-      if (p < positional.length) p++
+      // click gives the arguments after a nargs=-1 one their words from the end first
+      const after = spec.args.slice(k + 1).filter((b) => b.required).length
+      const take = Math.max(0, positional.length - p - after)
+      args[a.name] = positional.slice(p, p + take)
+      p += take
+      return
     }
-  }
+    const v = positional[p]
+    if (v === undefined) {
+      if (a.required) throw new UsageError(`Missing argument '${a.name.toUpperCase()}'.`)
+    } else {
+      if (a.options && !a.options.includes(v)) {
+        throw new UsageError(`Invalid value for '${a.name.toUpperCase()}': '${v}' is not one of ${a.options.map((o) => `'${o}'`).join(', ')}.`)
+      }
+      p++
+    }
+    args[a.name] = v
+  })
   const extra = positional.slice(p)
   if (extra.length > 0) {
     throw new UsageError(`Got unexpected extra argument${extra.length > 1 ? 's' : ''} (${extra.join(' ')})`)
@@ -194,6 +210,6 @@ export function parseCommandArgv(spec: CommandSpec, argv: readonly string[]): Pa
 
 /** `Usage: hactl list [OPTIONS] [CLUSTER_NAMES]...` */
 export function usageLine(bin: string, spec: CommandSpec): string {
-  const args = spec.args.map((a) => `[${a.name.toUpperCase()}]${a.variadic ? '...' : ''}`)
+  const args = spec.args.map((a) => (a.required ? a.name.toUpperCase() : `[${a.name.toUpperCase()}]`) + (a.variadic ? '...' : ''))
   return `Usage: ${bin} ${spec.id} [OPTIONS]${args.length ? ' ' + args.join(' ') : ''}`
 }

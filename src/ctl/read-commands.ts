@@ -12,6 +12,7 @@ import {clusterName, loadCtlContext, openCtlDcs, type CtlContext} from './contex
 import {connKwargs, renderMembers} from './members'
 import {type OutputFormat, printOutput} from './print-output'
 import {type PyValue, localTimestamp, pyStr} from './py-format'
+import type {CtlInput} from './prompt'
 import {pyYamlDump} from './py-yaml'
 import {patroniRequest, restOptions} from './rest'
 import {anyMember, membersWithRole, type RoleChoice} from './roles'
@@ -25,6 +26,8 @@ export interface CtlIo {
   now(): number
   /** Aborted on Ctrl-C; ends watch loops. */
   signal?: AbortSignal
+  /** Answers to the write commands' questions (stdin); none means end of input. */
+  input?: CtlInput
 }
 
 export type CtlHandler = (p: ParsedArgv, io: CtlIo) => Promise<number>
@@ -47,7 +50,7 @@ function logLine(level: string, message: string, ms: number): string {
   return `${localTimestamp(ms)},${String(ms % 1000).padStart(3, '0')} - ${level} - ${message}\n`
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
+export function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve(false)
     const onAbort = () => {

@@ -20,13 +20,19 @@ export interface FlagSpec {
   /** Environment variable read when the flag is not given (shown in help). */
   env?: string
   helpValue?: string
+  /** May be given several times; the value is a string[] (click multiple=True). */
+  multiple?: boolean
 }
 
 export interface ArgSpec {
   name: string
   description: string
-  /** Takes every remaining positional argument (click nargs=-1). */
+  /** Takes every remaining positional argument (click nargs=-1), minus those the arguments after it need. */
   variadic?: boolean
+  /** click's required argument: missing it is a usage error (exit 2). */
+  required?: boolean
+  /** Accepted values (click.Choice). */
+  options?: readonly string[]
 }
 
 export interface CommandSpec {
@@ -130,6 +136,165 @@ export const VERSION_SPEC: CommandSpec = {
   flags: {},
 }
 
+// --- the commands that change the cluster (src/ctl/write-commands.ts) ---------------------------
+
+const FORCE: FlagSpec = {kind: 'boolean', description: 'Do not ask for confirmation at any point'}
+const LEADER: FlagSpec = {kind: 'string', aliases: ['primary', 'master'], description: 'The name of the current leader'}
+const CANDIDATE: FlagSpec = {kind: 'string', description: 'The name of the candidate'}
+const REQUIRED_CLUSTER: ArgSpec = {name: 'cluster_name', description: 'cluster name', required: true}
+const MEMBERS_ARG: ArgSpec = {name: 'member_names', description: 'members to act on (default: all with the role)', variadic: true}
+const roleFlag = (what: string, dflt?: string): FlagSpec => ({
+  kind: 'string',
+  char: 'r',
+  description: what,
+  options: ROLE_CHOICES,
+  ...(dflt === undefined ? {} : {default: dflt}),
+})
+
+export const SWITCHOVER_SPEC: CommandSpec = {
+  id: 'switchover',
+  summary: 'Switchover to a replica',
+  description: 'Asks the leader (POST /switchover) to hand the leader lock to a healthy replica, now or at a scheduled time.',
+  examples: ['<%= config.bin %> switchover --leader pg1 --candidate pg2 --force', '<%= config.bin %> switchover --scheduled 2030-01-01T03:00'],
+  args: [CLUSTER_ARG],
+  flags: {
+    leader: LEADER,
+    candidate: CANDIDATE,
+    scheduled: {kind: 'string', description: 'Timestamp of a scheduled switchover in unambiguous format (e.g. ISO 8601)'},
+    force: FORCE,
+  },
+}
+
+export const FAILOVER_SPEC: CommandSpec = {
+  id: 'failover',
+  summary: 'Failover to a replica',
+  description: 'Promotes the given candidate (POST /failover), also when the cluster has no healthy leader.',
+  examples: ['<%= config.bin %> failover --candidate pg2 --force'],
+  args: [CLUSTER_ARG],
+  flags: {leader: LEADER, candidate: CANDIDATE, force: FORCE},
+}
+
+export const EDIT_CONFIG_SPEC: CommandSpec = {
+  id: 'edit-config',
+  summary: 'Edit cluster configuration',
+  description:
+    'Changes the dynamic configuration (the config key in etcd, compare-and-swap). Shows a unified diff and asks before applying. Without --set/--pg/--apply/--replace it opens $EDITOR.',
+  examples: [
+    '<%= config.bin %> edit-config --set loop_wait=5 --pg max_connections=200',
+    'cat patch.yml | <%= config.bin %> edit-config --apply - --force',
+  ],
+  args: [CLUSTER_ARG],
+  flags: {
+    quiet: {kind: 'boolean', char: 'q', description: 'Do not show changes'},
+    set: {kind: 'string', char: 's', multiple: true, description: 'Set specific configuration value. Can be specified multiple times', helpValue: 'KEY=VALUE'},
+    pg: {
+      kind: 'string',
+      char: 'p',
+      multiple: true,
+      description: 'Set specific PostgreSQL parameter value. Shorthand for -s postgresql.parameters. Can be specified multiple times',
+      helpValue: 'NAME=VALUE',
+    },
+    apply: {kind: 'string', description: 'Apply configuration from file. Use - for stdin.', helpValue: 'FILE'},
+    replace: {kind: 'string', description: 'Apply configuration from file, replacing existing configuration. Use - for stdin.', helpValue: 'FILE'},
+    force: FORCE,
+  },
+}
+
+export const RESTART_SPEC: CommandSpec = {
+  id: 'restart',
+  summary: 'Restart cluster member',
+  examples: ['<%= config.bin %> restart demo pg2 --force', '<%= config.bin %> restart demo --role replica --pending --force'],
+  args: [REQUIRED_CLUSTER, MEMBERS_ARG],
+  flags: {
+    role: roleFlag('Restart only members with this role', 'any'),
+    any: {kind: 'boolean', description: 'Restart a single member only'},
+    scheduled: {kind: 'string', description: 'Timestamp of a scheduled restart in unambiguous format (e.g. ISO 8601)'},
+    'pg-version': {kind: 'string', description: 'Restart if the PostgreSQL version is less than provided (e.g. 9.5.2)'},
+    pending: {kind: 'boolean', description: 'Restart if pending'},
+    timeout: {kind: 'string', description: 'Return error and fail over if necessary when restarting takes longer than this.'},
+    force: FORCE,
+  },
+}
+
+export const RELOAD_SPEC: CommandSpec = {
+  id: 'reload',
+  summary: 'Reload cluster member configuration',
+  args: [REQUIRED_CLUSTER, MEMBERS_ARG],
+  flags: {role: roleFlag('Reload only members with this role', 'any'), force: FORCE},
+}
+
+export const REINIT_SPEC: CommandSpec = {
+  id: 'reinit',
+  summary: 'Reinitialize cluster member',
+  args: [REQUIRED_CLUSTER, MEMBERS_ARG],
+  flags: {force: FORCE, wait: {kind: 'boolean', description: 'Wait until reinitialization completes'}},
+}
+
+export const PAUSE_SPEC: CommandSpec = {
+  id: 'pause',
+  summary: 'Disable auto failover',
+  args: [CLUSTER_ARG],
+  flags: {wait: {kind: 'boolean', description: 'Wait until pause is applied on all nodes'}},
+}
+
+export const RESUME_SPEC: CommandSpec = {
+  id: 'resume',
+  summary: 'Resume auto failover',
+  args: [CLUSTER_ARG],
+  flags: {wait: {kind: 'boolean', description: 'Wait until pause is cleared on all nodes'}},
+}
+
+export const REMOVE_SPEC: CommandSpec = {
+  id: 'remove',
+  summary: 'Remove cluster from DCS',
+  description: 'Deletes every key of the cluster in etcd, after you type the cluster name, "Yes I am aware" and the leader name.',
+  args: [REQUIRED_CLUSTER],
+  flags: {format: FORMAT},
+}
+
+export const QUERY_SPEC: CommandSpec = {
+  id: 'query',
+  summary: 'Query a Patroni PostgreSQL member',
+  examples: ["<%= config.bin %> query -U postgres -c 'SELECT 1'", '<%= config.bin %> query -r replica --file report.sql'],
+  args: [CLUSTER_ARG],
+  flags: {
+    format: {kind: 'string', description: 'Output format (pretty, tsv, json, yaml)', options: ['pretty', 'tsv', 'json', 'yaml', 'yml'], default: 'tsv'},
+    file: {kind: 'string', char: 'f', description: 'Execute the SQL commands from this file', helpValue: 'FILE'},
+    password: {kind: 'boolean', description: 'force password prompt'},
+    username: {kind: 'string', char: 'U', description: 'database user name'},
+    W: WATCH_2S,
+    watch: WATCH_N,
+    role: roleFlag('The role of the query'),
+    member: {kind: 'string', char: 'm', description: 'Query a specific member'},
+    delimiter: {kind: 'string', description: 'The column delimiter', default: '\t'},
+    command: {kind: 'string', char: 'c', description: 'The SQL commands to execute', helpValue: 'SQL'},
+    dbname: {kind: 'string', char: 'd', description: 'database name to connect to'},
+  },
+}
+
+export const FLUSH_SPEC: CommandSpec = {
+  id: 'flush',
+  summary: 'Discard scheduled events',
+  examples: ['<%= config.bin %> flush demo restart --force', '<%= config.bin %> flush demo switchover'],
+  args: [REQUIRED_CLUSTER, MEMBERS_ARG, {name: 'target', description: 'what to discard', required: true, options: ['restart', 'switchover']}],
+  flags: {role: roleFlag('Flush only members with this role', 'any'), force: FORCE},
+}
+
+/** The commands that change the cluster; served by the same runner as the read commands. */
+export const WRITE_CTL_SPECS: Readonly<Record<string, CommandSpec>> = {
+  switchover: SWITCHOVER_SPEC,
+  failover: FAILOVER_SPEC,
+  'edit-config': EDIT_CONFIG_SPEC,
+  restart: RESTART_SPEC,
+  reload: RELOAD_SPEC,
+  reinit: REINIT_SPEC,
+  pause: PAUSE_SPEC,
+  resume: RESUME_SPEC,
+  remove: REMOVE_SPEC,
+  query: QUERY_SPEC,
+  flush: FLUSH_SPEC,
+}
+
 /** Commands the fast path serves without loading oclif (src/cli.ts). */
 export const FAST_CTL_SPECS: Readonly<Record<string, CommandSpec>> = {
   list: LIST_SPEC,
@@ -138,6 +303,7 @@ export const FAST_CTL_SPECS: Readonly<Record<string, CommandSpec>> = {
   'show-config': SHOW_CONFIG_SPEC,
   dsn: DSN_SPEC,
   version: VERSION_SPEC,
+  ...WRITE_CTL_SPECS,
 }
 
 /**

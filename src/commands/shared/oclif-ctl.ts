@@ -16,6 +16,7 @@ function oclifFlag(f: FlagSpec): Interfaces.Flag<unknown> {
     env: f.env,
   }
   if (f.kind === 'boolean') return Flags.boolean(common) as Interfaces.Flag<unknown>
+  if (f.multiple) return Flags.string({...common, multiple: true, helpValue: f.helpValue}) as Interfaces.Flag<unknown>
   return Flags.string({
     ...common,
     options: f.options ? [...f.options] : undefined,
@@ -29,7 +30,11 @@ export function ctlCommand(spec: CommandSpec) {
   for (const [name, f] of Object.entries(withGlobalFlags(spec))) flags[name] = oclifFlag(f)
   const args: Record<string, Interfaces.Arg<unknown>> = {}
   for (const a of spec.args) {
-    args[a.name] = Args.string({description: a.variadic ? `${a.description} (any number)` : a.description, required: false}) as Interfaces.Arg<unknown>
+    args[a.name] = Args.string({
+      description: a.variadic ? `${a.description} (any number)` : a.description,
+      required: false,
+      options: a.options ? [...a.options] : undefined,
+    }) as Interfaces.Arg<unknown>
   }
   return class extends Command {
     static override summary = spec.summary
