@@ -2,9 +2,9 @@
  * The whole point of `hactl haproxy render`: a real 3-node hactl cluster (real etcd, real
  * PostgreSQL), its haproxy.cfg rendered from the DCS and checked by `haproxy -c`, a real HAProxy
  * on loopback. Through the primary port `pg_is_in_recovery()` is false, through the replicas port
- * true; after the leader's agent is stopped (SIGTERM: it releases the lock, a replica is
- * promoted) the primary port reaches the new primary within inter*fall plus a margin, as HAProxy's
- * own stats socket (`show stat`) confirms.
+ * true; after `hactl switchover` (hactl's own ctl driving hactl agents) the primary port
+ * reaches the new primary within inter*fall plus a margin, as HAProxy's own stats socket
+ * (`show stat`) confirms.
  */
 import assert from 'node:assert/strict'
 import {mkdtempSync, rmSync} from 'node:fs'
@@ -16,6 +16,7 @@ import {RENDER_EXIT, runHaproxyRender} from '../../../src/render/run'
 import {EtcdServer} from '../../harness/etcd'
 import {PATRONI_TEST_AUTH, PatroniCluster, type PatroniNode} from '../../harness/patroni'
 import {freePort, waitFor} from '../../harness/ports'
+import {runCommand} from '../../harness/postgres-bin'
 import {HAPROXY_BIN, HaproxyProcess} from './haproxy-proc'
 
 // Short checks keep the test quick; the bound below is derived from them, not guessed.
@@ -120,11 +121,19 @@ describe('haproxy render on a real 3-node hactl cluster behind a real HAProxy', 
     }
   })
 
-  it('after the leader\'s agent stops, :primary reaches the new primary within inter*fall plus a margin', async () => {
+  it('after hactl switchover, :primary reaches the new primary within inter*fall plus a margin', async () => {
     assert.ok(haproxy, 'the previous test started HAProxy')
     const old = leader
-    await cluster.stopNode(old.name, {signal: 'SIGTERM'})
+    const candidate = cluster.nodes.find((n) => n.name !== old.name)!.name
+    const cli = join(import.meta.dirname, '..', '..', '..', 'src', 'cli.ts')
+    const sw = await runCommand(process.execPath, ['--import', 'tsx', cli, '-c', old.configPath, 'switchover', '--leader', old.name, '--candidate', candidate, '--force'], {
+      cwd: join(import.meta.dirname, '..', '..', '..'),
+      timeoutMs: 60_000,
+    })
+    assert.equal(sw.code, 0, sw.stdout + sw.stderr)
+    assert.match(sw.stdout, new RegExp(`Successfully switched over to "${candidate}"`))
     const promoted = await primaryWith(1, old.name)
+    assert.equal(promoted.name, candidate)
     const t1 = Date.now()
     const bound = INTER_MS * FALL + MARGIN_MS
     await waitFor(`HAProxy to mark ${promoted.name} UP and ${old.name} DOWN in primary`, async () => {
