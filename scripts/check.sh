@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/repro-check.sh   # builds dist/hactl twice: same tree must give the same SHA-256
-npm test
+# Agents in the integration tests run as the built executable, the thing that ships.
+HACTL_TEST_BIN="$PWD/dist/hactl" npm test

@@ -2,7 +2,7 @@ import {pathToFileURL} from 'node:url'
 import {spawn, type ChildProcess} from 'node:child_process'
 import {createWriteStream, readdirSync, readFileSync, rmSync, type WriteStream} from 'node:fs'
 import {request} from 'node:http'
-import {join} from 'node:path'
+import {join, resolve} from 'node:path'
 import {stringify} from 'yaml'
 import {b64, unb64, type EtcdServer} from './etcd'
 import {freePort, waitFor} from './ports'
@@ -29,9 +29,10 @@ const REPO = join(import.meta.dirname, '..', '..')
  * How a hactl member is started: the built executable when HACTL_TEST_BIN names it (CI's e2e runs
  * set it to dist/hactl), otherwise the sources through tsx, so a stale build can't be tested by mistake.
  */
-function hactlCommand(configPath: string): [string, string[]] {
+export function hactlCommand(configPath: string): [string, string[]] {
   const bin = process.env.HACTL_TEST_BIN
-  if (bin) return [bin, ['agent', configPath]]
+  // Resolved against the runner's directory: members run with their own working directory.
+  if (bin) return [resolve(bin), ['agent', configPath]]
   // tsx by path: `--import tsx` would be resolved from the member's own directory.
   const tsx = pathToFileURL(join(REPO, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href
   return [join(REPO, 'node_modules', '.bin', 'node'), ['--import', tsx, join(REPO, 'src', 'cli.ts'), 'agent', configPath]]

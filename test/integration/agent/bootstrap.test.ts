@@ -10,6 +10,7 @@ import {join} from 'node:path'
 import {after, before, test} from 'node:test'
 import {stringify} from 'yaml'
 import {EtcdServer} from '../../harness/etcd'
+import {hactlCommand} from '../../harness/patroni'
 import {freePort, waitFor} from '../../harness/ports'
 import {asUser, ownedDir, PG_BIN_DIR, runCommand, writeOwnedFile} from '../../harness/postgres-bin'
 import {ownedTempDir} from '../../harness/unprivileged'
@@ -68,7 +69,7 @@ function spawnAgent(n: Node): void {
   const cfg = join(n.dir, 'agent.yml')
   writeOwnedFile(cfg, stringify(nodeConfig(n)))
   const opts = asUser(home, {PATH: `${join(ROOT, 'node_modules', '.bin')}:${process.env.PATH}`})
-  const proc = spawn(join(ROOT, 'node_modules', '.bin', 'node'), ['--import', 'tsx', join(ROOT, 'src', 'cli.ts'), 'agent', cfg], {
+  const proc = spawn(...hactlCommand(cfg), {
     ...opts,
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -9,8 +9,10 @@ import {spawn, type ChildProcess} from 'node:child_process'
 import {readFileSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 import {after, before, test} from 'node:test'
+import pg from 'pg'
 import {stringify} from 'yaml'
 import {EtcdServer} from '../../harness/etcd'
+import {hactlCommand} from '../../harness/patroni'
 import {freePort, waitFor} from '../../harness/ports'
 import {asUser, ownedDir, PG_BIN_DIR, runCommand, writeOwnedFile} from '../../harness/postgres-bin'
 import {ownedTempDir} from '../../harness/unprivileged'
@@ -82,7 +84,7 @@ function spawnAgent(n: Node): void {
     0o755,
   )
   const opts = asUser(home, {PATH: `${join(ROOT, 'node_modules', '.bin')}:${process.env.PATH}`})
-  const proc = spawn(join(ROOT, 'node_modules', '.bin', 'node'), ['--import', 'tsx', join(ROOT, 'src', 'cli.ts'), 'agent', cfg], {
+  const proc = spawn(...hactlCommand(cfg), {
     ...opts,
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -98,6 +100,37 @@ function spawnAgent(n: Node): void {
 }
 
 const key = (k: string) => `/service/${scope}/${k}`
+
+/**
+ * Inserts numbered rows into the primary over TCP as fast as it acknowledges them, until told to
+ * stop or the primary goes away; `acked` holds every number whose COMMIT returned.
+ */
+function startWriter(n: Node): {acked: number[]; stop: () => Promise<void>} {
+  const acked: number[] = []
+  let running = true
+  const done = (async () => {
+    const c = new pg.Client({host: '127.0.0.1', port: n.pgPort, user: AUTH.superuser.username, password: AUTH.superuser.password, database: 'postgres'})
+    c.on('error', () => {})
+    try {
+      await c.connect()
+      for (let i = 1; running; i++) {
+        await c.query('insert into ack_probe values ($1)', [i])
+        acked.push(i)
+      }
+    } catch {
+      // the primary went away: the writer's job is done
+    } finally {
+      await c.end().catch(() => {})
+    }
+  })()
+  return {
+    acked,
+    stop: async () => {
+      running = false
+      await done
+    },
+  }
+}
 
 async function sql(n: Node, query: string): Promise<string> {
   const r = await runCommand(join(PG_BIN_DIR, 'psql'), ['-h', n.socketDir, '-p', String(n.pgPort), '-U', 'postgres', '-d', 'postgres', '-Atc', query], {
@@ -234,6 +267,9 @@ test('a cluster of three forms: node1 leads, node2 and node3 stream', {timeout: 
 test('SIGTERM of the leader: a replica takes over, history is written, the old leader rejoins', {timeout: 180_000}, async () => {
   const [n1] = nodes
   try {
+    await sql(n1, 'create table ack_probe (v int primary key)')
+    const writer = startWriter(n1)
+    await waitFor('the writer to get acknowledgements', async () => (writer.acked.length >= 20 ? true : undefined), {timeoutMs: 10_000, intervalMs: 50})
     const t0 = Date.now()
     n1.proc!.kill('SIGTERM')
     const winner = await waitFor('a replica to become a writable leader', () => writablePrimary('node1', 'after-sigterm'), {
@@ -259,6 +295,10 @@ test('SIGTERM of the leader: a replica takes over, history is written, the old l
     assert.equal(history[0][4], winner)
     const leader = byName(winner)
     assert.equal(await sql(leader, 'select timeline_id from pg_control_checkpoint()'), '2')
+    await writer.stop()
+    const have = new Set((await sql(leader, 'select v from ack_probe')).split('\n').filter(Boolean).map(Number))
+    const lost = writer.acked.filter((v) => !have.has(v))
+    assert.deepEqual(lost, [], `every write node1 acknowledged (${writer.acked.length}) is on ${winner}`)
     assert.ok(callbackLines(n1).includes(`on_stop master ${scope}`), `node1 callbacks: ${callbackLines(n1)}`)
     await waitFor(`on_role_change master on ${winner}`, async () => (callbackLines(leader).includes(`on_role_change master ${scope}`) ? true : undefined), {
       timeoutMs: 10_000,
