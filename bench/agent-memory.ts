@@ -39,7 +39,9 @@ async function main(): Promise<void> {
   const etcd = await EtcdServer.start()
   const rows: string[] = []
   try {
-    for (const impl of ['hactl', 'patroni'] as const) {
+    // IMPLS=hactl measures hactl alone (e.g. to compare builds).
+    const impls = (process.env.IMPLS ?? 'hactl,patroni').split(',') as Array<'hactl' | 'patroni'>
+    for (const impl of impls) {
       const c = await PatroniCluster.start({etcd, scope: `bench-${impl}`, nodes: 3, namePrefix: impl[0], impl, ttl: 30, loopWait: 10, retryTimeout: 10, wait: false})
       try {
         // settle: a leader and both replicas running before measuring idle

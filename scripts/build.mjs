@@ -40,6 +40,10 @@ const common = {
   banner: {js: 'process.env.OCLIF_DISABLE_ENGINE_WARNING ??= "1";'},
   define: {__HACTL_COMMIT__: JSON.stringify(commit()), __HACTL_BUILD_DATE__: JSON.stringify(commitDate())},
   logLevel: 'warning',
+  // import() becomes require(): the lazy chunks run through vm.compileFunction, which has no
+  // dynamic-import callback ("A dynamic import callback was not specified"), so an `await
+  // import('node:http')` left as is fails there at run time, and only in the executable.
+  supported: {'dynamic-import': false},
 }
 
 // V8 pre-parses every function of a script before running it (~4 ms per 100 KB here). Code the
@@ -50,13 +54,20 @@ const common = {
 const compileCjs = (code) =>
   `require('node:vm').compileFunction(${JSON.stringify(code)}, ['exports', 'require', 'module', '__filename', '__dirname'], {filename: __filename})`
 const cold = await build({...common, entryPoints: ['src/main.ts'], write: false, outfile: 'dist/hactl-main.js'})
+// The agent (`hactl agent`) runs without oclif: its own chunk, also compiled only when used.
+const agentChunk = await build({...common, entryPoints: ['src/agent-main.ts'], write: false, outfile: 'dist/hactl-agent.js'})
 const yamlChunk = await build({...common, stdin: {contents: "module.exports = require('yaml')", resolveDir: '.'}, write: false, outfile: 'dist/yaml.js'})
 const yamlNames = Object.keys(createRequire(import.meta.url)('yaml'))
 const lazyChunks = {
   name: 'lazy-chunks',
   setup(b) {
     b.onResolve({filter: /^\.\/main$/}, (args) => (args.importer.endsWith('src/cli.ts') ? {path: 'main', namespace: 'lazy'} : undefined))
+    b.onResolve({filter: /^\.\/agent-main$/}, (args) => (args.importer.endsWith('src/cli.ts') ? {path: 'agent', namespace: 'lazy'} : undefined))
     b.onResolve({filter: /^yaml$/}, () => ({path: 'yaml', namespace: 'lazy'}))
+    b.onLoad({filter: /^agent$/, namespace: 'lazy'}, () => ({
+      loader: 'js',
+      contents: `${compileCjs(agentChunk.outputFiles[0].text)}(exports, require, module, __filename, __dirname)`,
+    }))
     b.onLoad({filter: /^main$/, namespace: 'lazy'}, () => ({
       loader: 'js',
       contents: `${compileCjs(cold.outputFiles[0].text)}(exports, require, module, __filename, __dirname)`,

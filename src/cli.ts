@@ -23,6 +23,11 @@ async function entry(argv: string[]): Promise<void> {
     process.exitCode = await runCtl(id, argv.slice(1))
     return
   }
+  if (id === 'agent' && !wantsHelp(argv)) {
+    const {runAgentCli} = await import('./agent-main')
+    process.exitCode = await runAgentCli(argv.slice(1))
+    return
+  }
   const {main} = await import('./main')
   await main(argv)
 }

@@ -28,7 +28,7 @@ import {Callbacks, shellSplit, type CallbackAction} from './callbacks'
 import {localConn} from '../wiring'
 import {TaskSlot} from './task-slot'
 import {historyLinesFrom, PrePromoteFailed, readHistoryFile, replicationConn, rewindConn, runArgv, runScript} from './execute-failover'
-import {decideConfig, hostPortOf, hostPortText, initialMemory, peerStatusFrom, slotNameFor} from './helpers'
+import {decideConfig, getPeerStatus, hostPortOf, hostPortText, initialMemory, peerStatusFrom, slotNameFor} from './helpers'
 
 const TASK_NAMES: Partial<Record<TaskKind, string>> = {
   bootstrap: 'bootstrap',
@@ -1078,10 +1078,9 @@ async function fetchPeers(members: Array<{name: string; apiUrl: string}>, log?: 
   const results = await Promise.all(
     members.map(async (m) => {
       try {
-        const res = await fetch(m.apiUrl, {signal: AbortSignal.timeout(2000)})
-        const body = await res.json().catch(() => undefined)
+        const res = await getPeerStatus(m.apiUrl)
         if (res.status !== 200) log?.debug(`GET ${m.apiUrl}: status ${res.status}`)
-        return [m.name, peerStatusFrom(res.status, body)] as const
+        return [m.name, peerStatusFrom(res.status, res.body)] as const
       } catch (e) {
         log?.debug(`GET ${m.apiUrl}: ${errText(e)}${e instanceof Error && e.cause ? ` (${errText(e.cause)})` : ''}`)
         return [m.name, peerStatusFrom(0, undefined)] as const

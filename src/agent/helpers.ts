@@ -4,6 +4,7 @@
 import type {LocalConfig} from '../config/load'
 import type {DynamicConfig} from '../config/dynamic-schema'
 import type {AgentMemory, DecideConfig, PeerStatus} from '../core/observation'
+import {patroniRequest} from '../ctl/rest'
 
 /** Patroni's slot_name_from_member_name: lower case, [a-z0-9_] only, at most 63 bytes. */
 export function slotNameFor(member: string): string {
@@ -106,4 +107,19 @@ export function peerStatusFrom(status: number, body: unknown): PeerStatus {
     failoverPriority: prio,
     watchdogFailed: b['watchdog_failed'] === true,
   }
+}
+
+/**
+ * GET a peer's `/patroni` (2 s, no retry). Like Patroni, a peer's certificate is not verified for
+ * this status probe. node:http rather than fetch(): undici's parser costs the agent ~14 MB RSS.
+ */
+export async function getPeerStatus(apiUrl: string, timeoutMs = 2000): Promise<{status: number; body: unknown}> {
+  const r = await patroniRequest(apiUrl, {insecure: true, timeoutMs})
+  let body: unknown
+  try {
+    body = JSON.parse(r.body)
+  } catch {
+    body = undefined
+  }
+  return {status: r.status, body}
 }

@@ -13,7 +13,7 @@ import type {Clock} from '../ports/clock'
 import type {Dcs} from '../ports/dcs'
 import type {Logger} from '../log/logger'
 import {errText, type HaLoop} from './ha-loop'
-import {peerStatusFrom} from './helpers'
+import {getPeerStatus, peerStatusFrom} from './helpers'
 
 export interface RestActionDeps {
   loop: HaLoop
@@ -103,10 +103,7 @@ function optString(v: unknown): string | undefined {
 export function createRestActions(d: RestActionDeps): ActionHandlers {
   const fetchStatus =
     d.fetchStatus ??
-    (async (url: string) => {
-      const res = await fetch(url, {signal: AbortSignal.timeout(2000)})
-      return {status: res.status, body: await res.json().catch(() => undefined)}
-    })
+    getPeerStatus
 
   const paused = (c: ClusterView) => (c.config?.valid ? parseDynamicConfig(c.config.data).config.pause === true : d.loop.dynamic.pause === true)
   const syncMode = (c: ClusterView) => (c.config?.valid ? parseDynamicConfig(c.config.data).config.synchronous_mode === true : false)

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import {execFile} from 'node:child_process'
-import {mkdtempSync, symlinkSync} from 'node:fs'
+import {mkdtempSync, readFileSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
 import {test} from 'node:test'
@@ -50,4 +50,32 @@ test('invoked as vip-manager, --version prints version, commit and the commit da
   symlinkSync(BIN, join(dir, 'vip-manager'))
   const r = await run(join(dir, 'vip-manager'), ['--version'], {cwd: dir, env: {PATH: process.env.PATH}})
   assert.match(r.stdout, /^version: \d+\.\d+\.\d+\ncommit: [0-9a-f]{7,}(-dirty)?\ndate: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\n$/)
+})
+
+test('agent: bad flags exit 2, --validate-config answers 0 or 1, --help goes through the help system', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hactl-e2e-'))
+  const bad = await hactl(['agent', '--bogus'])
+  assert.equal(bad.code, 2)
+  assert.match(bad.stderr, /Nonexistent flag: --bogus/)
+  assert.equal((await hactl(['agent', 'a.yml', 'b.yml'])).code, 2)
+  const good = join(dir, 'ok.yml')
+  writeFileSync(good, 'scope: s\nname: n1\netcd3: {hosts: 127.0.0.1:2379}\npostgresql: {data_dir: /tmp/x, listen: 127.0.0.1:5432, connect_address: 127.0.0.1:5432, authentication: {superuser: {username: postgres, password: pw}, replication: {username: rep, password: pw}}}\nrestapi: {listen: 127.0.0.1:8008, connect_address: 127.0.0.1:8008}\n')
+  const ok = await hactl(['agent', '--validate-config', good])
+  assert.equal(ok.code, 0, ok.stderr)
+  assert.match(ok.stdout, /configuration OK/)
+  const broken = join(dir, 'broken.yml')
+  writeFileSync(broken, 'scope: s\nname: n1\netcd3: {hosts: 127.0.0.1:2379}\nbootstrap: {dcs: {ttl: nope}}\n')
+  const no = await hactl(['agent', '--validate-config', broken])
+  assert.equal(no.code, 1)
+  assert.match(no.stderr, /bootstrap\.dcs\.ttl/)
+  const help = await hactl(['agent', '--help'])
+  assert.equal(help.code, 0)
+  assert.match(help.stdout, /--validate-config/)
+})
+
+test('no dynamic import() is left in the bundle: the lazy chunks run without an import callback', () => {
+  // vm.compileFunction (how the lazy chunks are compiled) cannot import(); a surviving
+  // `import("node:http")` fails only at run time, inside the executable.
+  const bundle = readFileSync(resolve('dist/hactl.js'), 'utf8')
+  assert.doesNotMatch(bundle, /\bimport\(\\*["'`]node:/)
 })

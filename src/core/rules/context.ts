@@ -114,7 +114,7 @@ export function peerTargets(ctx: Ctx): Array<{name: string; apiUrl: string}> {
   if (ctx.obs.dcs.reachable) for (const m of ctx.obs.dcs.lastLockedMembers) add(m.name, m.apiUrl)
   for (const [name, url] of Object.entries(ctx.cluster.failsafe ?? {})) add(name, url)
   for (const m of ctx.cluster.members) add(m.name, m.apiUrl)
-  return [...byName].map(([name, apiUrl]) => ({name, apiUrl})).sort((a, b) => a.name.localeCompare(b.name))
+  return [...byName].map(([name, apiUrl]) => ({name, apiUrl})).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
 }
 
 export function memberNofailover(m: Member): boolean {

@@ -1,0 +1,29 @@
+/**
+ * `hactl agent [--validate-config] [CONFIG]` without the CLI framework: the agent is a
+ * long-running process, and oclif with every other command class would stay in its memory for
+ * nothing. `hactl agent --help` still goes through oclif (src/commands/agent.ts has the help).
+ */
+export async function runAgentCli(argv: readonly string[]): Promise<number> {
+  let validate = false
+  const positional: string[] = []
+  let flagsDone = false
+  for (const a of argv) {
+    if (!flagsDone && a === '--') flagsDone = true
+    else if (!flagsDone && a === '--validate-config') validate = true
+    else if (!flagsDone && a.startsWith('-') && a !== '-') {
+      process.stderr.write(`Error: Nonexistent flag: ${a}\nSee more help with --help\n`)
+      return 2
+    } else positional.push(a)
+  }
+  if (positional.length > 1) {
+    process.stderr.write(`Error: Unexpected argument: ${positional[1]}\nSee more help with --help\n`)
+    return 2
+  }
+  const config = positional[0]
+  if (validate) {
+    const {runValidateConfig} = await import('./config/validate-command')
+    return runValidateConfig(config, process.env, {out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s)})
+  }
+  const {runAgent} = await import('./agent/daemon')
+  return runAgent(config, process.env)
+}
