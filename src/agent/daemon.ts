@@ -10,6 +10,8 @@ import {describeIssue} from '../config/issues'
 import {loadConfig} from '../config/load'
 import {Logger} from '../log/logger'
 import {isAbortError} from '../ports/clock'
+import type {Dcs} from '../ports/dcs'
+import {patroniRequest} from '../ctl/rest'
 import {createDcs, createPostgres, logSettings, timingOf} from '../wiring'
 import {errText, HaLoop} from './ha-loop'
 import {createRestActions} from './rest-actions'
@@ -22,6 +24,12 @@ export async function runAgent(configPath: string | undefined, env: NodeJS.Proce
   const boot = config.bootstrap?.dcs
   const timing = timingOf(boot ?? {ttl: 30, loop_wait: 10, retry_timeout: 10})
   const dcs = createDcs(config, timing, log, clock)
+  if (await anotherNodeRunsAs(config.name, dcs, log)) {
+    log.critical(`Can't start; there is already a node named '${config.name}' running`)
+    await dcs.close().catch(() => {})
+    log.close()
+    return 1
+  }
   const pg = createPostgres(config, log)
   let exitCode: number | null = null
   const stopper = new AbortController()
@@ -135,6 +143,29 @@ export async function runAgent(configPath: string | undefined, env: NodeJS.Proce
     log.close()
   }
   return exitCode ?? 0
+}
+
+/**
+ * Patroni's unique-name check: when `members/<name>` exists and its REST API answers `/liveness`
+ * within 3 s (any status), another agent runs under this name, and two agents with one name would
+ * fight over one member key and one slot. An unreachable DCS or a silent API lets the start go on.
+ */
+export async function anotherNodeRunsAs(name: string, dcs: Pick<Dcs, 'loadCluster'>, log: Logger): Promise<boolean> {
+  let apiUrl: string | null | undefined
+  try {
+    apiUrl = (await dcs.loadCluster({fresh: true})).members.find((m) => m.name === name)?.apiUrl
+  } catch (e) {
+    log.warning(`could not check whether another node named '${name}' runs: ${errText(e)}`)
+    return false
+  }
+  if (!apiUrl) return false
+  try {
+    await patroniRequest(apiUrl, {insecure: true, timeoutMs: 3000}, {endpoint: 'liveness'})
+    return true
+  } catch (e) {
+    log.debug(`no other node named '${name}' answers on ${apiUrl}: ${errText(e)}`)
+    return false
+  }
 }
 
 async function snapshot(loop: HaLoop, name: string, scope: string, nextRunMs: number, dcsLastSeen: number, tags: Record<string, unknown>): Promise<NodeSnapshot> {

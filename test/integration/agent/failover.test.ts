@@ -347,3 +347,115 @@ test('SIGKILL of the leader agent and its postmaster: a replica takes over after
     throw new Error(`${(e as Error).message}\n${logs()}`, {cause: e})
   }
 })
+
+test('a second agent started with the name of a running member refuses to start', {timeout: 60_000}, async () => {
+  const live = nodes.find((n) => running(n))
+  assert.ok(live, 'a member runs')
+  const dir = ownedDir(join(home, 'duplicate'))
+  const dup: Node = {name: live.name, dir, socketDir: ownedDir(join(dir, 'sock')), pgPort: await freePort(), apiPort: await freePort(), out: []}
+  try {
+    spawnAgent(dup)
+    assert.equal(await within(dup.exit!, 30_000), 1, `the duplicate exits 1; its output:\n${dup.out.join('')}`)
+    assert.match(dup.out.join(''), new RegExp(`CRITICAL: Can't start; there is already a node named '${live.name}' running`))
+    assert.ok(running(live), `${live.name} still runs`)
+    const m = JSON.parse((await etcd.get(key(`members/${live.name}`))) ?? '{}')
+    assert.equal(m.api_url, `http://127.0.0.1:${live.apiPort}/patroni`, 'the member key still points at the running member')
+  } finally {
+    if (running(dup)) dup.proc!.kill('SIGKILL')
+  }
+})
+
+test('the primary postmaster crashes under a live agent: restarted in place, no failover', {timeout: 120_000}, async () => {
+  try {
+    const name = await leaderName()
+    assert.ok(name)
+    const leader = byName(name)
+    const pidFile = join(leader.dir, 'data', 'postmaster.pid')
+    const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0])
+    process.kill(pid, 'SIGKILL')
+    await waitFor(`${name} to be a writable primary again under a new postmaster`, async () => {
+      const now = Number(readFileSync(pidFile, 'utf8').split('\n')[0])
+      if (now === pid || !Number.isInteger(now)) return undefined
+      return (await writablePrimary('', 'after-pg-crash')) === name || undefined
+    }, {timeoutMs: 60_000, intervalMs: 200})
+    assert.equal(await leaderName(), name, 'the lock stayed where it was')
+    const history = JSON.parse((await etcd.get(key('history'))) ?? '[]')
+    assert.equal(history.length, 2, 'no new timeline: it was a restart, not a failover')
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n${logs()}`, {cause: e})
+  }
+})
+
+test('the leader agent frozen past the ttl: a replica takes over; resumed, the old leader demotes and never takes the lock back', {timeout: 240_000}, async () => {
+  try {
+    const old = await leaderName()
+    assert.ok(old)
+    const frozen = byName(old)
+    assert.ok(nodes.some((n) => n.name !== old && running(n)), 'a replica runs')
+    frozen.proc!.kill('SIGSTOP')
+    let winner: string
+    try {
+      winner = await waitFor('another node to become a writable leader', () => writablePrimary(old, 'after-sigstop'), {
+        timeoutMs: (TTL + LOOP_WAIT + 20) * 1000,
+        intervalMs: 300,
+      })
+    } finally {
+      frozen.proc!.kill('SIGCONT')
+    }
+    const resumed = Date.now()
+    // From the resume on, sample the lock: it must never go back to the frozen node.
+    let sampling = true
+    const holders = new Set<string>()
+    const sampler = (async () => {
+      while (sampling) {
+        const l = await leaderName().catch(() => undefined)
+        if (l) holders.add(l)
+        await new Promise((r) => setTimeout(r, 50))
+      }
+    })()
+    try {
+      await waitFor(`${old} to stop being a writable primary`, async () => {
+        const r = await sql(frozen, 'select pg_is_in_recovery()').catch(() => 'down')
+        return r !== 'f' || undefined
+      }, {timeoutMs: 20_000, intervalMs: 100})
+      const demotedAfter = Date.now() - resumed
+      assert.ok(demotedAfter < (LOOP_WAIT + 4 + 6) * 1000, `demoted ${demotedAfter} ms after the resume`)
+      await waitFor(`${old} to rejoin as a replica of ${winner}`, async () => ((await streamingFrom(byName(winner))).includes(old) ? true : undefined), {
+        timeoutMs: 120_000,
+        intervalMs: 300,
+      })
+    } finally {
+      sampling = false
+      await sampler
+    }
+    assert.deepEqual([...holders], [winner], 'only the new leader held the lock after the resume')
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n${logs()}`, {cause: e})
+  }
+})
+
+test('etcd stops: the primary demotes before the ttl, replicas keep serving reads; etcd back: a leader again', {timeout: 180_000}, async () => {
+  try {
+    const name = await leaderName()
+    assert.ok(name)
+    const leader = byName(name)
+    const replicas = nodes.filter((n) => n.name !== name && running(n))
+    assert.ok(replicas.length >= 1)
+    const t0 = Date.now()
+    await etcd.stop()
+    try {
+      await waitFor(`${name} to stop being a writable primary`, async () => {
+        const r = await sql(leader, 'select pg_is_in_recovery()').catch(() => 'down')
+        return r !== 'f' || undefined
+      }, {timeoutMs: TTL * 1000, intervalMs: 100})
+      const took = Date.now() - t0
+      assert.ok(took < TTL * 1000, `demoted ${took} ms after etcd stopped (ttl ${TTL} s)`)
+      for (const r of replicas) assert.match(await sql(r, 'select count(*) from failover_probe'), /^\d+$/, `${r.name} serves reads`)
+    } finally {
+      await etcd.launch()
+    }
+    await waitFor('a writable leader again', () => writablePrimary('', 'after-etcd-outage'), {timeoutMs: 90_000, intervalMs: 300})
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n${logs()}`, {cause: e})
+  }
+})
