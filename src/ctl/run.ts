@@ -75,6 +75,7 @@ export function reportCtlError(e: unknown, io: CtlIo, usage: () => string): numb
   if (e instanceof PromptAborted) {
     // click's Abort; the unanswered question stays on stdout without a line end, as in patronictl
     io.err('Aborted!\n')
+    if (e.hint) io.err(`  hint: ${e.hint}\n`)
     return 1
   }
   if (e instanceof UsageError) {

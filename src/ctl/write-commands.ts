@@ -14,9 +14,10 @@ import type {Dcs} from '../ports/dcs'
 import type {ParsedArgv} from './argv'
 import {applyConfigChanges, applyYamlDocument, type ConfigData, configText, pgPairs, pyEqual} from './config-edit'
 import {clusterName, loadCtlContext, openCtlDcs, type CtlContext} from './context'
+import {explainRefusal, explanationLines, type Probe} from './explain'
 import {connKwargs, renderMembers} from './members'
 import {type OutputFormat, printOutput} from './print-output'
-import {type Prompter, PromptAborted, makePrompter} from './prompt'
+import {type Prompter, PromptAborted, makePrompter, promptTimeoutMs} from './prompt'
 import {type PyValue, pyRepr, pyStr, pyTitle, pyTruthy} from './py-format'
 import {configDiffText} from './py-difflib'
 import {type CtlHandler, type CtlIo, sleep} from './read-commands'
@@ -39,17 +40,21 @@ interface Session {
 async function withCluster(p: ParsedArgv, io: CtlIo, f: (s: Session) => Promise<number>): Promise<number> {
   const ctx = loadCtlContext(p.flags, io.env)
   const name = clusterName(ctx, p.args['cluster_name'])
+  const timeoutMs = promptTimeoutMs(io.env)
   const dcs = openCtlDcs(ctx, name)
+  let ask: Prompter | undefined
   try {
     const view = await dcs.loadCluster({fresh: true})
-    return await f({ctx, name, dcs, view, io, ask: makePrompter(io.input, io.out)})
+    ask = makePrompter(io.input, io.out, {timeoutMs})
+    return await f({ctx, name, dcs, view, io, ask})
   } finally {
+    ask?.close?.()
     await dcs.close()
   }
 }
 
-function fail(message: string): HactlError {
-  return new HactlError('USAGE', message)
+function fail(message: string, hints: string[] = []): HactlError {
+  return new HactlError('USAGE', message, {hints})
 }
 
 function printMembers(s: Session, view: ClusterView = s.view, fmt: OutputFormat = 'pretty'): void {
@@ -95,7 +100,7 @@ async function getMembers(
     if (chosen.length === 0) throw fail(`No ${role} among provided members`)
   } else chosen = action === 'reinitialize' ? [] : candidates
   if (chosen.length === 0 && !force) {
-    chosen = [await s.ask.prompt(`Which member do you want to ${action} [${candidates.join(', ')}]?`, {default: ''})]
+    chosen = [await s.ask.prompt(`Which member do you want to ${action} [${candidates.join(', ')}]?`, {default: '', skip: 'name the members after the cluster name'})]
   }
   for (const n of chosen) if (!candidates.includes(n)) throw fail(`${n} is not a member of cluster`)
   const picked = members.filter((m) => chosen.includes(m.name))
@@ -149,31 +154,39 @@ async function failoverOrSwitchover(
     io.out('Current cluster topology\n')
     printMembers(s)
     const leaderName = view.leader?.name ? view.leader.name : null
-    if (action === 'switchover' && !leaderName) throw fail('This cluster has no leader')
+    if (action === 'switchover' && !leaderName) {
+      throw fail('This cluster has no leader', ['with no leader only a failover can help: failover --candidate NAME'])
+    }
     let leader: string | null | undefined = given.leader
     if (leader === undefined) {
       if (force || action === 'failover') leader = leaderName
-      else leader = await s.ask.prompt(isStandbyCluster(view) ? 'Standby Leader' : 'Primary', {default: view.leader!.member.name})
+      else leader = await s.ask.prompt(isStandbyCluster(view) ? 'Standby Leader' : 'Primary', {default: view.leader!.member.name, skip: 'pass --leader NAME'})
     }
     if (leader !== null && view.leader && view.leader.member.name !== leader) {
-      throw fail(`Member ${leader} is not the leader of cluster ${s.name}`)
+      throw fail(`Member ${leader} is not the leader of cluster ${s.name}`, [`the leader key names ${view.leader.member.name}`])
     }
     const candidateNames = view.members
       .filter((m) => m.name !== leader && !pyTruthy((m.tags['nofailover'] ?? null) as PyValue))
       .map((m) => m.name)
       .sort()
-    if (candidateNames.length === 0) throw fail(`No candidates found to ${action} to`)
+    if (candidateNames.length === 0) throw fail(`No candidates found to ${action} to`, notCandidates(view, leader))
     let candidate = given.candidate
-    if (candidate === undefined && !force) candidate = await s.ask.prompt(`Candidate ${pyRepr(candidateNames)}`, {default: ''})
+    if (candidate === undefined && !force) {
+      candidate = await s.ask.prompt(`Candidate ${pyRepr(candidateNames)}`, {default: '', skip: 'pass --candidate NAME'})
+    }
     if (action === 'failover' && !candidate) throw fail('Failover could be performed only to a specific candidate')
-    if (candidate === leader) throw fail(`${pyTitle(action)} target and source are the same.`)
-    if (candidate && !candidateNames.includes(candidate)) throw fail(`Member ${candidate} does not exist in cluster ${s.name}`)
+    if (candidate === leader) {
+      throw fail(`${pyTitle(action)} target and source are the same.`, [`${candidate} is the leader; the candidates are ${candidateNames.join(', ')}`])
+    }
+    if (candidate && !candidateNames.includes(candidate)) {
+      throw fail(`Member ${candidate} does not exist in cluster ${s.name}`, notCandidates(view, leader, candidate, candidateNames))
+    }
 
     let scheduledAt: string | null = null
     if (action === 'switchover') {
       let scheduled = given.scheduled
       if (scheduled === undefined && !force) {
-        scheduled = await s.ask.prompt(`When should the switchover take place (e.g. ${nextHourExample(io.now())} ) `, {default: 'now'})
+        scheduled = await s.ask.prompt(`When should the switchover take place (e.g. ${nextHourExample(io.now())} ) `, {default: 'now', skip: 'pass --scheduled now'})
       }
       scheduledAt = parseScheduled(scheduled)
       if (scheduledAt && isPaused(view)) throw fail("Can't schedule switchover in the paused state")
@@ -200,6 +213,8 @@ async function failoverOrSwitchover(
       }
       if (r.status !== 200 && r.status !== 202) {
         io.out(`${pyTitle(action)} failed, details: ${r.status}, ${r.body}\n`)
+        // patronictl stops here; say why, candidate by candidate
+        await explainFailure(s, action, leader ?? null, candidate || null, r)
         return 0
       }
       shown = await s.dcs.loadCluster({fresh: true})
@@ -213,6 +228,69 @@ async function failoverOrSwitchover(
     printMembers(s, shown)
     return 0
   })
+}
+
+/** Why members are not among the candidates patronictl offers (it names none of them). */
+function notCandidates(view: ClusterView, leader: string | null, candidate?: string, offered: string[] = []): string[] {
+  const hints: string[] = []
+  if (candidate !== undefined) {
+    const m = view.members.find((x) => x.name === candidate)
+    if (!m) hints.push(`no member key ${candidate} in etcd; members: ${view.members.map((x) => x.name).sort().join(', ') || 'none'}`)
+    else hints.push(`${candidate} is tagged nofailover`)
+    if (offered.length > 0) hints.push(`the candidates are ${offered.join(', ')}`)
+    return hints
+  }
+  for (const m of view.members) {
+    if (m.name === leader) continue
+    if (pyTruthy((m.tags['nofailover'] ?? null) as PyValue)) hints.push(`${m.name} is tagged nofailover`)
+  }
+  if (view.members.every((m) => m.name === leader)) hints.push(`${leader ?? 'the leader'} is the only member in etcd`)
+  return hints
+}
+
+/** GET /patroni on each candidate (short timeout): does it answer, and in which state. */
+async function probeCandidates(s: Session, names: string[]): Promise<Map<string, Probe>> {
+  const opts = {...restOptions(s.ctx)}
+  opts.timeoutMs = Math.min(opts.timeoutMs, 3000)
+  const out = new Map<string, Probe>()
+  await Promise.all(
+    names.map(async (n) => {
+      const m = s.view.members.find((x) => x.name === n)
+      if (!m?.apiUrl) return
+      try {
+        const r = await patroniRequest(m.apiUrl, opts, {endpoint: 'patroni'})
+        let body: Record<string, unknown> = {}
+        try {
+          body = JSON.parse(r.body) as Record<string, unknown>
+        } catch {
+          // a health answer that is not JSON still answered
+        }
+        const state = typeof body['state'] === 'string' ? body['state'] : undefined
+        out.set(n, state === undefined ? {ok: true} : {ok: true, state})
+      } catch (e) {
+        out.set(n, {ok: false, error: `${m.apiUrl}: ${errorMessage(e)}`})
+      }
+    }),
+  )
+  return out
+}
+
+/** After patronictl's `<Action> failed, details: ...`: the obstacles per candidate, with the numbers. */
+async function explainFailure(s: Session, action: 'switchover' | 'failover', leader: string | null, candidate: string | null, r: RestResponse): Promise<void> {
+  if (r.body.includes('status unknown')) {
+    s.io.out(`  the ${action} may still be under way: hactl list shows the outcome\n`)
+    return
+  }
+  let view = s.view
+  try {
+    view = await s.dcs.loadCluster({fresh: true})
+  } catch {
+    // the view read before the request still tells most of it
+  }
+  const names = candidate ? [candidate] : view.members.map((m) => m.name).filter((n) => n !== (view.leader?.name ?? leader))
+  const probes = await probeCandidates({...s, view}, names)
+  const lines = explanationLines(explainRefusal({view, action, leader, candidate, probes}))
+  if (lines.length > 0) s.io.out(`Why, as etcd and the candidates' REST APIs show it:\n${lines.join('\n')}\n`)
 }
 
 const switchover: CtlHandler = (p, io) =>
@@ -243,8 +321,17 @@ function findOnPath(cmd: string, env: Record<string, string | undefined>): strin
   return undefined
 }
 
-/** Opens $EDITOR (else `editor`, else `vi`) on the config text; returns what was saved. */
-function invokeEditor(before: string, name: string, env: Record<string, string | undefined>): string {
+/**
+ * Opens $EDITOR (else `editor`, else `vi`) on the config text; returns what was saved. Without a
+ * terminal only an explicit $EDITOR is run: patronictl would start vi on a pipe, which hangs.
+ */
+function invokeEditor(before: string, name: string, env: Record<string, string | undefined>, terminal: boolean): string {
+  if (!env['EDITOR'] && !terminal) {
+    throw fail('stdin is not a terminal, so no editor can be opened; nothing was changed', [
+      'give the change with -s/--set key=value, -p/--pg guc=value, --apply FILE or --replace FILE (- reads stdin)',
+      'or set EDITOR to a command that edits the file named as its argument',
+    ])
+  }
   const editor = env['EDITOR'] || findOnPath('editor', env) || findOnPath('vi', env)
   if (!editor) throw fail('EDITOR environment variable is not set. editor or vi are not available')
   const dir = mkdtempSync(join(tmpdir(), `${name}-config-`))
@@ -292,7 +379,7 @@ const editConfig: CtlHandler = (p, io) =>
       edited = configText(changed)
     }
     if (edited === undefined) {
-      edited = invokeEditor(before, s.name, io.env)
+      edited = invokeEditor(before, s.name, io.env, io.input?.isTTY === true)
       const doc = (await import('./config-edit')).loadYaml(edited, 'the edited configuration')
       if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
         throw fail('the edited configuration is not a YAML mapping; nothing was changed')
@@ -327,14 +414,14 @@ const restart: CtlHandler = (p, io) =>
     let members = await getMembers(s, (p.args['member_names'] as string[]) ?? [], role, force, 'restart', false)
     let scheduled = flag(p, 'scheduled')
     if (scheduled === undefined && !force) {
-      scheduled = await s.ask.prompt(`When should the restart take place (e.g. ${nextHourExample(io.now())}) `, {default: 'now'})
+      scheduled = await s.ask.prompt(`When should the restart take place (e.g. ${nextHourExample(io.now())}) `, {default: 'now', skip: 'pass --scheduled now'})
     }
     const scheduledAt = parseScheduled(scheduled)
     await confirmMembersAction(s, members, force, 'restart', scheduledAt)
     if (p.flags['any'] === true) members = [members[Math.floor(Math.random() * members.length)]!].filter(Boolean)
     let version = flag(p, 'pg-version')
     if (version === undefined && !force) {
-      version = await s.ask.prompt('Restart if the PostgreSQL version is less than provided (e.g. 9.5.2) ', {default: ''})
+      version = await s.ask.prompt('Restart if the PostgreSQL version is less than provided (e.g. 9.5.2) ', {default: '', skip: 'pass --pg-version VERSION or --force'})
     }
     const content: Record<string, unknown> = {}
     if (p.flags['pending'] === true) content['restart_pending'] = true
@@ -599,7 +686,7 @@ const query: CtlHandler = async (p, io) => {
   const delimiter = flag(p, 'delimiter') ?? '\t'
   return withCluster(p, io, async (s) => {
     const params: {user?: string; password?: string; dbname?: string} = {user: flag(p, 'username'), dbname: flag(p, 'dbname')}
-    if (p.flags['password'] === true) params.password = await s.ask.prompt('Password', {hide: true})
+    if (p.flags['password'] === true) params.password = await s.ask.prompt('Password', {hide: true, skip: 'set PGPASSWORD instead of --password'})
     if (file !== undefined) command = await readSource(io, file, '--file')
     let client: PgClient | undefined
     try {
