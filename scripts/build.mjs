@@ -1,6 +1,7 @@
 // Bundles src/cli.ts into one CommonJS file for the single executable (toolchain-notes 1).
 import {build} from 'esbuild'
 import {execFileSync} from 'node:child_process'
+import {mkdirSync, rmSync, writeFileSync} from 'node:fs'
 import {createRequire} from 'node:module'
 
 // The date of the commit, not of the build, so that builds stay byte-for-byte reproducible.
@@ -46,17 +47,32 @@ const common = {
   supported: {'dynamic-import': false},
 }
 
-// V8 pre-parses every function of a script before running it (~4 ms per 100 KB here). Code the
-// fast read commands (`hactl list`, src/ctl) do not need is bundled apart and embedded as a
-// string, compiled only on first use: oclif and the command classes (src/main.ts, reached by
-// `import('./main')`), and the `yaml` package (the config reader's fallback, src/config/fast-yaml.ts).
-// Same text every build.
-const compileCjs = (code) =>
-  `require('node:vm').compileFunction(${JSON.stringify(code)}, ['exports', 'require', 'module', '__filename', '__dirname'], {filename: __filename})`
-const cold = await build({...common, entryPoints: ['src/main.ts'], write: false, outfile: 'dist/hactl-main.js'})
-// The agent (`hactl agent`) runs without oclif: its own chunk, also compiled only when used.
-const agentChunk = await build({...common, entryPoints: ['src/agent-main.ts'], write: false, outfile: 'dist/hactl-agent.js'})
-const yamlChunk = await build({...common, stdin: {contents: "module.exports = require('yaml')", resolveDir: '.'}, write: false, outfile: 'dist/yaml.js'})
+// V8 pre-parses every function of a script before running it (~4 ms per 100 KB here), and keeps
+// the whole source of a script in memory for as long as the process lives. Code the fast read
+// commands (`hactl list`, src/ctl) do not need is bundled apart into chunks: oclif and the command
+// classes (src/main.ts, reached by `import('./main')`), the agent (`import('./agent-main')`: a
+// daemon that should not carry oclif's source for weeks) and the `yaml` package (the config
+// reader's fallback, src/config/fast-yaml.ts). In the executable each chunk is a SEA asset, read
+// from the binary's mapping and compiled only when used; beside dist/hactl.js they are files in
+// dist/chunks/. Same text every build.
+const CHUNK_PARAMS = "['exports', 'require', 'module', '__filename', '__dirname']"
+const loadChunk = (name) =>
+  `require('node:vm').compileFunction((() => {
+  const sea = require('node:sea')
+  if (sea.isSea()) return Buffer.from(sea.getRawAsset(${JSON.stringify(name)})).toString('latin1')
+  return require('node:fs').readFileSync(require('node:path').join(__dirname, 'chunks', ${JSON.stringify(name + '.js')}), 'latin1')
+})(), ${CHUNK_PARAMS}, {filename: __filename + ${JSON.stringify('#' + name)}})`
+// esbuild escapes every non-ASCII character (charset ascii), so latin1 decodes a chunk exactly
+// and V8 keeps it as a one-byte string.
+const chunkOptions = {...common, charset: 'ascii', write: false}
+const chunks = {
+  main: await build({...chunkOptions, entryPoints: ['src/main.ts'], outfile: 'dist/chunks/main.js'}),
+  agent: await build({...chunkOptions, entryPoints: ['src/agent-main.ts'], outfile: 'dist/chunks/agent.js'}),
+  yaml: await build({...chunkOptions, stdin: {contents: "module.exports = require('yaml')", resolveDir: '.'}, outfile: 'dist/chunks/yaml.js'}),
+}
+rmSync('dist/chunks', {recursive: true, force: true})
+mkdirSync('dist/chunks', {recursive: true})
+for (const [name, r] of Object.entries(chunks)) writeFileSync(`dist/chunks/${name}.js`, r.outputFiles[0].text)
 const yamlNames = Object.keys(createRequire(import.meta.url)('yaml'))
 const lazyChunks = {
   name: 'lazy-chunks',
@@ -64,13 +80,9 @@ const lazyChunks = {
     b.onResolve({filter: /^\.\/main$/}, (args) => (args.importer.endsWith('src/cli.ts') ? {path: 'main', namespace: 'lazy'} : undefined))
     b.onResolve({filter: /^\.\/agent-main$/}, (args) => (args.importer.endsWith('src/cli.ts') ? {path: 'agent', namespace: 'lazy'} : undefined))
     b.onResolve({filter: /^yaml$/}, () => ({path: 'yaml', namespace: 'lazy'}))
-    b.onLoad({filter: /^agent$/, namespace: 'lazy'}, () => ({
+    b.onLoad({filter: /^(agent|main)$/, namespace: 'lazy'}, (args) => ({
       loader: 'js',
-      contents: `${compileCjs(agentChunk.outputFiles[0].text)}(exports, require, module, __filename, __dirname)`,
-    }))
-    b.onLoad({filter: /^main$/, namespace: 'lazy'}, () => ({
-      loader: 'js',
-      contents: `${compileCjs(cold.outputFiles[0].text)}(exports, require, module, __filename, __dirname)`,
+      contents: `${loadChunk(args.path)}(exports, require, module, __filename, __dirname)`,
     }))
     b.onLoad({filter: /^yaml$/, namespace: 'lazy'}, () => ({
       loader: 'js',
@@ -78,7 +90,7 @@ const lazyChunks = {
 const load = () => {
   if (!loaded) {
     const m = {exports: {}}
-    ${compileCjs(yamlChunk.outputFiles[0].text)}(m.exports, require, m, __filename, __dirname)
+    ${loadChunk('yaml')}(m.exports, require, m, __filename, __dirname)
     loaded = m.exports
   }
   return loaded

@@ -10,9 +10,13 @@ FUSE=NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2
 mkdir -p dist
 "$NODE_BIN" node_modules/typescript/bin/tsc -p .
 "$NODE_BIN" scripts/build.mjs
+# execArgv: a young generation of at most 1 MB semi-spaces. The agent and the VIP daemon live for
+# weeks at a few objects per second; the default (up to 16 MB per semi-space) kept ~2 MB more
+# private memory in every agent (bench/agent-memory.ts). Short commands never grow past 1 MB.
 cat > dist/sea-config.json <<JSON
 {"main": "dist/hactl.js", "output": "dist/sea-prep.blob", "disableExperimentalSEAWarning": true,
- "useCodeCache": false, "useSnapshot": false, "execArgvExtension": "none"}
+ "useCodeCache": false, "useSnapshot": false, "execArgvExtension": "none", "execArgv": ["--max-semi-space-size=1"],
+ "assets": {"agent": "dist/chunks/agent.js", "main": "dist/chunks/main.js", "yaml": "dist/chunks/yaml.js"}}
 JSON
 # The blob must be made by the same Node binary it is injected into.
 "$NODE_BIN" --experimental-sea-config dist/sea-config.json

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import {execFile} from 'node:child_process'
-import {mkdtempSync, readFileSync, symlinkSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
 import {test} from 'node:test'
@@ -76,6 +76,14 @@ test('agent: bad flags exit 2, --validate-config answers 0 or 1, --help goes thr
 test('no dynamic import() is left in the bundle: the lazy chunks run without an import callback', () => {
   // vm.compileFunction (how the lazy chunks are compiled) cannot import(); a surviving
   // `import("node:http")` fails only at run time, inside the executable.
-  const bundle = readFileSync(resolve('dist/hactl.js'), 'utf8')
-  assert.doesNotMatch(bundle, /\bimport\(\\*["'`]node:/)
+  const files = ['dist/hactl.js', ...readdirSync(resolve('dist/chunks')).map((f) => `dist/chunks/${f}`)]
+  assert.ok(files.length >= 4, `the entry and its chunks: ${files}`)
+  for (const f of files) assert.doesNotMatch(readFileSync(resolve(f), 'utf8'), /\bimport\(["'`]node:/, f)
+})
+
+test('the entry script stays small: oclif, the agent and yaml are chunks compiled only when used', () => {
+  const entry = readFileSync(resolve('dist/hactl.js'), 'utf8')
+  assert.ok(entry.length < 600_000, `dist/hactl.js is ${entry.length} bytes`)
+  assert.doesNotMatch(entry, /ModuleLoadError/, "no oclif code in the entry script (package.json's oclif section aside)")
+  assert.match(readFileSync(resolve('dist/chunks/main.js'), 'utf8'), /ModuleLoadError/, 'oclif is in the main chunk')
 })
