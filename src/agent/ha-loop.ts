@@ -3,7 +3,7 @@
  * The executor follows the contract of src/core/actions.ts; actions it cannot perform yet are
  * logged as such and skipped, so the log never claims an effect that did not happen.
  */
-import {existsSync, mkdtempSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {PATRONI_COMPAT_VERSION} from '../build-info'
@@ -338,7 +338,7 @@ export class HaLoop {
         return {}
       case 'clone': {
         if (a.source === null) {
-          this.warnOnce('clone', 'action clone without a leader (create_replica_methods) not implemented yet')
+          this.startTask('clone', 'clone without a leader', (signal) => this.clone(null, signal))
           return {}
         }
         const src = this.memberConn(a.source)
@@ -588,16 +588,46 @@ export class HaLoop {
     return hostPortOf(this.lastCluster ? getMember(this.lastCluster, name)?.connUrl : null)
   }
 
-  private async clone(src: {host: string; port: number}, signal: AbortSignal): Promise<void> {
+  /**
+   * Patroni's create_replica, then start the copy as a replica: `create_replica_methods` in
+   * order until one succeeds. `basebackup` is pg_basebackup from `src`; any other name runs
+   * `postgresql.<method>.command` (default: the name) with the method's other keys as
+   * `--key=value`, then --scope, --role=replica, --datadir and --connstring (none of them with
+   * `no_params`), the replication password in a private PGPASSFILE. Without a source (no leader
+   * yet) only methods marked `no_leader` (or `no_master`) are tried.
+   */
+  private async clone(src: {host: string; port: number} | null, signal: AbortSignal): Promise<void> {
     const {pg, config, log} = this.d
-    const rep = config.postgresql.authentication.replication
-    const {username, ...rest} = rep
-    log.info(`cloning from ${hostPortText(src)} with pg_basebackup`)
-    await pg.basebackup({
-      source: {...rest, user: username, host: src.host, port: src.port, dbname: config.postgresql.database},
-      options: config.postgresql.basebackup as never,
-      signal,
-    })
+    const configured = config.postgresql.create_replica_methods
+    const section = (m: string) => ((config.postgresql as Record<string, unknown>)[m] ?? {}) as Record<string, unknown>
+    const methods = src ? configured : configured.filter((m) => m !== 'basebackup' && (truthy(section(m)['no_leader']) || truthy(section(m)['no_master'])))
+    if (!methods.length) throw new Error(`no replica method can work without a leader (create_replica_methods: ${configured.join(', ')}; mark one no_leader: true)`)
+    const conn = src ? replicationConn(config, src) : null
+    let failure: unknown
+    let created = false
+    for (const m of methods) {
+      if (signal.aborted) break
+      try {
+        if (m === 'basebackup') {
+          log.info(`cloning from ${hostPortText(src!)} with pg_basebackup`)
+          await pg.basebackup({source: {...conn!, dbname: config.postgresql.database}, options: config.postgresql.basebackup as never, signal})
+        } else {
+          await this.runReplicaMethod(m, section(m), conn, signal)
+        }
+        log.info(`replica has been created using ${m}`)
+        created = true
+        break
+      } catch (e) {
+        log.error(`Error creating replica using method ${m}: ${errText(e)}`)
+        failure = e
+      }
+    }
+    if (!created) {
+      // As Patroni does: an empty data dir again, so the next cycle clones afresh instead of
+      // taking a half-copied directory for existing data.
+      await pg.removeDataDir().catch((e) => log.error(`could not empty ${config.postgresql.data_dir}: ${errText(e)}`))
+      throw failure instanceof Error ? failure : new Error(`no replica method succeeded (${methods.join(', ')})`)
+    }
     await pg.restoreConfigFiles().catch(() => {})
     // Start the copy as a replica inside the same task, as Patroni does: a fresh base backup's
     // pg_control says "in production", and left stopped it would look like a crashed primary.
@@ -605,6 +635,48 @@ export class HaLoop {
     log.info(upstream ? `starting the clone as a replica of ${upstream}` : 'starting the clone as a replica')
     await this.startPg('replica', upstream === config.name ? null : upstream, config.postgresql.pg_ctl_timeout * 1000, signal)
     this.memory = {...this.memory, role: 'replica'}
+  }
+
+  private async runReplicaMethod(method: string, options: Record<string, unknown>, conn: ConnParams | null, signal: AbortSignal): Promise<void> {
+    const {pg, config, log} = this.d
+    const opts = {...options}
+    const dataDir = config.postgresql.data_dir
+    let empty = true
+    try {
+      empty = readdirSync(dataDir).length === 0
+    } catch {
+      empty = true
+    }
+    if (!empty) {
+      if (truthy(opts['keep_data'])) log.info('Leaving data directory uncleaned')
+      else await pg.removeDataDir()
+    }
+    const command = typeof opts['command'] === 'string' ? opts['command'] : method
+    delete opts['command']
+    const argv = shellSplit(command)
+    if (!argv?.length) throw new Error(`postgresql.${method}.command: cannot split the command line: ${command}`)
+    if (!truthy(opts['no_params'])) {
+      const connstring = conn ? `dbname=${config.postgresql.database} user=${conn.user} host=${conn.host} port=${conn.port}` : ''
+      Object.assign(opts, {scope: config.scope, role: 'replica', datadir: dataDir, connstring})
+    } else {
+      for (const k of ['no_params', 'no_master', 'no_leader', 'keep_data']) delete opts[k]
+    }
+    const params = Object.entries(opts).map(([k, v]) => `--${k}=${pyStr(v)}`)
+    const dir = mkdtempSync(join(tmpdir(), 'hactl-replica-method-'))
+    try {
+      const env: NodeJS.ProcessEnv = {...process.env}
+      if (conn) {
+        const esc = (v: unknown) => String(v ?? '').replace(/\\/g, '\\\\').replace(/:/g, '\\:')
+        const passfile = join(dir, 'pgpass')
+        writeFileSync(passfile, `${esc(conn.host)}:${esc(conn.port)}:*:${esc(conn.user)}:${esc(conn.password)}\n`, {mode: 0o600})
+        env.PGPASSFILE = passfile
+      }
+      log.info(`creating a replica with ${method}: ${[...argv, ...params].join(' ')}`)
+      const r = await runArgv([...argv, ...params], env, signal)
+      if (r.code !== 0) throw new Error(`${command} exited with code=${r.code}${r.output.trim() ? `: ${r.output.trim()}` : ''}`)
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
   }
 
   private async startPg(as: 'primary' | 'replica', upstream: string | null, timeoutMs: number, signal: AbortSignal): Promise<void> {
@@ -1099,4 +1171,17 @@ function postgresVersionNum(v: string): number | undefined {
   const n = v.split('.').map(Number)
   if (n.some((x) => !Number.isInteger(x))) return undefined
   return n.length === 2 ? n[0] * 10000 + n[1] : n[0] * 10000 + n[1] * 100 + (n[2] ?? 0)
+}
+
+/** Python's truth value of a YAML setting (Patroni tests method options with `if value`). */
+function truthy(v: unknown): boolean {
+  return !(v === undefined || v === null || v === false || v === 0 || v === '' || (Array.isArray(v) && v.length === 0))
+}
+
+/** str() of a YAML value as Python prints it into `--key=value` (True, False, None). */
+function pyStr(v: unknown): string {
+  if (v === true) return 'True'
+  if (v === false) return 'False'
+  if (v === null || v === undefined) return 'None'
+  return typeof v === 'object' ? JSON.stringify(v) : String(v)
 }

@@ -410,10 +410,11 @@ export function withDefault<T>(parse: Parser<T>, fallback: NoInfer<T> | (() => N
 export interface ObjOptions<O> {
   /**
    * What to do with keys not in the shape: warn "unknown key" (default), keep them in the output
-   * untouched (custom tags), or hand them to `extra`, which returns true when it claimed the key.
+   * untouched (custom tags), or hand them to `extra`, which returns true when it claimed the key
+   * (dropped from the output) or 'keep' (claimed, and copied to the output as it is).
    */
   unknown?: 'warn' | 'keep'
-  extra?: (key: string, value: unknown, path: string, c: IssueCollector, raw: Record<string, unknown>) => boolean
+  extra?: (key: string, value: unknown, path: string, c: IssueCollector, raw: Record<string, unknown>) => boolean | 'keep'
   /** Cross-field rules, run after the fields were parsed. */
   check?: (out: O, path: string, c: IssueCollector, raw: Record<string, unknown>) => void
 }
@@ -462,7 +463,9 @@ export function obj<S extends Shape>(shape: S, opts: ObjOptions<Out<S>> = {}): P
         c.error(joinPath(path, key), 'is not an allowed key')
         continue
       }
-      if (opts.extra?.(key, value, path, c, v)) continue
+      const claim = opts.extra?.(key, value, path, c, v)
+      if (claim === 'keep') out[key] = value
+      if (claim) continue
       if (opts.unknown === 'keep') out[key] = value
       else c.warn(joinPath(path, key), 'unknown key; Patroni and hactl ignore it (typo?)')
     }

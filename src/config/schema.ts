@@ -267,8 +267,14 @@ const postgresql = obj(
     extra: (key, value, path, c, raw) => {
       const methods = raw['create_replica_methods']
       if (!Array.isArray(methods) || !methods.includes(key)) return false
-      if (value !== null) replicaMethod(value, joinPath(path, key), c)
-      return true
+      if (value === null) return true
+      const parsed = replicaMethod(value, joinPath(path, key), c)
+      const command = parsed?.['command']
+      if (command !== undefined && (typeof command !== 'string' || !command.trim())) {
+        c.error(joinPath(joinPath(path, key), 'command'), 'must be a non-empty command line', command)
+      }
+      // kept: the agent runs the method with these options (Patroni's create_replica)
+      return 'keep'
     },
     check: (pg, path, c, raw) => {
       if (raw['use_slots'] !== undefined) {

@@ -77,6 +77,8 @@ export interface PatroniClusterOptions {
   parameters?: Record<string, string | number | boolean>
   /** Per-member tags, keyed by member name. */
   tags?: Record<string, Record<string, unknown>>
+  /** Per-member extra keys of the local `postgresql` section (e.g. create_replica_methods), by member name. */
+  postgresql?: Record<string, Record<string, unknown>>
   /** Basic auth for the REST API's unsafe methods; patronictl 3.0.2 reuses it from restapi. */
   restApiAuth?: {username: string; password: string}
   /** Wait for a leader and nodes-1 streaming replicas before returning (default true). */
@@ -404,6 +406,8 @@ export class PatroniCluster {
     }
     const tags = this.opts.tags?.[node.name]
     if (tags) cfg.tags = tags
+    const extra = this.opts.postgresql?.[node.name]
+    if (extra) Object.assign(cfg.postgresql as Record<string, unknown>, extra)
     // patronictl 3.0.2 takes its REST credentials from restapi.authentication of the same file
     // (ctl.authentication only arrived in 3.1), so nothing more is needed for it.
     return cfg

@@ -140,6 +140,12 @@ function cloneSource(ctx: Ctx): {name: string; role: 'leader' | 'replica'} {
 function bootstrap(ctx: Ctx, pre: Action[], rem: Partial<AgentMemory>): Decision {
   const cfg = ctx.obs.config
   const init = ctx.cluster.initialize
+  const lt = ctx.obs.memory.lastTask
+  if (lt?.kind === 'clone' && !lt.ok && ctx.now - lt.finishedAt < cfg.loopWait * 1000) {
+    // Patroni retries a failed clone on the next cycle, not at once: a method that fails fast
+    // must not spin (and a slow one gets loop_wait of rest for the source).
+    return done('bootstrap.clone-failed', `failed to bootstrap (clone failed ${((ctx.now - lt.finishedAt) / 1000).toFixed(1)}s ago); trying again after loop_wait`, pre, rem)
+  }
   if (ctx.lockOwner) {
     const src = cloneSource(ctx)
     return done('bootstrap.clone', `trying to bootstrap from ${src.role} '${src.name}'`, [

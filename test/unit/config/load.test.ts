@@ -219,3 +219,16 @@ describe('directory scanning', () => {
     assert.equal(loadConfig(dir, {}).sources.length, 1)
   })
 })
+
+describe('create_replica_methods', () => {
+  it("a custom method's section is kept for the agent, options and all", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hactl-cfg-'))
+    const file = join(dir, 'c.yml')
+    const base = readFileSync(join(__dirname, '../../fixtures/config/minimal.yml'), 'utf8')
+    writeFileSync(file, base.replace('  data_dir: /var/lib/hactl/demo\n', '  data_dir: /var/lib/hactl/demo\n  create_replica_methods: [wal_g, basebackup]\n  wal_g:\n    command: wal-g-restore --fast\n    no_leader: true\n    threads: 4\n'))
+    const {config, warnings} = loadConfig(file, {})
+    assert.deepEqual((config.postgresql as Record<string, unknown>)['wal_g'], {command: 'wal-g-restore --fast', no_leader: true, threads: 4})
+    assert.deepEqual(config.postgresql.create_replica_methods, ['wal_g', 'basebackup'])
+    assert.deepEqual(warnings.map((w) => w.path).filter((p) => p.includes('wal_g')), [])
+  })
+})
