@@ -77,7 +77,8 @@ async function waitUntil(what: string, fn: () => Promise<boolean> | boolean, ms:
   throw new Error(`timed out: ${what}`)
 }
 
-async function event(c: PatroniCluster, w: Writer, kind: 'switchover' | 'sigterm' | 'sigkill'): Promise<number | undefined> {
+/** gap: last ack on the old primary to first on the new one; took: from the event to that first ack. */
+async function event(c: PatroniCluster, w: Writer, kind: 'switchover' | 'sigterm' | 'sigkill'): Promise<{gap: number; took: number} | undefined> {
   await c.waitForReplicasStreaming(2, {timeoutMs: 120_000})
   const leader = await c.waitForLeader()
   await waitUntil('writes on the leader', () => w.acks.some((a) => a.node === leader && a.at > Date.now() - 500), 30_000)
@@ -91,26 +92,35 @@ async function event(c: PatroniCluster, w: Writer, kind: 'switchover' | 'sigterm
   }
   await waitUntil('a write on a new primary', () => w.acks.some((a) => a.at >= t0 && a.node !== leader), 90_000)
   const g = w.gap(t0, leader)
+  const first = w.acks.find((a) => a.at >= t0 && a.node !== leader)!
   if (kind !== 'switchover') await c.startNode(leader)
-  return g
+  return g === undefined ? undefined : {gap: g, took: first.at - t0}
 }
 
 async function main(): Promise<void> {
   const etcd = await EtcdServer.start()
   const rows: string[] = []
   try {
-    for (const impl of ['hactl', 'patroni'] as const) {
+    const impls = (process.env.IMPLS ?? 'hactl,patroni').split(',') as Array<'hactl' | 'patroni'>
+    for (const impl of impls) {
+      const label = impl === 'hactl' ? `hactl${process.env.HACTL_TEST_BIN ? ' (SEA)' : ' (tsx)'}` : 'patroni 3.0.2'
+      const started = Date.now()
+      // bootstrap: three agents started at once until a leader and two streaming replicas
       const c = await PatroniCluster.start({etcd, scope: `gap-${impl}`, nodes: 3, namePrefix: impl[0], impl, ttl: 20, loopWait: 2, retryTimeout: 4, startTimeoutMs: 180_000})
+      rows.push(`${label.padEnd(14)} ${'bootstrap'.padEnd(11)} ${Date.now() - started} ms to a leader and 2 streaming replicas`)
       const w = new Writer(c)
       try {
         for (const kind of ['switchover', 'sigterm', 'sigkill'] as const) {
           const gaps: number[] = []
+          const tooks: number[] = []
           for (let i = 0; i < ROUNDS; i++) {
             const g = await event(c, w, kind)
-            if (g !== undefined) gaps.push(g)
+            if (g !== undefined) {
+              gaps.push(g.gap)
+              tooks.push(g.took)
+            }
           }
-          const label = impl === 'hactl' ? `hactl${process.env.HACTL_TEST_BIN ? ' (SEA)' : ' (tsx)'}` : 'patroni 3.0.2'
-          rows.push(`${label.padEnd(14)} ${kind.padEnd(11)} ${gaps.map((g) => String(g).padStart(6)).join(' ')}   median ${median(gaps)} ms`)
+          rows.push(`${label.padEnd(14)} ${kind.padEnd(11)} gap ${gaps.map((g) => String(g).padStart(6)).join(' ')}   median ${median(gaps)} ms; to the first write on the new primary ${tooks.join(' ')}   median ${median(tooks)} ms`)
         }
       } finally {
         await w.close()
@@ -120,7 +130,7 @@ async function main(): Promise<void> {
   } finally {
     await etcd.destroy()
   }
-  console.log(`write gap (ms) per leader change, ${ROUNDS} round(s) each, ttl 20, loop_wait 2, retry_timeout 4`)
+  console.log(`write gap (ms) per leader change, ${ROUNDS} round(s) each, ttl 20, loop_wait 2, retry_timeout 4 (IMPLS=hactl for hactl alone)`)
   for (const r of rows) console.log(r)
 }
 
