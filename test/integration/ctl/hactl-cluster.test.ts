@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict'
 import {execFileSync, spawn} from 'node:child_process'
-import {existsSync, readFileSync, writeFileSync} from 'node:fs'
+import {existsSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {after, before, describe, test} from 'node:test'
 import pg from 'pg'
@@ -176,7 +176,8 @@ function startWriter() {
 
 /** Our own tmux server (-L socket), so nothing else's sessions are touched; killed in after(). */
 const TMUX_SOCKET = `hactl-ctl-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`
-let tmuxStarted = false
+/** The server's socket file, removed after kill-server (tmux leaves it behind). */
+let tmuxSocketPath: string | undefined
 
 function tmux(...args: string[]): string {
   try {
@@ -191,7 +192,7 @@ function tmux(...args: string[]): string {
 function terminal(session: string, args: string[]) {
   const cmd = [process.execPath, '--import', 'tsx', 'src/cli.ts', '-c', cfg, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ')
   tmux('new-session', '-d', '-s', session, '-x', '200', '-y', '50', '-c', REPO, `${cmd}; echo "hactl exited $?"; exec sleep 600`)
-  tmuxStarted = true
+  tmuxSocketPath ??= tmux('display-message', '-p', '#{socket_path}').trim()
   const screen = () => tmux('capture-pane', '-p', '-S', '-200', '-t', session)
   return {
     screen,
@@ -219,12 +220,13 @@ before(async () => {
 })
 
 after(async () => {
-  if (tmuxStarted) {
+  if (tmuxSocketPath) {
     try {
       tmux('kill-server')
     } catch {
       // the server already ended
     }
+    rmSync(tmuxSocketPath, {force: true})
   }
   await cluster?.destroy()
   await etcd?.destroy()
@@ -255,10 +257,12 @@ describe('hactl control commands on a 3-node hactl cluster', () => {
       assert.equal(leaderRow['TL'], Number(await one(l, 'select timeline_id from pg_control_checkpoint()')))
       for (const n of cluster.nodes) assert.equal(await one(n, 'select pg_is_in_recovery()'), n.name !== l.name, n.name)
       // Lag in MB is computed from the member keys and the leader's optime, as patronictl does
+      // (a replica that published after the leader's last optime is not behind: lag 0)
       const status = await etcdJson('status')
       for (const n of await replicas()) {
         const m = await etcdJson(`members/${n.name}`)
-        assert.equal(Math.round((status.optime - m.xlog_location) / 1048576), 0)
+        assert.equal(typeof m.xlog_location, 'number')
+        assert.equal(Math.round(Math.max(0, status.optime - m.xlog_location) / 1048576), 0, `${n.name}: ${JSON.stringify(m)} vs ${JSON.stringify(status)}`)
       }
 
       const topo = await hactl(['topology'])
@@ -460,6 +464,44 @@ describe('hactl control commands on a 3-node hactl cluster', () => {
         await cluster.startNode(gone!.name)
       }
       await cluster.waitForNodeState(gone!.name, 'running')
+      await cluster.waitForReplicasStreaming(2)
+    }))
+
+  test('a switchover to a lagging replica: the leader refuses, hactl gives the lag against maximum_lag_on_failover', {timeout: 90_000}, () =>
+    withLogs(async () => {
+      const l = await leader()
+      const [late] = await replicas()
+      await sql(l, 'create table if not exists ctl_bulk (v int)')
+      // the replica stops receiving WAL (its walreceiver frozen) while the leader writes ~6 MB
+      const receiver = Number(await one(late!, 'select pid from pg_stat_wal_receiver'))
+      assert.ok(receiver > 0)
+      process.kill(receiver, 'SIGSTOP')
+      try {
+        await sql(l, 'insert into ctl_bulk select generate_series(1, 100000)')
+        const lagMb = await eventually(`etcd to show ${late!.name} more than 2 MB behind`, async () => {
+          const rows = JSON.parse((await hactl(['list', '-f', 'json'])).stdout) as Array<Record<string, unknown>>
+          const lag = rows.find((r) => r['Member'] === late!.name)!['Lag in MB'] as number
+          assert.ok(lag > 2, `lag ${lag} MB`)
+          return lag
+        })
+        const r = await hactl(['switchover', '--leader', l.name, '--candidate', late!.name, '--force'])
+        assert.equal(r.code, 0, `patronictl exits 0 after an agent's refusal: ${r.stderr}`)
+        assert.match(r.stdout, /\nSwitchover failed, details: 503, Switchover failed\nWhy, as etcd and the candidates' REST APIs show it:\n/)
+        const m = r.stdout.match(
+          new RegExp(`\\n {2}${late!.name}: (\\d+\\.\\d) MB behind the leader \\((\\d+) bytes: leader at [0-9A-F]+/[0-9A-F]+, ${late!.name} at [0-9A-F]+/[0-9A-F]+\\), more than maximum_lag_on_failover 1048576 bytes \\(1\\.0 MB\\)\\n$`),
+        )
+        assert.ok(m, r.stdout)
+        assert.ok(Number(m[2]) > 2 * 1048576 && Math.abs(Number(m[1]) - lagMb) <= 1, `${m[1]} MB / ${m[2]} bytes vs list ${lagMb} MB`)
+        assert.equal(await cluster.leaderName(), l.name)
+        assert.ok(await noPendingFailover())
+        assert.equal(await one(late!, 'select pg_is_in_recovery()'), true)
+      } finally {
+        process.kill(receiver, 'SIGCONT')
+      }
+      await eventually(`${late!.name} to catch up`, async () => {
+        const rows = JSON.parse((await hactl(['list', '-f', 'json'])).stdout) as Array<Record<string, unknown>>
+        assert.equal(rows.find((r) => r['Member'] === late!.name)!['Lag in MB'], 0)
+      })
       await cluster.waitForReplicasStreaming(2)
     }))
 
