@@ -16,7 +16,7 @@ import type {ClusterView, HistoryLine, MemberData} from '../core/cluster'
 import {getMember} from '../core/cluster'
 import {decide} from '../core/decide'
 import type {AgentMemory, DcsObservation, Observation, PeerStatus, PgObservation, RewindState, StepOutcome, TaskKind} from '../core/observation'
-import {serverParameters} from '../core/pg-params'
+import {humanSetting, serverParameters} from '../core/pg-params'
 import {formatSsn, parseSsn, pickSyncStandbys, sameSet, syncStandbys} from '../core/sync'
 import {scheduleVerdict} from '../core/timing'
 import {recoveryParameters} from '../adapters/postgres'
@@ -524,14 +524,18 @@ export class HaLoop {
 
   private async refreshPendingRestart(): Promise<void> {
     const reasons: Record<string, {old_value: string; new_value: string}> = {}
-    const want = this.serverParams(await this.d.pg.binaryVersion()).cmdline
+    const params = this.serverParams(await this.d.pg.binaryVersion())
     const rows = await this.d.pg.settings()
-    const byName = new Map(rows.map((r) => [r.name, r]))
-    for (const [k, v] of Object.entries(want)) {
+    for (const [k, v] of Object.entries(params.cmdline)) {
       const was = this.startedCmdline?.[k]
       if (was !== undefined && was !== v) reasons[k] = {old_value: was, new_value: v}
     }
-    for (const r of rows) if (r.pendingRestart && !reasons[r.name]) reasons[r.name] = {old_value: byName.get(r.name)?.setting ?? '', new_value: '(changed in the configuration files)'}
+    // pg_settings still shows the running value of a parameter waiting for a restart.
+    for (const r of rows) {
+      if (r.pendingRestart && !reasons[r.name]) {
+        reasons[r.name] = {old_value: humanSetting(r.setting, r.unit), new_value: params.parameters[r.name] ?? '(changed in the configuration files)'}
+      }
+    }
     const pending = Object.keys(reasons).length > 0
     if (pending && !this.pendingRestart) this.d.log.info(`pending restart: ${Object.keys(reasons).sort().join(', ')}`)
     this.pendingRestart = pending

@@ -190,3 +190,22 @@ export function raiseToControldata(
   }
   return {parameters: out, raised}
 }
+
+const MEMORY_UNITS: Array<[string, number]> = [['TB', 1024 ** 4], ['GB', 1024 ** 3], ['MB', 1024 ** 2], ['kB', 1024], ['B', 1]]
+const TIME_UNITS: Array<[string, number]> = [['d', 86_400_000_000], ['h', 3_600_000_000], ['min', 60_000_000], ['s', 1_000_000], ['ms', 1000], ['us', 1]]
+
+/**
+ * A pg_settings value in its base unit as a person writes it, the way Patroni shows pending
+ * restart reasons: `64` with unit `8kB` is `512kB`, `2048` with unit `MB` is `2GB`, `30000` with
+ * unit `ms` is `30s`. Anything else (no unit, not an integer, zero, -1) is returned as it is.
+ */
+export function humanSetting(setting: string, unit: string | null): string {
+  const m = unit ? /^(\d*)(B|kB|MB|GB|TB|us|ms|s|min|h|d)$/.exec(unit) : null
+  if (!m || !/^\d+$/.test(setting) || Number(setting) === 0) return setting
+  const table = MEMORY_UNITS.some(([u]) => u === m[2]) ? MEMORY_UNITS : TIME_UNITS
+  const base = table.find(([u]) => u === m[2])![1]
+  const total = Number(setting) * Number(m[1] || '1') * base
+  if (!Number.isSafeInteger(total)) return setting
+  const [name, size] = table.find(([, size]) => total % size === 0)!
+  return `${total / size}${name}`
+}

@@ -662,7 +662,7 @@ export class PostgresAdapter implements PostgresControl {
 
   async replicationStats(): Promise<ReplicationRow[]> {
     const rows = await this.sql.query<Record<string, string | null>>(
-      `SELECT pid::text, usename::text, application_name, client_addr::text, state, sync_state, sync_priority::text,
+      `SELECT pid::text, usename::text, application_name, host(client_addr) AS client_addr, state, sync_state, sync_priority::text,
         sent_lsn::text, write_lsn::text, flush_lsn::text, replay_lsn::text
       FROM pg_catalog.pg_stat_replication ORDER BY application_name, pid`,
       [],

@@ -328,6 +328,11 @@ describe('hactl control commands on a 3-node hactl cluster', () => {
       const col = pretty.stdout.split('\n').find((l) => l.startsWith('| Member'))!.split('|').map((c) => c.trim()).indexOf('Pending restart') - 1
       assert.deepEqual(tableRows(pretty.stdout).map((r) => r[col]), ['*', '*', '*'], pretty.stdout)
       for (const n of cluster.nodes) assert.equal(await one(n, 'show wal_buffers'), '512kB', `${n.name} is not restarted yet`)
+      for (const n of cluster.nodes) {
+        // Patroni 3.1+'s reason: the running value in a unit a person reads, and the new one.
+        const s = await n.status()
+        assert.deepEqual(s?.pending_restart_reason?.wal_buffers, {old_value: '512kB', new_value: '1MB'}, n.name)
+      }
 
       const r = await hactl(['restart', SCOPE, '--force'])
       assert.equal(r.code, 0, r.stderr)

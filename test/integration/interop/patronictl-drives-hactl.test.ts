@@ -65,7 +65,13 @@ test('each hactl member answers GET /patroni in the shape Patroni peers read', a
     assert.equal(s.timeline, 1)
     assert.match(String(s.patroni?.version), /^\d+\.\d+\.\d+$/)
     assert.equal(typeof s.server_version, 'number')
-    if (n.name === leader) assert.equal(typeof s.xlog?.location, 'number')
-    else assert.equal(typeof s.xlog?.replayed_location, 'number')
+    if (n.name === leader) {
+      assert.equal(typeof s.xlog?.location, 'number')
+      // Patroni serves client_addr as the address alone (not inet text such as 127.0.0.1/32).
+      const addrs: unknown[] = s.replication.map((r: any) => r.client_addr)
+      assert.ok(addrs.length >= 2 && addrs.every((a) => a === '127.0.0.1'), `client_addr of ${JSON.stringify(s.replication)}`)
+    } else {
+      assert.equal(typeof s.xlog?.replayed_location, 'number')
+    }
   }
 })

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import {describe, test} from 'node:test'
 import {formatLsn, parseLsn} from '../../../src/core/lsn'
-import {raiseToControldata, serverParameters, splitListen} from '../../../src/core/pg-params'
+import {humanSetting, raiseToControldata, serverParameters, splitListen} from '../../../src/core/pg-params'
 
 const base = {serverVersion: 150004, scope: 'acme', listen: '127.0.0.1,10.0.0.1:5433', dynamicParameters: {}, localParameters: {}}
 
@@ -100,4 +100,22 @@ describe('server parameters', () => {
     assert.deepEqual(r.parameters, {max_connections: '200', max_worker_processes: '8', max_wal_senders: '12'})
     assert.deepEqual(r.raised, ['max_connections', 'max_wal_senders'])
   })
+})
+
+test('humanSetting shows a base-unit value as Patroni shows pending restart reasons', () => {
+  const cases: Array<[string, string | null, string]> = [
+    ['64', '8kB', '512kB'],
+    ['16384', '8kB', '128MB'],
+    ['2048', 'MB', '2GB'],
+    ['1536', 'MB', '1536MB'],
+    ['30000', 'ms', '30s'],
+    ['90', 's', '90s'],
+    ['3600', 's', '1h'],
+    ['100', null, '100'],
+    ['-1', '8kB', '-1'],
+    ['0', 'ms', '0'],
+    ['on', null, 'on'],
+    ['0.9', null, '0.9'],
+  ]
+  for (const [setting, unit, want] of cases) assert.equal(humanSetting(setting, unit), want, `${setting} ${unit}`)
 })
