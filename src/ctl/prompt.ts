@@ -17,7 +17,7 @@ import {HactlError} from '../errors'
 
 /** Where answers come from. */
 export interface CtlInput {
-  /** stdin is a terminal: ask with inquirer. */
+  /** stdin is a terminal: ask on it with readline, as click does. */
   readonly isTTY: boolean
   /** The next line without its line break; null at end of input. */
   readLine(): Promise<string | null>

@@ -42,7 +42,7 @@ export function processIo(signal?: AbortSignal): CtlIo {
 async function handlerFor(id: string): Promise<CtlHandler | undefined> {
   if (Object.hasOwn(READ_COMMANDS, id)) return READ_COMMANDS[id]
   if (!Object.hasOwn(WRITE_CTL_SPECS, id)) return undefined
-  // pg, inquirer and the diff are only needed by these
+  // pg, the prompts and the diff are only needed by these
   return (await import('./write-commands')).WRITE_COMMANDS[id]
 }
 
