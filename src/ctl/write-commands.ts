@@ -2,7 +2,8 @@
  * The patronictl commands that change a cluster: switchover, failover, edit-config, restart,
  * reload, reinit, pause, resume, remove, query, flush. They ask the members' REST API (the
  * leader first where patronictl does) and fall back to etcd where patronictl does; questions,
- * messages and exit codes follow patronictl 3.0.2, the output tables the read commands' format.
+ * messages and exit codes follow patronictl 3.0.2 (but for a switchover or failover that an agent
+ * refuses or cannot confirm: EXIT_REFUSED, EXIT_IN_PROGRESS), the output tables the read commands' format.
  */
 import {spawnSync} from 'node:child_process'
 import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
@@ -35,6 +36,14 @@ interface Session {
   io: CtlIo
   ask: Prompter
 }
+
+/**
+ * Exit codes of switchover and failover once the request reached an agent. patronictl exits 0
+ * whatever the agent answered; hactl tells a script what happened to the leader.
+ */
+export const EXIT_REFUSED = 1
+/** The agent timed out waiting for the change (503 "status unknown"): it may still happen. */
+export const EXIT_IN_PROGRESS = 3
 
 /** Loads the config, opens the cluster's keys and reads them once; closes the store afterwards. */
 async function withCluster(p: ParsedArgv, io: CtlIo, f: (s: Session) => Promise<number>): Promise<number> {
@@ -212,10 +221,14 @@ async function failoverOrSwitchover(
         r = await rest(s, target, 'post', 'failover', value)
       }
       if (r.status !== 200 && r.status !== 202) {
-        io.out(`${pyTitle(action)} failed, details: ${r.status}, ${r.body}\n`)
+        // patronictl 4.x words a timed-out request as "result unknown": it may still happen
+        const unknown = r.body.includes('status unknown')
+        io.out(`${pyTitle(action)} ${unknown ? 'result unknown' : 'failed'}, details: ${r.status}, ${r.body}\n`)
+        if (unknown) return EXIT_IN_PROGRESS
         // patronictl stops here; say why, candidate by candidate
         await explainFailure(s, action, leader ?? null, candidate || null, r)
-        return 0
+        // patronictl exits 0 here; a script deserves to know the leader did not move
+        return EXIT_REFUSED
       }
       shown = await s.dcs.loadCluster({fresh: true})
       io.out(`${pyTimestamp(io.now())} ${r.body}\n`)

@@ -457,7 +457,7 @@ describe('hactl control commands on a 3-node hactl cluster', () => {
       await cluster.stopNode(gone!.name, {signal: 'SIGKILL'})
       try {
         const r = await hactl(['switchover', '--leader', l.name, '--candidate', gone!.name, '--force'])
-        assert.equal(r.code, 0, `patronictl exits 0 after an agent's refusal: ${r.stderr}`)
+        assert.equal(r.code, 1, `an agent's refusal exits 1 (patronictl: 0): ${r.stderr}`)
         assert.match(r.stdout, /\nSwitchover failed, details: 412, switchover is not possible: no good candidates have been found\n/)
         assert.match(
           r.stdout,
@@ -490,7 +490,7 @@ describe('hactl control commands on a 3-node hactl cluster', () => {
           return lag
         })
         const r = await hactl(['switchover', '--leader', l.name, '--candidate', late!.name, '--force'])
-        assert.equal(r.code, 0, `patronictl exits 0 after an agent's refusal: ${r.stderr}`)
+        assert.equal(r.code, 1, `an agent's refusal exits 1 (patronictl: 0): ${r.stderr}`)
         assert.match(r.stdout, /\nSwitchover failed, details: 503, Switchover failed\nWhy, as etcd and the candidates' REST APIs show it:\n/)
         const m = r.stdout.match(
           new RegExp(`\\n {2}${late!.name}: (\\d+\\.\\d) MB behind the leader \\((\\d+) bytes: leader at [0-9A-F]+/[0-9A-F]+, ${late!.name} at [0-9A-F]+/[0-9A-F]+\\), more than maximum_lag_on_failover 1048576 bytes \\(1\\.0 MB\\)\\n$`),
