@@ -202,7 +202,7 @@ async function snapshot(loop: HaLoop, name: string, scope: string, nextRunMs: nu
     globalConfig: loop.dynamic,
     isLeader: loop.isLeader,
     paused: loop.dynamic.pause === true,
-    failsafeActive: false,
+    failsafeActive: loop.dynamic.failsafe_mode === true && loop.failsafe.isActive(loop.dynamic.ttl),
     dcsLastSeen: Math.floor(dcsLastSeen / 1000),
     configuredTags: tags,
     effectiveTags: tags,

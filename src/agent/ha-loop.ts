@@ -27,6 +27,8 @@ import type {ConnParams, PgStatus, PostgresControl, RecoveryConfig, ReplicationR
 import {Callbacks, shellSplit, type CallbackAction} from './callbacks'
 import {localConn} from '../wiring'
 import {TaskSlot} from './task-slot'
+import {FailsafeState, withFailsafeLeader} from './failsafe'
+import {patroniRequest} from '../ctl/rest'
 import {historyLinesFrom, PrePromoteFailed, readHistoryFile, replicationConn, rewindConn, runArgv, runScript} from './execute-failover'
 import {decideConfig, getPeerStatus, hostPortOf, hostPortText, initialMemory, peerStatusFrom, slotNameFor} from './helpers'
 
@@ -98,7 +100,11 @@ export class HaLoop {
     this.slot = new TaskSlot(d.clock, () => d.dcs.wakeup())
     this.callbacks = new Callbacks({commands: () => this.d.config.postgresql.callbacks as never, scope: () => this.d.config.scope, log: d.log})
     this.dynamic = d.config.bootstrap?.dcs ?? parseDynamicConfig({}).config
+    this.failsafe = new FailsafeState(() => d.clock.now())
   }
+
+  /** failsafe_mode: the primary's pings (on a replica) or the last vouched round (on the primary). */
+  readonly failsafe: FailsafeState
 
   get isLeader(): boolean {
     return this.lastCluster?.leader?.name === this.d.config.name
@@ -159,10 +165,15 @@ export class HaLoop {
     const {dcs, clock, config} = this.d
     let dcsObs: DcsObservation
     try {
-      const cluster = await dcs.loadCluster()
-      this.lastCluster = cluster
+      let cluster = await dcs.loadCluster()
       this.unreachableSince = null
       if (cluster.leader) this.lastLockedMembers = cluster.members
+      if (!cluster.leader && this.dynamic.failsafe_mode) {
+        // The lock expired, but the primary pinged us within the ttl: it runs and only lost etcd.
+        const ping = this.failsafe.leader(this.dynamic.ttl)
+        if (ping) cluster = withFailsafeLeader(cluster, ping)
+      }
+      this.lastCluster = cluster
       if (cluster.config?.valid) {
         const parsed = parseDynamicConfig(cluster.config.data)
         if (parsed.valid) this.applyDynamic(parsed.config)
@@ -279,8 +290,13 @@ export class HaLoop {
         const cluster = obs.dcs.reachable ? obs.dcs.cluster : this.lastCluster
         if (!cluster) throw new DcsFailed('no cluster view')
         const lsn = a.status && obs.pg.walPosition !== null ? obs.pg.walPosition : undefined
-        const ok = await viaDcs(() => dcs.updateLeader(cluster, lsn !== undefined ? {lastLsn: lsn} : undefined))
-        if (ok) this.lastLockRenewal = clock.now()
+        const failsafe = this.dynamic.failsafe_mode ? this.failsafeTopology(cluster) : undefined
+        const extras = lsn !== undefined || failsafe ? {...(lsn !== undefined ? {lastLsn: lsn} : {}), ...(failsafe ? {failsafe} : {})} : undefined
+        const ok = await viaDcs(() => dcs.updateLeader(cluster, extras))
+        if (ok) {
+          this.lastLockRenewal = clock.now()
+          this.failsafe.setActive(0)
+        }
         return {outcome: {type: 'update-lock', ok}}
       }
       case 'release-lock':
@@ -377,6 +393,8 @@ export class HaLoop {
       case 'clear-failover':
         await viaDcs(() => dcs.setFailover({}, a.expectedVersion))
         return {}
+      case 'failsafe-probe':
+        return {outcome: {type: 'failsafe-probe', ok: await this.failsafeProbe(obs)}}
       case 'cancel-task':
         await this.slot.cancel()
         return {}
@@ -416,9 +434,12 @@ export class HaLoop {
         this.startTask('reinitialize', `reinitialize from ${a.source}`, (signal) => this.reinitializeFrom(src, signal))
         return {}
       }
-      default:
-        this.warnOnce(a.type, `action ${a.type} not implemented yet`)
+      default: {
+        // every action type is handled above; a new one fails the type check here first
+        const unhandled: never = a
+        this.warnOnce((unhandled as Action).type, `action ${(unhandled as Action).type} not implemented`)
         return {}
+      }
     }
   }
 
@@ -733,6 +754,7 @@ export class HaLoop {
   /** pre_promote (a failure aborts: the core then releases the lock), pg_ctl promote, CHECKPOINT. */
   private async promote(signal: AbortSignal): Promise<void> {
     const {pg, config, log} = this.d
+    this.failsafe.setActive(0)
     const script = config.postgresql.pre_promote
     if (script) {
       const r = await runScript(script, signal)
@@ -1097,6 +1119,48 @@ export class HaLoop {
     if (pg?.inRecovery === false) role = 'primary'
     else if (pg?.inRecovery === true && role === 'primary') role = 'replica'
     return role === 'primary' ? 'master' : role
+  }
+
+  /** Patroni's _failsafe_config: every member with an api_url, and me. */
+  private failsafeTopology(cluster: ClusterView): Record<string, string> {
+    const out: Record<string, string> = {}
+    for (const m of cluster.members) if (m.apiUrl) out[m.name] = m.apiUrl
+    out[this.d.config.name] ??= this.memberData().api_url as string
+    return out
+  }
+
+  /**
+   * The primary cannot reach etcd: ask every other member of `/failsafe` (as last read) to vouch
+   * for it with `POST /failsafe` (2 s, one retry, in parallel). All must answer 200 `Accepted`.
+   */
+  private async failsafeProbe(obs: Observation): Promise<boolean> {
+    const {config, log, clock} = this.d
+    const view = obs.dcs.reachable ? obs.dcs.cluster : obs.dcs.lastCluster
+    const topology = view?.failsafe
+    if (!topology || !Object.hasOwn(topology, config.name)) return false
+    const me = this.memberData()
+    const slots: Record<string, number> = {}
+    if (obs.pg.walPosition !== null) slots[slotNameFor(config.name)] = obs.pg.walPosition
+    const body = {name: config.name, conn_url: me.conn_url, api_url: me.api_url, slots}
+    const others = Object.entries(topology).filter(([name]) => name !== config.name)
+    const answers = await Promise.all(
+      others.map(async ([name, url]) => {
+        for (let attempt = 0; attempt < 2; attempt++) {
+          try {
+            const r = await patroniRequest(url, {insecure: true, timeoutMs: 2000}, {method: 'POST', endpoint: 'failsafe', body})
+            if (r.status === 200 && r.body === 'Accepted') return true
+            log.warning(`failsafe: ${name} did not vouch for me: ${r.status} ${r.body}`)
+            return false
+          } catch (e) {
+            if (attempt === 1) log.warning(`failsafe: POST ${url.replace(/\/patroni$/, '')}/failsafe to ${name} failed: ${errText(e)}`)
+          }
+        }
+        return false
+      }),
+    )
+    const ok = answers.every(Boolean)
+    if (ok) this.failsafe.setActive(clock.now())
+    return ok
   }
 
   memberData(): MemberData {

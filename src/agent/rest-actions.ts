@@ -14,6 +14,7 @@ import type {Dcs} from '../ports/dcs'
 import type {Logger} from '../log/logger'
 import {errText, type HaLoop} from './ha-loop'
 import {getPeerStatus, peerStatusFrom} from './helpers'
+import {parseFailsafePing} from './failsafe'
 
 export interface RestActionDeps {
   loop: HaLoop
@@ -285,6 +286,22 @@ export function createRestActions(d: RestActionDeps): ActionHandlers {
     async reload() {
       void d.reload().catch((e) => d.log.error(`reload failed: ${errText(e)}`))
       return text(202, 'reload scheduled')
+    },
+
+    /**
+     * POST /failsafe from a primary that cannot reach etcd (ha-loop.md 4.6): a replica remembers
+     * it as the leader for one ttl and answers `Accepted` with its WAL position in `lsn`; a node
+     * running as primary refuses (500), and without failsafe_mode the request is 502.
+     */
+    async failsafe(body) {
+      if (!d.loop.dynamic.failsafe_mode) return text(502, 'failsafe_mode is not enabled')
+      const ping = parseFailsafePing(body)
+      if (typeof ping === 'string') return text(400, ping)
+      const pg = d.loop.lastPg
+      if (pg?.process === 'running' && pg.inRecovery === false) return text(500, 'Running as a leader')
+      d.loop.failsafe.update(ping)
+      const lsn = pg?.walPosition
+      return {status: 200, body: 'Accepted', ...(typeof lsn === 'number' ? {headers: {lsn: String(lsn)}} : {})}
     },
 
     async reinitialize(body) {

@@ -54,8 +54,6 @@ export const UNSUPPORTED: readonly SupportEntry[] = [
   {scope: 'local', path: 'restapi.server_tokens', severity: 'warning', reason: 'Patroni 4.x setting; not supported yet'},
   {scope: 'dynamic', path: 'synchronous_mode', severity: 'error', when: (v) => typeof v === 'string' && v.toLowerCase() === 'quorum',
     reason: 'quorum commit (Patroni 4.x) is not supported yet; use synchronous_mode: on or off'},
-  {scope: 'dynamic', path: 'failsafe_mode', severity: 'warning', when: isTrue,
-    reason: 'not supported yet: when etcd is unreachable hactl demotes the primary, as with failsafe_mode off'},
   {scope: 'dynamic', path: 'standby_cluster', severity: 'error',
     when: (v) => isPlainObject(v) && Boolean(v['host'] || v['port'] || v['restore_command']),
     reason: 'standby clusters are not supported yet: hactl would promote instead of following the remote primary'},

@@ -77,6 +77,8 @@ export interface PatroniClusterOptions {
   parameters?: Record<string, string | number | boolean>
   /** Per-member tags, keyed by member name. */
   tags?: Record<string, Record<string, unknown>>
+  /** Per-member etcd endpoint (host:port), e.g. a proxy the test can cut; default the etcd itself. */
+  etcdHosts?: Record<string, string>
   /** Per-member extra keys of the local `postgresql` section (e.g. create_replica_methods), by member name. */
   postgresql?: Record<string, Record<string, unknown>>
   /** Basic auth for the REST API's unsafe methods; patronictl 3.0.2 reuses it from restapi. */
@@ -356,7 +358,7 @@ export class PatroniCluster {
       name: node.name,
       log: {level: 'INFO'},
       restapi,
-      etcd3: {hosts: [this.etcd.endpoint]},
+      etcd3: {hosts: [this.opts.etcdHosts?.[node.name] ?? this.etcd.endpoint]},
       bootstrap: {
         dcs: {
           ttl: this.ttl,

@@ -39,3 +39,18 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, intervalMs))
   }
 }
+
+/**
+ * Runs `check` every `intervalMs` for `durationMs` (an invariant that must hold for a while, e.g.
+ * "nobody else takes the lock"); a throwing check ends it with that error.
+ */
+export async function holdsFor(durationMs: number, check: () => Promise<void> | void, intervalMs = 500): Promise<number> {
+  const until = Date.now() + durationMs
+  let samples = 0
+  while (Date.now() < until) {
+    await check()
+    samples++
+    await new Promise((r) => setTimeout(r, intervalMs))
+  }
+  return samples
+}

@@ -123,13 +123,14 @@ describe('parseDynamicConfig', () => {
     assert.deepEqual(r.issues.map((i) => i.path).sort(), ['loop_wiat', 'postgresql.authentication', 'postgresql.data_dir', 'postgresql.use_slot'])
   })
 
-  it('unsupported dynamic settings: quorum refused, failsafe_mode warned', () => {
+  it('unsupported dynamic settings: quorum refused; failsafe_mode is supported', () => {
     const q = parseDynamicConfig({synchronous_mode: 'quorum'})
     assert.equal(q.valid, false)
     assert.equal(q.config.synchronous_mode, 'quorum')
     const f = parseDynamicConfig({failsafe_mode: true})
     assert.equal(f.valid, true)
-    assert.deepEqual(f.issues.map((i) => [i.severity, i.path]), [['warning', 'failsafe_mode']])
+    assert.deepEqual(f.issues, [])
+    assert.equal(f.config.failsafe_mode, true)
   })
 
   it('isStandbyCluster', () => {
