@@ -68,8 +68,12 @@ test('each hactl member answers GET /patroni in the shape Patroni peers read', a
     if (n.name === leader) {
       assert.equal(typeof s.xlog?.location, 'number')
       // Patroni serves client_addr as the address alone (not inet text such as 127.0.0.1/32).
-      const addrs: unknown[] = s.replication.map((r: any) => r.client_addr)
-      assert.ok(addrs.length >= 2 && addrs.every((a) => a === '127.0.0.1'), `client_addr of ${JSON.stringify(s.replication)}`)
+      // the leader lists its walsenders from its last cycle: wait for both replicas to be in it
+      const replication = await waitFor('the leader to list both replicas under replication', async () => {
+        const r = (await n.status())?.replication as Array<Record<string, unknown>> | undefined
+        return r && r.length >= 2 ? r : undefined
+      }, {timeoutMs: 20_000, intervalMs: 200})
+      assert.ok(replication.every((r) => r.client_addr === '127.0.0.1'), `client_addr of ${JSON.stringify(replication)}`)
     } else {
       assert.equal(typeof s.xlog?.replayed_location, 'number')
     }
