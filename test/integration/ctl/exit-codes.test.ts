@@ -5,13 +5,11 @@
  * agents answer, so each answer can be produced on demand.
  */
 import assert from 'node:assert/strict'
-import {spawn} from 'node:child_process'
 import {createServer, type Server} from 'node:http'
-import {join} from 'node:path'
 import {after, before, test} from 'node:test'
 import {EtcdServer} from '../../harness/etcd'
+import {runHactl} from '../../harness/hactl-cli'
 
-const ROOT = join(import.meta.dirname, '..', '..', '..')
 const SCOPE = 'exitcodes'
 let etcd: EtcdServer
 let api: Server
@@ -43,16 +41,8 @@ after(async () => {
   await etcd?.destroy()
 })
 
-function hactl(args: string[]): Promise<{code: number | null; stdout: string; stderr: string}> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli.ts'), '-d', `etcd3://${etcd.endpoint}`, ...args], {cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe']})
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({code, stdout, stderr}))
-  })
+function hactl(args: string[]) {
+  return runHactl(['-d', `etcd3://${etcd.endpoint}`, ...args])
 }
 
 test('the agent switched over: exit 0 and its answer', async () => {

@@ -6,13 +6,14 @@
  * own settings), not just exit codes. The cases share one cluster and run in order.
  */
 import assert from 'node:assert/strict'
-import {execFileSync, spawn} from 'node:child_process'
+import {execFileSync} from 'node:child_process'
 import {existsSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {after, before, describe, test} from 'node:test'
 import pg from 'pg'
 import {parse, stringify} from 'yaml'
 import {EtcdServer} from '../../harness/etcd'
+import {type CliOptions, type CliRun, runHactl} from '../../harness/hactl-cli'
 import {PATRONI_TEST_AUTH, PatroniCluster, type PatroniNode} from '../../harness/patroni'
 import {waitFor} from '../../harness/ports'
 import {asUser, PG_BIN_DIR, runCommand} from '../../harness/postgres-bin'
@@ -23,43 +24,14 @@ let etcd: EtcdServer
 let cluster: PatroniCluster
 let cfg: string
 
-interface Run {
-  code: number | null
-  stdout: string
-  stderr: string
-  ms: number
-}
+type Run = CliRun
 
 /**
  * The CLI as a user runs it; never throws on a non-zero exit. `openStdin` leaves stdin an open
  * pipe that never carries a line (a script run under ssh or a CI step with a dangling stdin).
  */
-function hactl(
-  args: string[],
-  {input = '', env = {}, timeoutMs = 90_000, openStdin = false}: {input?: string; env?: Record<string, string>; timeoutMs?: number; openStdin?: boolean} = {},
-): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const base = {...process.env}
-    for (const k of ['PATRONICTL_CONFIG_FILE', 'DCS_URL', 'PGPASSWORD', 'PGUSER', 'EDITOR', 'HACTL_PROMPT_TIMEOUT']) delete base[k]
-    const t0 = Date.now()
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', '-c', cfg, ...args], {cwd: REPO, env: {...base, ...env}, stdio: ['pipe', 'pipe', 'pipe']})
-    let stdout = ''
-    let stderr = ''
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL')
-      reject(new Error(`hactl ${args.join(' ')} did not finish within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`))
-    }, timeoutMs)
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    child.on('error', reject)
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      resolve({code, stdout, stderr, ms: Date.now() - t0})
-    })
-    child.stdin.on('error', () => {})
-    if (openStdin) child.stdin.write(input)
-    else child.stdin.end(input)
-  })
+function hactl(args: string[], opts: CliOptions = {}): Promise<Run> {
+  return runHactl(['-c', cfg, ...args], opts)
 }
 
 /** One statement on a member as the superuser over TCP; rows as arrays. */

@@ -6,10 +6,10 @@
  * run in order (remove comes last).
  */
 import assert from 'node:assert/strict'
-import {spawn} from 'node:child_process'
 import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {after, before, describe, test} from 'node:test'
+import {runHactl} from '../../harness/hactl-cli'
 import {EtcdServer} from '../../harness/etcd'
 import {PATRONI_TEST_AUTH, PatroniCluster} from '../../harness/patroni'
 import {waitFor} from '../../harness/ports'
@@ -30,28 +30,7 @@ const PG_ENV = {PGPASSWORD: PATRONI_TEST_AUTH.superuser.password}
 
 /** The executable's entry, as a user runs it; never throws on a non-zero exit. */
 function hactl(args: string[], {input = '', env = {}, timeoutMs = 60_000}: {input?: string; env?: Record<string, string>; timeoutMs?: number} = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const base = {...process.env}
-    for (const k of ['PATRONICTL_CONFIG_FILE', 'DCS_URL', 'PGPASSWORD', 'PGUSER', 'EDITOR']) delete base[k]
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', '-c', cfg, ...args], {
-      env: {...base, ...env},
-      stdio: ['pipe', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL')
-      reject(new Error(`hactl ${args.join(' ')} did not finish within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`))
-    }, timeoutMs)
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    child.on('error', reject)
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      resolve({code, stdout, stderr})
-    })
-    child.stdin.end(input)
-  })
+  return runHactl(['-c', cfg, ...args], {input, env, timeoutMs})
 }
 
 async function patronictl(args: string[], input = '', env: Record<string, string> = {}): Promise<Run> {

@@ -8,10 +8,9 @@
  * on the new leader, and the new timeline on every member.
  */
 import assert from 'node:assert/strict'
-import {spawn} from 'node:child_process'
-import {join, resolve} from 'node:path'
 import {after, before, test} from 'node:test'
 import {EtcdServer} from '../../harness/etcd'
+import {runHactl} from '../../harness/hactl-cli'
 import {PatroniCluster, PATRONI_TEST_AUTH} from '../../harness/patroni'
 import {waitFor} from '../../harness/ports'
 import pg from 'pg'
@@ -85,19 +84,8 @@ function withLogs<T>(what: () => Promise<T>): Promise<T> {
 }
 
 /** hactl as a user runs it (the sources, or the executable when HACTL_TEST_BIN is set). */
-async function hactlCtl(args: string[]): Promise<{code: number | null; stdout: string; stderr: string}> {
-  const root = join(import.meta.dirname, '..', '..', '..')
-  const bin = process.env.HACTL_TEST_BIN
-  const [cmd, pre] = bin ? [resolve(bin), []] : [process.execPath, ['--import', 'tsx', join(root, 'src', 'cli.ts')]]
-  return new Promise((res, rej) => {
-    const child = spawn(cmd, [...pre, '-c', cluster.node('m2').configPath, ...args], {cwd: root, stdio: ['ignore', 'pipe', 'pipe']})
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    child.on('error', rej)
-    child.on('close', (code) => res({code, stdout, stderr}))
-  })
+function hactlCtl(args: string[]) {
+  return runHactl(['-c', cluster.node('m2').configPath, ...args], {bin: process.env.HACTL_TEST_BIN})
 }
 
 test('the mixed cluster forms: one leader, both other kinds stream from it', () =>
