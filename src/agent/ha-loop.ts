@@ -964,11 +964,18 @@ export class HaLoop {
     }
   }
 
-  /** The lock holder keeps a physical slot for every other member (use_slots). */
+  /**
+   * The lock holder keeps a physical slot for every other member (use_slots) and for every
+   * permanent physical slot of the dynamic `slots` (not the one named after itself). It never
+   * drops a slot (see the README for what that means for members that left).
+   */
   private async primaryMaintenance(): Promise<void> {
     this.replication = this.lastPg?.inRecovery === false ? await this.d.pg.replicationStats().catch(() => []) : []
     if (!this.isLeader || !this.dynamic.postgresql.use_slots || this.lastPg?.inRecovery !== false || !this.lastCluster) return
-    const want = this.lastCluster.members.filter((m) => m.name !== this.d.config.name).map((m) => slotNameFor(m.name))
+    const mine = slotNameFor(this.d.config.name)
+    const permanent = Object.entries(this.dynamic.slots ?? {}).filter(([name, spec]) => spec.type !== 'logical' && name !== mine).map(([name]) => name)
+    const members = this.lastCluster.members.filter((m) => m.name !== this.d.config.name).map((m) => slotNameFor(m.name))
+    const want = [...new Set([...members, ...permanent])]
     for (const slot of want) {
       try {
         if (await this.d.pg.createPhysicalSlot(slot)) this.d.log.info(`created replication slot ${slot}`)

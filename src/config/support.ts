@@ -19,7 +19,6 @@ export interface SupportEntry {
   reason: string
 }
 
-const DEFAULT_LOG_FORMAT = '%(asctime)s %(levelname)s: %(message)s'
 const isTrue = (v: unknown) => v === true || (typeof v === 'string' && ['on', 'true', 'yes', '1'].includes(v.toLowerCase()))
 
 export const UNSUPPORTED: readonly SupportEntry[] = [
@@ -41,11 +40,6 @@ export const UNSUPPORTED: readonly SupportEntry[] = [
   {scope: 'local', path: 'etcd3.srv_suffix', severity: 'warning', reason: 'DNS SRV discovery is not supported yet; list the endpoints in etcd3.hosts'},
   {scope: 'local', path: 'etcd3.proxy', severity: 'warning', reason: 'etcd gRPC proxies are not supported yet; list the etcd endpoints in etcd3.hosts'},
   {scope: 'local', path: 'etcd3.use_proxies', severity: 'warning', when: isTrue, reason: 'etcd proxies are not supported yet; the listed hosts are used directly'},
-  {scope: 'local', path: 'log.dir', severity: 'warning', reason: 'hactl logs to stderr (journald) only; file logging is not supported yet'},
-  {scope: 'local', path: 'log.file_num', severity: 'warning', reason: 'hactl logs to stderr (journald) only; file rotation is not supported yet'},
-  {scope: 'local', path: 'log.file_size', severity: 'warning', reason: 'hactl logs to stderr (journald) only; file rotation is not supported yet'},
-  {scope: 'local', path: 'log.format', severity: 'warning', when: (v) => v !== DEFAULT_LOG_FORMAT,
-    reason: 'Python logging format strings are not supported; hactl uses its own line format'},
   {scope: 'local', path: 'log.dateformat', severity: 'warning', reason: 'Python date formats are not supported; hactl prints ISO-8601 times'},
   {scope: 'local', path: 'log.loggers', severity: 'warning', reason: 'per-module Python log levels do not apply to hactl'},
   {scope: 'local', path: 'thread_pool_size', severity: 'warning', reason: 'Patroni 4.x tuning knob; not applicable to hactl'},
@@ -57,6 +51,8 @@ export const UNSUPPORTED: readonly SupportEntry[] = [
   {scope: 'dynamic', path: 'standby_cluster', severity: 'error',
     when: (v) => isPlainObject(v) && Boolean(v['host'] || v['port'] || v['restore_command']),
     reason: 'standby clusters are not supported yet: hactl would promote instead of following the remote primary'},
+  {scope: 'dynamic', path: 'slots', severity: 'warning', when: (v) => isPlainObject(v) && Object.values(v).some((s) => isPlainObject(s) && s['type'] === 'logical'),
+    reason: 'permanent logical slots are not created or copied to replicas yet (physical ones are kept on the primary); a logical slot is lost at failover'},
   {scope: 'dynamic', path: 'member_slots_ttl', severity: 'warning', reason: 'Patroni 4.x setting; not supported yet (ignored)'},
   {scope: 'dynamic', path: 'primary_race_backoff', severity: 'warning', reason: 'Patroni 4.x setting; not supported yet (ignored)'},
 ]

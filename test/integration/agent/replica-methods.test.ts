@@ -10,8 +10,9 @@ import {join} from 'node:path'
 import {after, before, test} from 'node:test'
 import {EtcdServer} from '../../harness/etcd'
 import {PATRONI_TEST_AUTH, PatroniCluster} from '../../harness/patroni'
-import {PG_BIN_DIR, writeOwnedFile} from '../../harness/postgres-bin'
+import {asUser, PG_BIN_DIR, runCommand, writeOwnedFile} from '../../harness/postgres-bin'
 import {ownedTempDir} from '../../harness/unprivileged'
+import {waitFor} from '../../harness/ports'
 
 let etcd: EtcdServer
 let cluster: PatroniCluster
@@ -40,6 +41,7 @@ exec ${join(PG_BIN_DIR, 'pg_basebackup')} -D "$d" -X stream -d "$c"
     namePrefix: 'r',
     impl: 'hactl',
     tags: {r2: {nofailover: true}},
+    dcs: {slots: {archiver: {type: 'physical'}, r1: {type: 'physical'}}},
     postgresql: {
       r2: {
         create_replica_methods: ['broken', 'copy'],
@@ -79,4 +81,16 @@ test("the custom method got Patroni's arguments, and the password only through P
     'pgpass-ok',
   ])
   assert.ok(!args.join(' ').includes(PATRONI_TEST_AUTH.replication.password), 'no password on the command line')
+})
+
+test('the primary keeps a slot per replica and the permanent physical slots of the dynamic config', async () => {
+  const r1 = cluster.node('r1')
+  const slots = async () => {
+    const out = await runCommand(join(PG_BIN_DIR, 'psql'), ['-h', r1.socketDir, '-p', String(r1.pgPort), '-U', 'postgres', '-Atc', "select slot_name || ':' || slot_type from pg_replication_slots order by 1"], {...asUser(cluster.home)})
+    assert.equal(out.code, 0, out.stderr)
+    return out.stdout.trim().split('\n')
+  }
+  await waitFor('the permanent slot on the primary', async () => ((await slots()).includes('archiver:physical') ? true : undefined), {timeoutMs: 20_000, intervalMs: 250})
+  // r1's own name is never a slot on r1 itself
+  assert.deepEqual(await slots(), ['archiver:physical', 'r2:physical'])
 })

@@ -37,7 +37,7 @@ describe('seed configs', () => {
       // YAML 1.1 like PyYAML: an unquoted `on` is a boolean
       assert.equal(config.postgresql.parameters['logging_collector'], true)
       const warned = warnings.map((w) => w.path).sort()
-      assert.deepEqual(warned, ['log.dir', 'tags.no_loadbalance'])
+      assert.deepEqual(warned, ['tags.no_loadbalance'])
     })
   }
 
