@@ -17,6 +17,7 @@ import {getMember} from '../core/cluster'
 import {decide} from '../core/decide'
 import type {AgentMemory, DcsObservation, Observation, PeerStatus, PgObservation, RewindState, StepOutcome, TaskKind} from '../core/observation'
 import {humanSetting, serverParameters} from '../core/pg-params'
+import {type IgnoreSlot, slotCleanup} from '../core/slots'
 import {formatSsn, parseSsn, pickSyncStandbys, sameSet, syncStandbys} from '../core/sync'
 import {scheduleVerdict} from '../core/timing'
 import {recoveryParameters} from '../adapters/postgres'
@@ -31,6 +32,9 @@ import {FailsafeState, withFailsafeLeader} from './failsafe'
 import {patroniRequest} from '../ctl/rest'
 import {historyLinesFrom, PrePromoteFailed, readHistoryFile, replicationConn, rewindConn, runArgv, runScript} from './execute-failover'
 import {decideConfig, getPeerStatus, hostPortOf, hostPortText, initialMemory, peerStatusFrom, slotNameFor} from './helpers'
+
+/** Patroni 4's default member_slots_ttl: a member slot outlives its member by 30 minutes. */
+const DEFAULT_MEMBER_SLOTS_TTL_S = 1800
 
 const TASK_NAMES: Partial<Record<TaskKind, string>> = {
   bootstrap: 'bootstrap',
@@ -90,6 +94,8 @@ export class HaLoop {
   private syncReady = new Set<number>()
   /** pg_stat_replication of the last cycle (primary only). */
   replication: ReplicationRow[] = []
+  /** Slots nobody wants, and since when (core/slots.ts); reset when the agent restarts. */
+  private slotsUnusedSince: Record<string, number> = {}
   private warned = new Set<string>()
   /** Warnings said once per process, not once per cycle. */
   private warnedForever = new Set<string>()
@@ -966,11 +972,17 @@ export class HaLoop {
 
   /**
    * The lock holder keeps a physical slot for every other member (use_slots) and for every
-   * permanent physical slot of the dynamic `slots` (not the one named after itself). It never
-   * drops a slot (see the README for what that means for members that left).
+   * permanent physical slot of the dynamic `slots` (not the one named after itself); every node
+   * drops an inactive physical slot nobody wants once unused for member_slots_ttl (core/slots.ts).
    */
   private async primaryMaintenance(): Promise<void> {
     this.replication = this.lastPg?.inRecovery === false ? await this.d.pg.replicationStats().catch(() => []) : []
+    if (this.lastPg?.process === 'running' && this.lastPg.inRecovery === true && !this.slot.busy) {
+      // A replica keeps only the permanent slots: an old primary that rejoined still has its
+      // members' slots, and on a standby an inactive slot holds back WAL removal for ever.
+      await this.dropUnusedSlots(new Set(Object.keys(this.dynamic.slots ?? {})))
+      return
+    }
     if (!this.isLeader || !this.dynamic.postgresql.use_slots || this.lastPg?.inRecovery !== false || !this.lastCluster) return
     const mine = slotNameFor(this.d.config.name)
     const permanent = Object.entries(this.dynamic.slots ?? {}).filter(([name, spec]) => spec.type !== 'logical' && name !== mine).map(([name]) => name)
@@ -981,6 +993,38 @@ export class HaLoop {
         if (await this.d.pg.createPhysicalSlot(slot)) this.d.log.info(`created replication slot ${slot}`)
       } catch (e) {
         this.d.log.warning(`failed to create replication slot ${slot}: ${errText(e)}`)
+      }
+    }
+    await this.dropUnusedSlots(new Set([...want, ...Object.keys(this.dynamic.slots ?? {})]))
+  }
+
+  private async dropUnusedSlots(wanted: Set<string>): Promise<void> {
+    const {pg, log, clock} = this.d
+    const rows = await pg.replicationSlots().catch((e) => {
+      log.warning(`could not list replication slots: ${errText(e)}`)
+      return undefined
+    })
+    if (!rows) return
+    const ttlS = this.dynamic.member_slots_ttl ?? DEFAULT_MEMBER_SLOTS_TTL_S
+    const r = slotCleanup({
+      now: clock.now(),
+      slots: rows.map((x) => ({name: x.slotName, type: x.slotType, plugin: x.plugin, database: x.database, active: x.active})),
+      wanted,
+      ignore: (this.dynamic.ignore_slots ?? []) as IgnoreSlot[],
+      ttlS,
+      unusedSince: this.slotsUnusedSince,
+    })
+    for (const w of r.waiting) {
+      if (this.slotsUnusedSince[w.name] === undefined) {
+        log.warning(`replication slot ${w.name} is used by no member: dropping it in ${w.leftS}s (member_slots_ttl ${ttlS}s) unless a member uses it again or it is listed in slots or ignore_slots`)
+      }
+    }
+    this.slotsUnusedSince = r.unusedSince
+    for (const name of r.drop) {
+      try {
+        if (await pg.dropSlot(name)) log.info(`dropped unused replication slot ${name} (unused for member_slots_ttl ${ttlS}s)`)
+      } catch (e) {
+        log.warning(`failed to drop replication slot ${name}: ${errText(e)}`)
       }
     }
   }

@@ -53,7 +53,6 @@ export const UNSUPPORTED: readonly SupportEntry[] = [
     reason: 'standby clusters are not supported yet: hactl would promote instead of following the remote primary'},
   {scope: 'dynamic', path: 'slots', severity: 'warning', when: (v) => isPlainObject(v) && Object.values(v).some((s) => isPlainObject(s) && s['type'] === 'logical'),
     reason: 'permanent logical slots are not created or copied to replicas yet (physical ones are kept on the primary); a logical slot is lost at failover'},
-  {scope: 'dynamic', path: 'member_slots_ttl', severity: 'warning', reason: 'Patroni 4.x setting; not supported yet (ignored)'},
   {scope: 'dynamic', path: 'primary_race_backoff', severity: 'warning', reason: 'Patroni 4.x setting; not supported yet (ignored)'},
 ]
 

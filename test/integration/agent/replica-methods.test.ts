@@ -41,7 +41,7 @@ exec ${join(PG_BIN_DIR, 'pg_basebackup')} -D "$d" -X stream -d "$c"
     namePrefix: 'r',
     impl: 'hactl',
     tags: {r2: {nofailover: true}},
-    dcs: {slots: {archiver: {type: 'physical'}, r1: {type: 'physical'}}},
+    dcs: {slots: {archiver: {type: 'physical'}, r1: {type: 'physical'}}, ignore_slots: [{name: 'manual'}], member_slots_ttl: '4s'},
     postgresql: {
       r2: {
         create_replica_methods: ['broken', 'copy'],
@@ -83,14 +83,34 @@ test("the custom method got Patroni's arguments, and the password only through P
   assert.ok(!args.join(' ').includes(PATRONI_TEST_AUTH.replication.password), 'no password on the command line')
 })
 
+async function psql(name: string, sql: string): Promise<string> {
+  const n = cluster.node(name)
+  const out = await runCommand(join(PG_BIN_DIR, 'psql'), ['-h', n.socketDir, '-p', String(n.pgPort), '-U', 'postgres', '-v', 'ON_ERROR_STOP=1', '-Atc', sql], {...asUser(cluster.home)})
+  assert.equal(out.code, 0, out.stderr)
+  return out.stdout.trim()
+}
+
+async function slots(name: string): Promise<string[]> {
+  return (await psql(name, "select slot_name || ':' || slot_type from pg_replication_slots order by 1")).split('\n').filter(Boolean)
+}
+
 test('the primary keeps a slot per replica and the permanent physical slots of the dynamic config', async () => {
-  const r1 = cluster.node('r1')
-  const slots = async () => {
-    const out = await runCommand(join(PG_BIN_DIR, 'psql'), ['-h', r1.socketDir, '-p', String(r1.pgPort), '-U', 'postgres', '-Atc', "select slot_name || ':' || slot_type from pg_replication_slots order by 1"], {...asUser(cluster.home)})
-    assert.equal(out.code, 0, out.stderr)
-    return out.stdout.trim().split('\n')
-  }
-  await waitFor('the permanent slot on the primary', async () => ((await slots()).includes('archiver:physical') ? true : undefined), {timeoutMs: 20_000, intervalMs: 250})
+  await waitFor('the permanent slot on the primary', async () => ((await slots('r1')).includes('archiver:physical') ? true : undefined), {timeoutMs: 20_000, intervalMs: 250})
   // r1's own name is never a slot on r1 itself
-  assert.deepEqual(await slots(), ['archiver:physical', 'r2:physical'])
+  assert.deepEqual(await slots('r1'), ['archiver:physical', 'r2:physical'])
+})
+
+test('a slot nobody uses is dropped after member_slots_ttl, on the primary and on a replica; ignore_slots are kept', {timeout: 60_000}, async () => {
+  await psql('r1', "select pg_create_physical_replication_slot('ghost', true)")
+  await psql('r2', "select pg_create_physical_replication_slot('ghost_on_replica'), pg_create_physical_replication_slot('manual')")
+  const t0 = Date.now()
+  await waitFor('both unused slots to be dropped', async () => {
+    const [p, r] = [await slots('r1'), await slots('r2')]
+    return !p.includes('ghost:physical') && !r.includes('ghost_on_replica:physical') ? true : undefined
+  }, {timeoutMs: 30_000, intervalMs: 250})
+  assert.ok(Date.now() - t0 >= 3000, 'not before member_slots_ttl (4s)')
+  assert.deepEqual(await slots('r1'), ['archiver:physical', 'r2:physical'], 'member and permanent slots stay on the primary')
+  assert.deepEqual(await slots('r2'), ['manual:physical'], 'an ignore_slots entry stays')
+  assert.match(cluster.node('r1').log, /WARNING: replication slot ghost is used by no member: dropping it in [1-4]s \(member_slots_ttl 4s\)/)
+  assert.match(cluster.node('r1').log, /INFO: dropped unused replication slot ghost/)
 })
