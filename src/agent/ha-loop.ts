@@ -24,7 +24,7 @@ import {recoveryParameters} from '../adapters/postgres'
 import type {Logger} from '../log/logger'
 import type {Clock} from '../ports/clock'
 import type {Dcs} from '../ports/dcs'
-import type {ConnParams, PgStatus, PostgresControl, RecoveryConfig, ReplicationRow} from '../ports/postgres'
+import type {ConnParams, Controldata, PgStatus, PostgresControl, RecoveryConfig, ReplicationRow} from '../ports/postgres'
 import {Callbacks, shellSplit, type CallbackAction} from './callbacks'
 import {localConn} from '../wiring'
 import {TaskSlot} from './task-slot'
@@ -94,6 +94,8 @@ export class HaLoop {
   private syncReady = new Set<number>()
   /** pg_stat_replication of the last cycle (primary only). */
   replication: ReplicationRow[] = []
+  /** pg_controldata of the running postmaster (pid:start time), read once per postmaster. */
+  private controlCache: {postmaster: string; cd: Controldata} | null = null
   /** Slots nobody wants, and since when (core/slots.ts); reset when the agent restarts. */
   private slotsUnusedSince: Record<string, number> = {}
   private warned = new Set<string>()
@@ -230,11 +232,23 @@ export class HaLoop {
       startingSince: null,
       pendingRestart: false,
     }
+    // The postmaster first: while the same one runs, pg_control's facts the loop uses (sysid,
+    // wal_log_hints, checksums) cannot change, so pg_controldata runs once per postmaster, not
+    // once per cycle; its cluster state only matters while PostgreSQL is not running.
+    const ps = await pg.state().catch((e) => ({kind: 'unknown' as const, reason: errText(e)}))
+    const postmaster = ps.kind === 'running' ? `${ps.pid}:${ps.startTime}` : null
     try {
       const st = await pg.dataDirState()
-      if (st === 'missing' || st === 'empty') out.dataDir = {kind: 'empty'}
-      else {
-        const cd = st === 'initialized' ? await pg.controldata().catch(() => undefined) : undefined
+      if (st === 'missing' || st === 'empty') {
+        out.dataDir = {kind: 'empty'}
+        this.controlCache = null
+      } else {
+        let cd: Controldata | undefined
+        if (postmaster !== null && this.controlCache?.postmaster === postmaster) cd = this.controlCache.cd
+        else {
+          cd = st === 'initialized' ? await pg.controldata().catch(() => undefined) : undefined
+          this.controlCache = cd && postmaster !== null ? {postmaster, cd} : null
+        }
         out.dataDir = {kind: 'present', sysid: cd?.systemIdentifier ?? null}
         out.controlState = cd?.clusterState ?? null
         if (cd) {
@@ -247,25 +261,28 @@ export class HaLoop {
       out.dataDir = {kind: 'inaccessible', error: errText(e)}
     }
     out.recoverySignal = ['standby.signal', 'recovery.signal', 'recovery.conf'].some((f) => existsSync(join(pg.dataDir, f)))
-    const ps = await pg.state().catch((e) => ({kind: 'unknown' as const, reason: errText(e)}))
     // lastStatus is replaced once, at the end: the REST API reads it between these awaits, and a
     // peer asking GET /patroni in that window must not see a member without a WAL position.
     let status: PgStatus | null = null
     if (ps.kind === 'stopped') out.process = 'stopped'
     else if (ps.kind === 'unknown') out.process = 'unknown'
     else {
-      const ready = await pg.readiness().catch(() => 'unknown' as const)
+      // A status query that answers proves PostgreSQL accepts connections; pg_isready (a child
+      // process every cycle) is asked only when it does not, to tell starting from running.
+      let queryError: unknown
+      try {
+        status = await pg.status()
+      } catch (e) {
+        queryError = e
+      }
+      const ready = status ? 'accepting' : await pg.readiness().catch(() => 'unknown' as const)
       out.process = ready === 'accepting' ? 'running' : 'starting'
-      if (out.process === 'running') {
-        try {
-          const s = await pg.status()
-          status = s
-          out.inRecovery = s.inRecovery
-          out.timeline = s.timeline
-          out.walPosition = s.walPosition
-        } catch (e) {
-          this.d.log.warning(`could not query PostgreSQL: ${errText(e)}`)
-        }
+      if (status) {
+        out.inRecovery = status.inRecovery
+        out.timeline = status.timeline
+        out.walPosition = status.walPosition
+      } else if (out.process === 'running') {
+        this.d.log.warning(`could not query PostgreSQL: ${errText(queryError)}`)
       }
     }
     this.lastStatus = status
