@@ -29,7 +29,7 @@ import {Callbacks, shellSplit, type CallbackAction} from './callbacks'
 import {localConn} from '../wiring'
 import {TaskSlot} from './task-slot'
 import {FailsafeState, withFailsafeLeader} from './failsafe'
-import {patroniRequest} from '../ctl/rest'
+import {patroniRequest} from '../adapters/http/patroni-client'
 import {historyLinesFrom, PrePromoteFailed, readHistoryFile, replicationConn, rewindConn, runArgv, runScript} from './execute-failover'
 import {decideConfig, getPeerStatus, hostPortOf, hostPortText, initialMemory, peerStatusFrom, slotNameFor} from './helpers'
 

@@ -4,7 +4,7 @@
 import type {LocalConfig} from '../config/load'
 import type {DynamicConfig} from '../config/dynamic-schema'
 import type {AgentMemory, DecideConfig, PeerStatus} from '../core/observation'
-import {patroniRequest} from '../ctl/rest'
+import {patroniRequest} from '../adapters/http/patroni-client'
 
 /** Patroni's slot_name_from_member_name: lower case, [a-z0-9_] only, at most 63 bytes. */
 export function slotNameFor(member: string): string {
