@@ -54,3 +54,36 @@ export async function holdsFor(durationMs: number, check: () => Promise<void> | 
   }
   return samples
 }
+
+/** Resolves with `p` or 'timeout' after `ms`; the timer is cleared so it never keeps a test process alive. */
+export async function within<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  let t: NodeJS.Timeout | undefined
+  try {
+    return await Promise.race([p, new Promise<'timeout'>((r) => (t = setTimeout(() => r('timeout'), ms)))])
+  } finally {
+    clearTimeout(t)
+  }
+}
+
+/**
+ * Runs `sample` every `everyMs` in the background (an observation over time, e.g. "who held the
+ * lock"), not a wait for a condition; a sample returning false ends it, and `stop()` ends it and
+ * waits for the last sample.
+ */
+export function sampleEvery(everyMs: number, sample: () => Promise<void | boolean> | void | boolean): {stop: () => Promise<void>} {
+  let running = true
+  const done = (async () => {
+    while (running) {
+      const t = Date.now()
+      if ((await sample()) === false) return
+      const wait = everyMs - (Date.now() - t)
+      if (wait > 0 && running) await new Promise((r) => setTimeout(r, wait))
+    }
+  })()
+  return {
+    stop: async () => {
+      running = false
+      await done
+    },
+  }
+}

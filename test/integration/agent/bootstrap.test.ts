@@ -11,7 +11,7 @@ import {after, before, test} from 'node:test'
 import {stringify} from 'yaml'
 import {EtcdServer} from '../../harness/etcd'
 import {hactlCommand} from '../../harness/patroni'
-import {freePort, waitFor} from '../../harness/ports'
+import {freePort, waitFor, within} from '../../harness/ports'
 import {asUser, ownedDir, PG_BIN_DIR, runCommand, writeOwnedFile} from '../../harness/postgres-bin'
 import {ownedTempDir} from '../../harness/unprivileged'
 
@@ -99,15 +99,6 @@ async function getJson(url: string): Promise<{status: number; body: Record<strin
   return {status: res.status, body: (await res.json()) as Record<string, unknown>}
 }
 
-/** Resolves with `p` or 'timeout'; the timer is cleared so it never keeps the test process alive. */
-async function within<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
-  let t: NodeJS.Timeout | undefined
-  try {
-    return await Promise.race([p, new Promise<'timeout'>((r) => (t = setTimeout(() => r('timeout'), ms)))])
-  } finally {
-    clearTimeout(t)
-  }
-}
 
 function logs(): string {
   return nodes.map((n) => `--- ${n.name}\n${n.out.join('').split('\n').slice(-40).join('\n')}`).join('\n')

@@ -13,7 +13,7 @@ import pg from 'pg'
 import {stringify} from 'yaml'
 import {EtcdServer} from '../../harness/etcd'
 import {hactlCommand} from '../../harness/patroni'
-import {freePort, waitFor} from '../../harness/ports'
+import {freePort, sampleEvery, waitFor, within} from '../../harness/ports'
 import {asUser, ownedDir, PG_BIN_DIR, runCommand, writeOwnedFile} from '../../harness/postgres-bin'
 import {ownedTempDir} from '../../harness/unprivileged'
 
@@ -145,13 +145,12 @@ async function getJson(url: string): Promise<{status: number; body: Record<strin
   return {status: res.status, body: (await res.json()) as Record<string, unknown>}
 }
 
-/** Resolves with `p` or 'timeout'; the timer is cleared so it never keeps the test process alive. */
-async function within<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
-  let t: NodeJS.Timeout | undefined
+/** Runs a test body; a failure carries the agents' last log lines. */
+async function withLogs(body: () => Promise<void>): Promise<void> {
   try {
-    return await Promise.race([p, new Promise<'timeout'>((r) => (t = setTimeout(() => r('timeout'), ms)))])
-  } finally {
-    clearTimeout(t)
+    await body()
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n${logs()}`, {cause: e})
   }
 }
 
@@ -229,9 +228,9 @@ after(async () => {
   if (home) rmSync(home, {recursive: true, force: true})
 })
 
-test('a cluster of three forms: node1 leads, node2 and node3 stream', {timeout: 180_000}, async () => {
-  const [n1, n2, n3] = nodes
-  try {
+test('a cluster of three forms: node1 leads, node2 and node3 stream', {timeout: 180_000}, () =>
+  withLogs(async () => {
+    const [n1, n2, n3] = nodes
     spawnAgent(n1)
     await waitFor('node1 to lead a writable primary', async () => {
       if ((await leaderName()) !== 'node1') return undefined
@@ -259,14 +258,11 @@ test('a cluster of three forms: node1 leads, node2 and node3 stream', {timeout: 
       const lines = nodes.map((n) => callbackLines(n))
       return lines[0].includes(`on_start master ${scope}`) && lines[1].includes(`on_start replica ${scope}`) && lines[2].includes(`on_start replica ${scope}`) ? true : undefined
     }, {timeoutMs: 10_000, intervalMs: 200})
-  } catch (e) {
-    throw new Error(`${(e as Error).message}\n${logs()}`, {cause: e})
-  }
-})
+  }))
 
-test('SIGTERM of the leader: a replica takes over, history is written, the old leader rejoins', {timeout: 180_000}, async () => {
-  const [n1] = nodes
-  try {
+test('SIGTERM of the leader: a replica takes over, history is written, the old leader rejoins', {timeout: 180_000}, () =>
+  withLogs(async () => {
+    const [n1] = nodes
     await sql(n1, 'create table ack_probe (v int primary key)')
     const writer = startWriter(n1)
     await waitFor('the writer to get acknowledgements', async () => (writer.acked.length >= 20 ? true : undefined), {timeoutMs: 10_000, intervalMs: 50})
@@ -316,13 +312,10 @@ test('SIGTERM of the leader: a replica takes over, history is written, the old l
       return (await sql(n1, "select count(*) from failover_probe where v = 'after-sigterm'").catch(() => '')) === '1' || undefined
     }, {timeoutMs: 15_000, intervalMs: 200})
     assert.equal(await leaderName(), winner, 'the rejoining node did not take the lock')
-  } catch (e) {
-    throw new Error(`${(e as Error).message}\n${logs()}`, {cause: e})
-  }
-})
+  }))
 
-test('SIGKILL of the leader agent and its postmaster: a replica takes over after the ttl', {timeout: 180_000}, async () => {
-  try {
+test('SIGKILL of the leader agent and its postmaster: a replica takes over after the ttl', {timeout: 180_000}, () =>
+  withLogs(async () => {
     const old = await leaderName()
     assert.ok(old, 'there is a leader')
     const victim = byName(old)
@@ -343,10 +336,7 @@ test('SIGKILL of the leader agent and its postmaster: a replica takes over after
       const v = JSON.parse((await etcd.get(key('history'))) ?? '[]')
       return Array.isArray(v) && v.length === 2 && v[1][0] === 2 && v[1][4] === winner ? v : undefined
     }, {timeoutMs: 15_000, intervalMs: 200})
-  } catch (e) {
-    throw new Error(`${(e as Error).message}\n${logs()}`, {cause: e})
-  }
-})
+  }))
 
 test('a second agent started with the name of a running member refuses to start', {timeout: 60_000}, async () => {
   const live = nodes.find((n) => running(n))
@@ -365,8 +355,8 @@ test('a second agent started with the name of a running member refuses to start'
   }
 })
 
-test('the primary postmaster crashes under a live agent: restarted in place, no failover', {timeout: 120_000}, async () => {
-  try {
+test('the primary postmaster crashes under a live agent: restarted in place, no failover', {timeout: 120_000}, () =>
+  withLogs(async () => {
     const name = await leaderName()
     assert.ok(name)
     const leader = byName(name)
@@ -381,13 +371,10 @@ test('the primary postmaster crashes under a live agent: restarted in place, no 
     assert.equal(await leaderName(), name, 'the lock stayed where it was')
     const history = JSON.parse((await etcd.get(key('history'))) ?? '[]')
     assert.equal(history.length, 2, 'no new timeline: it was a restart, not a failover')
-  } catch (e) {
-    throw new Error(`${(e as Error).message}\n${logs()}`, {cause: e})
-  }
-})
+  }))
 
-test('the leader agent frozen past the ttl: a replica takes over; resumed, the old leader demotes and never takes the lock back', {timeout: 240_000}, async () => {
-  try {
+test('the leader agent frozen past the ttl: a replica takes over; resumed, the old leader demotes and never takes the lock back', {timeout: 240_000}, () =>
+  withLogs(async () => {
     const old = await leaderName()
     assert.ok(old)
     const frozen = byName(old)
@@ -404,15 +391,11 @@ test('the leader agent frozen past the ttl: a replica takes over; resumed, the o
     }
     const resumed = Date.now()
     // From the resume on, sample the lock: it must never go back to the frozen node.
-    let sampling = true
     const holders = new Set<string>()
-    const sampler = (async () => {
-      while (sampling) {
-        const l = await leaderName().catch(() => undefined)
-        if (l) holders.add(l)
-        await new Promise((r) => setTimeout(r, 50))
-      }
-    })()
+    const sampler = sampleEvery(50, async () => {
+      const l = await leaderName().catch(() => undefined)
+      if (l) holders.add(l)
+    })
     try {
       await waitFor(`${old} to stop being a writable primary`, async () => {
         const r = await sql(frozen, 'select pg_is_in_recovery()').catch(() => 'down')
@@ -425,17 +408,13 @@ test('the leader agent frozen past the ttl: a replica takes over; resumed, the o
         intervalMs: 300,
       })
     } finally {
-      sampling = false
-      await sampler
+      await sampler.stop()
     }
     assert.deepEqual([...holders], [winner], 'only the new leader held the lock after the resume')
-  } catch (e) {
-    throw new Error(`${(e as Error).message}\n${logs()}`, {cause: e})
-  }
-})
+  }))
 
-test('etcd stops: the primary demotes before the ttl, replicas keep serving reads; etcd back: a leader again', {timeout: 180_000}, async () => {
-  try {
+test('etcd stops: the primary demotes before the ttl, replicas keep serving reads; etcd back: a leader again', {timeout: 180_000}, () =>
+  withLogs(async () => {
     const name = await leaderName()
     assert.ok(name)
     const leader = byName(name)
@@ -455,7 +434,4 @@ test('etcd stops: the primary demotes before the ttl, replicas keep serving read
       await etcd.launch()
     }
     await waitFor('a writable leader again', () => writablePrimary('', 'after-etcd-outage'), {timeoutMs: 90_000, intervalMs: 300})
-  } catch (e) {
-    throw new Error(`${(e as Error).message}\n${logs()}`, {cause: e})
-  }
-})
+  }))

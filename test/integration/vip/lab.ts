@@ -24,7 +24,7 @@ import * as net from 'node:net'
 import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
 import {promisify} from 'node:util'
-import {waitFor} from '../../harness/ports'
+import {sampleEvery, waitFor} from '../../harness/ports'
 
 const run = promisify(execFile)
 export const REPO = resolve(__dirname, '../../..')
@@ -328,27 +328,15 @@ export class VipLab {
 export function sampler<T>(check: () => Promise<T>, everyMs = 50): {samples: Array<{t: number; v: T}>; errors: string[]; stop: () => Promise<void>} {
   const samples: Array<{t: number; v: T}> = []
   const errors: string[] = []
-  let stopped = false
-  const loop = (async () => {
-    while (!stopped) {
-      const t = Date.now()
-      try {
-        samples.push({t, v: await check()})
-      } catch (e) {
-        // The namespace may already be gone when a failed test is torn down.
-        errors.push((e as Error).message)
-        if (errors.length > 3) return
-      }
-      const wait = everyMs - (Date.now() - t)
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait))
+  const run = sampleEvery(everyMs, async () => {
+    const t = Date.now()
+    try {
+      samples.push({t, v: await check()})
+    } catch (e) {
+      // The namespace may already be gone when a failed test is torn down.
+      errors.push((e as Error).message)
+      if (errors.length > 3) return false
     }
-  })()
-  return {
-    samples,
-    errors,
-    stop: async () => {
-      stopped = true
-      await loop
-    },
-  }
+  })
+  return {samples, errors, stop: run.stop}
 }

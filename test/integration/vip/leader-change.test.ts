@@ -10,6 +10,7 @@ import assert from 'node:assert/strict'
 import {after, before, describe, it} from 'node:test'
 import {EtcdServer} from '../../harness/etcd'
 import {PatroniCluster} from '../../harness/patroni'
+import {within} from '../../harness/ports'
 import {sampler, VipLab, type VipProcess} from './lab'
 
 const VIP = '10.0.2.200'
@@ -44,7 +45,7 @@ describe('hactl vip follows a real leader change (3-node hactl cluster, patronic
   after(async () => {
     for (const p of procs) {
       if (p.running()) p.proc.kill('SIGINT')
-      await Promise.race([p.exited, new Promise((r) => setTimeout(r, 5000))])
+      await within(p.exited, 5000)
     }
     await lab?.destroy()
     await cluster?.destroy()

@@ -4,7 +4,7 @@ import {after, before, describe, it} from 'node:test'
 import {systemClock} from '../../../src/adapters/clock/system-clock'
 import {PatroniLeaderSource} from '../../../src/adapters/vip/patroni-leader'
 import type {Leadership} from '../../../src/ports/vip'
-import {freePort, waitFor} from '../../harness/ports'
+import {freePort, holdsFor, waitFor} from '../../harness/ports'
 
 // A loopback HTTP server answering like Patroni's /leader (200 on the leader, 503 elsewhere);
 // the real Patroni REST API is exercised in test/integration/vip/leader-change.test.ts.
@@ -45,8 +45,8 @@ describe('PatroniLeaderSource', () => {
     await waitFor('leader', () => reports.at(-1)?.kind === 'leader')
     await s.stop()
     const n = reports.length
-    await new Promise((r) => setTimeout(r, 150))
-    assert.equal(reports.length, n, 'no report after stop')
+    // three polling intervals without a report
+    await holdsFor(150, () => assert.equal(reports.length, n, 'no report after stop'), 25)
   })
 
   it('connection refused is unknown (the VIP goes)', async () => {
