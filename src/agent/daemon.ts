@@ -1,7 +1,9 @@
 /**
  * `hactl agent CONFIG`: load the configuration, start the REST API and the DCS client, then run
  * the HA loop every loop_wait (earlier when the DCS or a finished task says so) until SIGTERM or
- * SIGINT, which cancels the running task, stops PostgreSQL fast and gives the leader key back.
+ * SIGINT, then shut down as core/shutdown.ts plans it (agent/runtime.ts): in pause PostgreSQL
+ * keeps running and the leader keeps its key; otherwise a fast stop, and the key is given back
+ * only once PostgreSQL is down.
  */
 import {systemClock} from '../adapters/clock/system-clock'
 import {startRestApi, type RestApi} from '../api/server'
@@ -9,12 +11,13 @@ import type {AgentStateSource, NodeSnapshot, PostgresStatus} from '../api/types'
 import {describeIssue} from '../config/issues'
 import {loadConfig} from '../config/load'
 import {Logger} from '../log/logger'
-import {isAbortError} from '../ports/clock'
+import type {ShutdownCause} from '../core/shutdown'
 import type {Dcs} from '../ports/dcs'
 import {patroniRequest} from '../adapters/http/patroni-client'
 import {createDcs, createPostgres, logSettings, timingOf} from '../wiring'
 import {errText, HaLoop} from './ha-loop'
 import {createRestActions} from './rest-actions'
+import {runCycles, shutdownAgent} from './runtime'
 
 export async function runAgent(configPath: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const {config, warnings} = loadConfig(configPath, env)
@@ -32,16 +35,20 @@ export async function runAgent(configPath: string | undefined, env: NodeJS.Proce
   }
   const pg = createPostgres(config, log)
   let exitCode: number | null = null
+  let exitCause: ShutdownCause = 'signal'
   const stopper = new AbortController()
-  const requestExit = (code: number) => {
-    exitCode ??= code
+  const requestExit = (code: number, cause: ShutdownCause = 'signal') => {
+    if (exitCode === null) {
+      exitCode = code
+      exitCause = cause
+    }
     stopper.abort()
   }
   const loop = new HaLoop({config, dcs, pg, clock, log, requestExit})
   let nextRunMs = clock.now()
 
   const source: AgentStateSource = {
-    snapshot: () => snapshot(loop, config.name, config.scope, nextRunMs, dcs.lastSeen, config.tags as Record<string, unknown>),
+    snapshot: () => snapshot(loop, config.name, config.scope, nextRunMs, dcs.lastSeen, config.tags as Record<string, unknown>, clock.now()),
     readCluster: () => dcs.loadCluster({fresh: true}),
   }
   let api: RestApi | undefined
@@ -84,60 +91,15 @@ export async function runAgent(configPath: string | undefined, env: NodeJS.Proce
   const onHup = () => void reload().catch((e) => log.error(`reload failed: ${errText(e)}`))
   process.on('SIGHUP', onHup)
 
+  const runtime = {loop, dcs, pg, clock, log}
   try {
-    while (!stopper.signal.aborted) {
-      const started = clock.monotonic()
-      try {
-        await loop.runCycle()
-      } catch (e) {
-        log.error(`HA cycle failed: ${errText(e)}`)
-      }
-      if (stopper.signal.aborted) break
-      const waitMs = Math.max(0, loop.dynamic.loop_wait * 1000 - (clock.monotonic() - started))
-      nextRunMs = clock.now() + waitMs
-      try {
-        await dcs.waitForChange(waitMs, stopper.signal)
-      } catch (e) {
-        if (!isAbortError(e)) throw e
-      }
-    }
+    await runCycles(runtime, stopper.signal, (ms) => (nextRunMs = ms))
   } finally {
     process.off('SIGTERM', onSignal)
     process.off('SIGINT', onSignal)
     process.off('SIGHUP', onHup)
     log.info('shutting down')
-    await loop.slot.cancel('agent shutting down')
-    const wasLeader = loop.isLeader
-    let lsn: number | undefined
-    try {
-      lsn = loop.lastPg?.inRecovery === false ? (await pg.status()).walPosition : undefined
-    } catch {
-      lsn = undefined
-    }
-    await pg.close().catch(() => {})
-    const roleAtStop = loop.publishedRole()
-    try {
-      const r = await pg.stop({mode: 'fast', timeoutMs: config.postgresql.pg_ctl_timeout * 1000})
-      if (r.signalled) loop.fireCallback('on_stop', roleAtStop)
-    } catch (e) {
-      log.error(`failed to stop PostgreSQL: ${errText(e)}`)
-    }
-    if (wasLeader && lsn !== undefined) {
-      // The shutdown checkpoint is the last record a replica must have received to be eligible.
-      const cd = await pg.controldata().catch(() => undefined)
-      if (cd && cd.clusterState === 'shut down' && cd.checkpointLsn > lsn) lsn = cd.checkpointLsn
-    }
-    if (wasLeader) {
-      try {
-        if (await dcs.deleteLeader(lsn)) log.info('leader key released')
-      } catch (e) {
-        log.error(`failed to release the leader key: ${errText(e)}`)
-      }
-    }
-    // Like Patroni: the member key says `stopped` at once instead of the last running state until the ttl.
-    loop.lastPg = null
-    loop.lastStatus = null
-    await dcs.touchMember(loop.memberData()).catch((e) => log.warning(`failed to update the member key: ${errText(e)}`))
+    await shutdownAgent(runtime, exitCause)
     await api.close().catch(() => {})
     await dcs.close().catch(() => {})
     log.close()
@@ -168,7 +130,7 @@ export async function anotherNodeRunsAs(name: string, dcs: Pick<Dcs, 'loadCluste
   }
 }
 
-async function snapshot(loop: HaLoop, name: string, scope: string, nextRunMs: number, dcsLastSeen: number, tags: Record<string, unknown>): Promise<NodeSnapshot> {
+async function snapshot(loop: HaLoop, name: string, scope: string, nextRunMs: number, dcsLastSeen: number, tags: Record<string, unknown>, now: number): Promise<NodeSnapshot> {
   const s = loop.lastStatus
   let postgres: PostgresStatus | null = null
   if (s) {
@@ -200,7 +162,7 @@ async function snapshot(loop: HaLoop, name: string, scope: string, nextRunMs: nu
     sysid: loop.sysid,
     cluster: loop.lastCluster,
     globalConfig: loop.dynamic,
-    isLeader: loop.isLeader,
+    isLeader: loop.leaseValid(now),
     paused: loop.dynamic.pause === true,
     failsafeActive: loop.dynamic.failsafe_mode === true && loop.failsafe.isActive(loop.dynamic.ttl),
     dcsLastSeen: Math.floor(dcsLastSeen / 1000),

@@ -20,6 +20,7 @@ import {humanSetting, serverParameters} from '../core/pg-params'
 import {type IgnoreSlot, slotCleanup} from '../core/slots'
 import {formatSsn, parseSsn, pickSyncStandbys, sameSet, syncStandbys} from '../core/sync'
 import {scheduleVerdict} from '../core/timing'
+import type {ShutdownCause} from '../core/shutdown'
 import {recoveryParameters} from '../adapters/postgres'
 import type {Logger} from '../log/logger'
 import type {Clock} from '../ports/clock'
@@ -57,7 +58,7 @@ export interface HaLoopDeps {
   clock: Clock
   log: Logger
   /** Called by the `exit` action: the daemon shuts down with this code. */
-  requestExit: (code: number) => void
+  requestExit: (code: number, cause?: ShutdownCause) => void
 }
 
 export class HaLoop {
@@ -114,12 +115,43 @@ export class HaLoop {
   /** failsafe_mode: the primary's pings (on a replica) or the last vouched round (on the primary). */
   readonly failsafe: FailsafeState
 
+  /** The lock is no longer ours (released or demoted): the REST API stops answering as leader at once. */
+  forgetLock(): void {
+    this.lastLockRenewal = null
+  }
+
   get isLeader(): boolean {
     return this.lastCluster?.leader?.name === this.d.config.name
   }
 
-  /** Runs one cycle; returns the final decision (also logged at INFO). */
+  /**
+   * What the REST API answers as "I am the leader" (GET /primary, /leader, /readiness): Patroni's
+   * is_leader(), from the lease and not from the last view: the lock was acquired or renewed by
+   * us less than ttl ago, and no demotion has started since. A leader cut off from etcd or
+   * frozen past its ttl stops answering 200 when its lease could have expired, not when it next
+   * manages to read the DCS.
+   */
+  leaseValid(now: number): boolean {
+    if (!this.isLeader || this.lastLockRenewal === null) return false
+    const k = this.slot.current?.kind
+    if (k === 'switchover-demote' || k === 'offline-demote') return false
+    return now < this.lastLockRenewal + this.dynamic.ttl * 1000
+  }
+
+  /**
+   * Runs one cycle; returns the final decision (also logged at INFO). A task that ends during the
+   * cycle is seen ended only by the next one, and a task's critical section never overlaps it.
+   */
   async runCycle(): Promise<Decision> {
+    await this.slot.beginCycle()
+    try {
+      return await this.cycle()
+    } finally {
+      this.slot.endCycle()
+    }
+  }
+
+  private async cycle(): Promise<Decision> {
     const {clock, log} = this.d
     this.warned.clear()
     const finished = this.slot.takeOutcome()
@@ -305,8 +337,10 @@ export class HaLoop {
     }
     switch (a.type) {
       case 'acquire-lock': {
+        // The lease counts from before the call: it cannot have been granted later than that.
+        const at = clock.now()
         const ok = await viaDcs(() => dcs.attemptToAcquireLeader())
-        if (ok) this.lastLockRenewal = clock.now()
+        if (ok) this.lastLockRenewal = at
         return {outcome: {type: 'acquire-lock', ok}}
       }
       case 'update-lock': {
@@ -315,21 +349,24 @@ export class HaLoop {
         const lsn = a.status && obs.pg.walPosition !== null ? obs.pg.walPosition : undefined
         const failsafe = this.dynamic.failsafe_mode ? this.failsafeTopology(cluster) : undefined
         const extras = lsn !== undefined || failsafe ? {...(lsn !== undefined ? {lastLsn: lsn} : {}), ...(failsafe ? {failsafe} : {})} : undefined
+        const at = clock.now()
         const ok = await viaDcs(() => dcs.updateLeader(cluster, extras))
         if (ok) {
-          this.lastLockRenewal = clock.now()
+          this.lastLockRenewal = at
           this.failsafe.setActive(0)
         }
         return {outcome: {type: 'update-lock', ok}}
       }
       case 'release-lock':
-        await viaDcs(() => dcs.deleteLeader(a.lastLsn))
         this.lastLockRenewal = null
+        await viaDcs(() => dcs.deleteLeader(a.lastLsn))
         return {}
-      case 'take-leader':
+      case 'take-leader': {
+        const at = clock.now()
         await viaDcs(() => dcs.takeLeader())
-        this.lastLockRenewal = clock.now()
+        this.lastLockRenewal = at
         return {}
+      }
       case 'initialize': {
         const ok = await viaDcs(() => dcs.initialize(a.create, a.sysid))
         return {outcome: {type: 'initialize', ok}}
@@ -355,7 +392,7 @@ export class HaLoop {
         return {outcome: {type: 'sleep'}}
       case 'exit':
         log.critical(a.message)
-        this.d.requestExit(a.code)
+        this.d.requestExit(a.code, a.cause)
         return {}
       case 'stop':
         await pg.stop({mode: a.mode, timeoutMs: config.postgresql.pg_ctl_timeout * 1000})
@@ -822,36 +859,47 @@ export class HaLoop {
    */
   private async demote(mode: DemoteMode, obs: Observation): Promise<void> {
     const {pg, dcs, config, log} = this.d
-    const timeoutMs = config.postgresql.pg_ctl_timeout * 1000
+    // A fast stop waits for the shutdown checkpoint however long it takes (the candidate needs
+    // that WAL); only primary_stop_timeout in synchronous mode turns it into an immediate stop,
+    // as Patroni's stop_timeout does. An immediate stop gets pg_ctl_timeout before SIGKILL.
+    const fastTimeout = this.primaryStopTimeoutMs()
+    const timeoutMs = mode === 'immediate' || mode === 'immediate-nolock' ? config.postgresql.pg_ctl_timeout * 1000 : fastTimeout
     const mine = this.isLeader
+    this.lastLockRenewal = null
     this.triggerRewindCheck(obs)
     const stopped = () => {
       this.fireCallback('on_stop', 'primary')
       this.memory = {...this.memory, pgState: 'stopped', role: 'demoted'}
     }
     if (mode === 'graceful') {
-      this.startTask('switchover-demote', 'demote', async () => {
+      this.startTask('switchover-demote', 'demote', async (signal) => {
         await pg.close().catch(() => {})
-        await pg.stop({mode: 'fast', checkpoint: true, timeoutMs})
+        await pg.stop({mode: 'fast', checkpoint: true, ...(timeoutMs !== undefined ? {timeoutMs} : {})})
         stopped()
         // The shutdown checkpoint is the last WAL a candidate must have to be eligible.
         const cd = await pg.controldata().catch(() => undefined)
-        if (mine && (await dcs.deleteLeader(cd?.checkpointLsn))) log.info('released the leader key after demotion')
-        this.lastLockRenewal = null
+        // Never while a cycle runs: its renewal could re-create the key we delete (the cycle
+        // that follows sees the task ended and the key gone).
+        if (mine && (await this.slot.exclusive(signal, () => dcs.deleteLeader(cd?.checkpointLsn)))) log.info('released the leader key after demotion')
       })
       return
     }
     await pg.close().catch(() => {})
-    await pg.stop({mode: mode === 'offline' ? 'fast' : 'immediate', checkpoint: false, timeoutMs})
+    await pg.stop({mode: mode === 'offline' ? 'fast' : 'immediate', checkpoint: false, ...(timeoutMs !== undefined ? {timeoutMs} : {})})
     stopped()
     if (mode === 'immediate' && mine) {
       try {
         await dcs.deleteLeader()
-        this.lastLockRenewal = null
       } catch (e) {
         log.error(`failed to release the leader key after demotion: ${errText(e)}`)
       }
     }
+  }
+
+  /** Patroni's primary_stop_timeout(): honoured only in synchronous mode; undefined = no limit. */
+  private primaryStopTimeoutMs(): number | undefined {
+    const t = this.dynamic.primary_stop_timeout
+    return this.dynamic.synchronous_mode !== false && t > 0 ? t * 1000 : undefined
   }
 
   /**

@@ -6,6 +6,7 @@
  * again with it (Decision.then === 'decide-again').
  */
 import type {AgentMemory, TaskKind} from './observation'
+import type {ShutdownCause} from './shutdown'
 
 export type DemoteMode =
   /** switchover/manual failover: fast stop with checkpoint, release the lock early, follow. async */
@@ -83,8 +84,11 @@ export type Action =
   | {type: 'failsafe-probe'}
   /** Wait inside the cycle (let a winner take the lock; reach a scheduled time). */
   | {type: 'sleep'; ms: number}
-  /** Fatal: log `message` and exit the agent with `code` (system ID mismatch, failed bootstrap). */
-  | {type: 'exit'; code: number; message: string}
+  /**
+   * Fatal: log `message` and exit the agent with `code` (system ID mismatch, failed bootstrap).
+   * `cause` tells the shutdown policy (core/shutdown.ts) whether PostgreSQL may be stopped.
+   */
+  | {type: 'exit'; code: number; message: string; cause?: ShutdownCause}
 
 export type ActionType = Action['type']
 

@@ -87,7 +87,11 @@ export function enforcePrimaryRole(ctx: Ctx, rule: string, message: string, prom
     const hist: Action[] = historyNeedsUpdate(ctx.cluster.history, obs.pg.timeline) ? [{type: 'write-history'}] : []
     return done(rule, message, [...pre, ...syncActions, ...hist], {role: 'primary'})
   }
-  if (mem.role === 'primary' || mem.role === 'promoted') return done(rule, message, [...pre, ...syncActions])
+  // The remembered role is what PostgreSQL is (item 3 of the executor issue): a lock holder whose
+  // PostgreSQL answers from recovery (restarted read-only after a crash, a promote that failed
+  // after the role was set) is not a primary, whatever it believed, and promotes again. Only an
+  // unknown answer (query failed) keeps the belief, as Patroni does.
+  if ((mem.role === 'primary' || mem.role === 'promoted') && obs.pg.inRecovery !== true) return done(rule, message, [...pre, ...syncActions])
   if (obs.config.tags.nofailover) {
     // The tag may have been set after this node took the lock; it must not become primary now.
     return done(rule, 'not promoting because I am not allowed to become primary; released leader key', [...pre, {type: 'release-lock'}])

@@ -194,7 +194,7 @@ export function dataDirectory(ctx: Ctx): Decision | {pre: Action[]} | null {
     if (init !== sysid) {
       if (!ctx.paused) {
         const message = `system ID mismatch, node ${ctx.name} belongs to a different cluster: ${init} != ${sysid}`
-        return done('datadir.sysid-mismatch', message, [{type: 'exit', code: 1, message}])
+        return done('datadir.sysid-mismatch', message, [{type: 'exit', code: 1, message, cause: 'sysid-mismatch'}])
       }
       if (ctx.holdsLock) {
         return done('datadir.sysid-mismatch-paused', 'released leader key voluntarily due to the system ID mismatch', [{type: 'release-lock'}])
@@ -205,7 +205,7 @@ export function dataDirectory(ctx: Ctx): Decision | {pre: Action[]} | null {
   if (!ctx.lockOwner && !ctx.paused) {
     if (!mem.callbackFired && ctx.pgRunning && pg.inRecovery !== false) {
       const message = 'No initialize key in DCS and PostgreSQL is running as replica, aborting start'
-      return done('datadir.abort-join', message, [{type: 'exit', code: 1, message: `${message}. Please first start the agent on the node running as primary`}])
+      return done('datadir.abort-join', message, [{type: 'exit', code: 1, message: `${message}. Please first start the agent on the node running as primary`, cause: 'join-aborted'}])
     }
     if (ctx.outcome('initialize')) return null
     // Adopt the existing data as this cluster's; it still starts read-only until we win the lock.
@@ -247,7 +247,7 @@ export function recover(ctx: Ctx, rem: Partial<AgentMemory>): Decision {
     return done('recover.readonly-with-lock', 'starting as readonly because i had the session lock', [
       ...pre,
       {type: 'start', as: 'replica', upstream: null, task: 'restart-after-failure', timeoutS},
-    ], {...rem, recovering: true, rewind: 'initial', pgState: 'starting'})
+    ], {...rem, recovering: true, rewind: 'initial', pgState: 'starting', role: 'replica'})
   }
   if (mem.rewind === 'initial' && rewindAllowed(ctx) && !ctx.outcome('check-rewind')) {
     // The divergence check has to run before PG starts streaming from the leader.

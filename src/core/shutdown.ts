@@ -1,0 +1,78 @@
+/**
+ * What the agent does with PostgreSQL and the leader key when it stops (SIGTERM, systemctl stop,
+ * a fatal exit). Patroni's Ha.shutdown (patroni/ha.py) in two pure steps, so the order is the
+ * core's and the daemon only carries it out: first whether and how to stop PostgreSQL, then,
+ * knowing whether the stop worked, whether to give the leader key back.
+ *
+ * - Paused (maintenance mode): PostgreSQL keeps running and the key stays. This is the
+ *   documented way to restart or upgrade the agent without a failover; the replicas do not race
+ *   while paused, so a released key would leave the cluster without a primary.
+ * - A fatal exit that is about this node's data, not about PostgreSQL (the join was aborted
+ *   because the cluster has no initialize key and PostgreSQL runs as a replica; the data dir
+ *   belongs to another cluster): nothing is stopped. Patroni keeps PostgreSQL running after an
+ *   aborted join; hactl also leaves it running after a system ID mismatch, because that
+ *   PostgreSQL serves some other cluster and an agent pointed at the wrong scope must not stop it.
+ * - Otherwise PostgreSQL gets a fast stop, with no escalation to an immediate stop or SIGKILL
+ *   unless `primary_stop_timeout` is set in synchronous mode (Patroni applies it only there): a
+ *   slow shutdown checkpoint is waited for, so the replicas get all of the WAL.
+ * - The key is released only once PostgreSQL is down, with the shutdown checkpoint as the last
+ *   known LSN. A stop that failed keeps the key: a replica must not be promoted next to a
+ *   primary that still runs.
+ */
+
+export type ShutdownCause =
+  /** SIGTERM/SIGINT, or an exit that does not concern the data directory. */
+  | 'signal'
+  /** No initialize key and PostgreSQL runs as a replica: the agent refused to join. */
+  | 'join-aborted'
+  /** The data directory belongs to another cluster (system ID mismatch). */
+  | 'sysid-mismatch'
+
+export interface ShutdownFacts {
+  cause: ShutdownCause
+  paused: boolean
+  /** This node's last view named it the leader. */
+  holdsLock: boolean
+  /** A postmaster runs (or its state is unknown: then a stop is attempted). */
+  pgRunning: boolean
+  synchronousMode: boolean
+  /** Dynamic `primary_stop_timeout` in seconds (0 = none). */
+  primaryStopTimeout: number
+}
+
+export interface StopStep {
+  mode: 'fast'
+  /** Escalate after this many ms; null = wait for PostgreSQL however long it takes. */
+  timeoutMs: number | null
+}
+
+export interface ShutdownPlan {
+  /** null: leave PostgreSQL as it is. */
+  stop: StopStep | null
+  /** Whether to consider releasing the key once the stop is known (see releaseAfterStop). */
+  mayRelease: boolean
+  /** One line for the log. */
+  reason: string
+}
+
+export function shutdownPlan(f: ShutdownFacts): ShutdownPlan {
+  if (f.cause === 'join-aborted' || f.cause === 'sysid-mismatch') {
+    return {stop: null, mayRelease: false, reason: `PostgreSQL is left running (${f.cause === 'join-aborted' ? 'the join was aborted' : 'system ID mismatch'})`}
+  }
+  if (f.paused) return {stop: null, mayRelease: false, reason: 'Leader key is not deleted and Postgresql is not stopped due paused state'}
+  const timeoutMs = f.synchronousMode && f.primaryStopTimeout > 0 ? f.primaryStopTimeout * 1000 : null
+  if (!f.pgRunning) return {stop: null, mayRelease: f.holdsLock, reason: 'PostgreSQL is not running'}
+  return {stop: {mode: 'fast', timeoutMs}, mayRelease: f.holdsLock, reason: 'stopping PostgreSQL'}
+}
+
+export interface ReleaseVerdict {
+  release: boolean
+  reason: string
+}
+
+/** Step two: the key goes only when PostgreSQL is known to be down. */
+export function releaseAfterStop(plan: ShutdownPlan, pgStopped: boolean): ReleaseVerdict {
+  if (!plan.mayRelease) return {release: false, reason: plan.stop ? 'not the leader: nothing to release' : plan.reason}
+  if (!pgStopped) return {release: false, reason: 'PostgreSQL shutdown failed, leader key not removed'}
+  return {release: true, reason: 'PostgreSQL is stopped: releasing the leader key'}
+}
