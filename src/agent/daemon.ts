@@ -7,17 +7,19 @@
  */
 import {systemClock} from '../adapters/clock/system-clock'
 import {startRestApi, type RestApi} from '../api/server'
-import type {AgentStateSource, NodeSnapshot, PostgresStatus} from '../api/types'
+import type {AgentStateSource} from '../api/types'
 import {describeIssue} from '../config/issues'
 import {loadConfig} from '../config/load'
 import {Logger} from '../log/logger'
 import type {ShutdownCause} from '../core/shutdown'
 import type {Dcs} from '../ports/dcs'
-import {patroniRequest} from '../adapters/http/patroni-client'
+import {httpPeers} from '../adapters/http/peers'
+import type {Peers} from '../ports/peers'
 import {createDcs, createPostgres, logSettings, timingOf} from '../wiring'
 import {errText, HaLoop} from './ha-loop'
 import {createRestActions} from './rest-actions'
 import {runCycles, shutdownAgent} from './runtime'
+import {snapshot} from './snapshot'
 
 export async function runAgent(configPath: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const {config, warnings} = loadConfig(configPath, env)
@@ -44,7 +46,7 @@ export async function runAgent(configPath: string | undefined, env: NodeJS.Proce
     }
     stopper.abort()
   }
-  const loop = new HaLoop({config, dcs, pg, clock, log, requestExit})
+  const loop = new HaLoop({config, dcs, pg, clock, log, peers: httpPeers, requestExit})
   let nextRunMs = clock.now()
 
   const source: AgentStateSource = {
@@ -112,7 +114,7 @@ export async function runAgent(configPath: string | undefined, env: NodeJS.Proce
  * within 3 s (any status), another agent runs under this name, and two agents with one name would
  * fight over one member key and one slot. An unreachable DCS or a silent API lets the start go on.
  */
-export async function anotherNodeRunsAs(name: string, dcs: Pick<Dcs, 'loadCluster'>, log: Logger): Promise<boolean> {
+export async function anotherNodeRunsAs(name: string, dcs: Pick<Dcs, 'loadCluster'>, log: Logger, peers: Peers = httpPeers): Promise<boolean> {
   let apiUrl: string | null | undefined
   try {
     apiUrl = (await dcs.loadCluster({fresh: true})).members.find((m) => m.name === name)?.apiUrl
@@ -122,7 +124,7 @@ export async function anotherNodeRunsAs(name: string, dcs: Pick<Dcs, 'loadCluste
   }
   if (!apiUrl) return false
   try {
-    await patroniRequest(apiUrl, {insecure: true, timeoutMs: 3000}, {endpoint: 'liveness'})
+    await peers.liveness(apiUrl, 3000)
     return true
   } catch (e) {
     log.debug(`no other node named '${name}' answers on ${apiUrl}: ${errText(e)}`)
@@ -130,48 +132,3 @@ export async function anotherNodeRunsAs(name: string, dcs: Pick<Dcs, 'loadCluste
   }
 }
 
-async function snapshot(loop: HaLoop, name: string, scope: string, nextRunMs: number, dcsLastSeen: number, tags: Record<string, unknown>, now: number): Promise<NodeSnapshot> {
-  const s = loop.lastStatus
-  let postgres: PostgresStatus | null = null
-  if (s) {
-    postgres = {
-      postmasterStartTime: s.postmasterStartTime,
-      serverVersion: s.serverVersion,
-      wal: s.inRecovery
-        ? {kind: 'replica', receivedLocation: s.receivedLsn ?? null, replayedLocation: s.replayedLsn ?? s.walPosition, replayedTimestamp: null, paused: s.replayPaused}
-        : {kind: 'primary', location: s.walPosition},
-      timeline: s.timeline,
-      replicationState: s.inRecovery ? (s.walReceiver?.status === 'streaming' ? 'streaming' : 'in archive recovery') : null,
-      replication: loop.replication.map((r) => ({
-        usename: r.userName,
-        application_name: r.applicationName,
-        client_addr: r.clientAddr,
-        state: r.state,
-        sync_state: r.syncState,
-        sync_priority: r.syncPriority,
-      })),
-    }
-  }
-  const role = loop.publishedRole()
-  return {
-    name,
-    scope,
-    state: loop.memberState(),
-    role: role === 'master' ? 'primary' : (role as NodeSnapshot['role']),
-    postgres,
-    sysid: loop.sysid,
-    cluster: loop.lastCluster,
-    globalConfig: loop.dynamic,
-    isLeader: loop.leaseValid(now),
-    paused: loop.dynamic.pause === true,
-    failsafeActive: loop.dynamic.failsafe_mode === true && loop.failsafe.isActive(loop.dynamic.ttl),
-    dcsLastSeen: Math.floor(dcsLastSeen / 1000),
-    configuredTags: tags,
-    effectiveTags: tags,
-    pendingRestartReason: loop.pendingRestartReason,
-    pendingRestart: loop.pendingRestart,
-    scheduledRestart: loop.scheduledRestart,
-    watchdogFailed: false,
-    nextRunMs,
-  }
-}

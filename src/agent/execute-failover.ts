@@ -3,8 +3,6 @@
  * timeline history file and `/history` lines, and the connection parameters of the rewind user.
  */
 import {spawn} from 'node:child_process'
-import {readFileSync, statSync} from 'node:fs'
-import {join} from 'node:path'
 import type {LocalConfig} from '../config/load'
 import {parseTimelineHistory} from '../adapters/postgres'
 import type {HistoryLine} from '../core/cluster'
@@ -29,16 +27,6 @@ export function runScript(script: string, signal?: AbortSignal, timeoutMs = 60_0
     child.on('error', (e) => resolve({code: -1, output: `${output}${e.message}`}))
     child.on('close', (code) => resolve({code: code ?? -1, output}))
   })
-}
-
-/** `<data>/pg_wal/<TL as %08X>.history` with its mtime; undefined when the file cannot be read. */
-export function readHistoryFile(dataDir: string, timeline: number): {text: string; mtimeMs: number} | undefined {
-  const path = join(dataDir, 'pg_wal', `${timeline.toString(16).toUpperCase().padStart(8, '0')}.history`)
-  try {
-    return {text: readFileSync(path, 'utf8'), mtimeMs: statSync(path).mtimeMs}
-  } catch {
-    return undefined
-  }
 }
 
 /** Patroni writes the newest entry's time as an ISO timestamp with an explicit +00:00 offset. */

@@ -3,7 +3,7 @@
  * The executor follows the contract of src/core/actions.ts; actions it cannot perform yet are
  * logged as such and skipped, so the log never claims an effect that did not happen.
  */
-import {existsSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {PATRONI_COMPAT_VERSION} from '../build-info'
@@ -25,13 +25,13 @@ import {recoveryParameters} from '../adapters/postgres'
 import type {Logger} from '../log/logger'
 import type {Clock} from '../ports/clock'
 import type {Dcs} from '../ports/dcs'
+import type {Peers} from '../ports/peers'
 import type {ConnParams, Controldata, PgStatus, PostgresControl, RecoveryConfig, ReplicationRow} from '../ports/postgres'
 import {Callbacks, shellSplit, type CallbackAction} from './callbacks'
 import {localConn} from '../wiring'
 import {TaskSlot} from './task-slot'
 import {FailsafeState, withFailsafeLeader} from './failsafe'
-import {patroniRequest} from '../adapters/http/patroni-client'
-import {historyLinesFrom, PrePromoteFailed, readHistoryFile, replicationConn, rewindConn, runArgv, runScript} from './execute-failover'
+import {historyLinesFrom, PrePromoteFailed, replicationConn, rewindConn, runArgv, runScript} from './execute-failover'
 import {decideConfig, getPeerStatus, hostPortOf, hostPortText, initialMemory, peerStatusFrom, slotNameFor} from './helpers'
 
 /** Patroni 4's default member_slots_ttl: a member slot outlives its member by 30 minutes. */
@@ -57,6 +57,8 @@ export interface HaLoopDeps {
   pg: PostgresControl
   clock: Clock
   log: Logger
+  /** The other members' REST APIs (leader race, failsafe). */
+  peers: Peers
   /** Called by the `exit` action: the daemon shuts down with this code. */
   requestExit: (code: number, cause?: ShutdownCause) => void
 }
@@ -292,7 +294,7 @@ export class HaLoop {
     } catch (e) {
       out.dataDir = {kind: 'inaccessible', error: errText(e)}
     }
-    out.recoverySignal = ['standby.signal', 'recovery.signal', 'recovery.conf'].some((f) => existsSync(join(pg.dataDir, f)))
+    out.recoverySignal = await pg.recoverySignalPresent().catch(() => false)
     // lastStatus is replaced once, at the end: the REST API reads it between these awaits, and a
     // peer asking GET /patroni in that window must not see a member without a WAL position.
     let status: PgStatus | null = null
@@ -374,7 +376,7 @@ export class HaLoop {
       case 'cancel-initialization':
         await viaDcs(() => dcs.cancelInitialization())
         await pg.stop({mode: 'immediate', timeoutMs: 30_000}).catch((e) => log.error(`stop after failed bootstrap: ${errText(e)}`))
-        this.moveDataDirAside()
+        await this.moveDataDirAside()
         return {}
       case 'restore-config':
         await viaDcs(() => dcs.setConfig(this.dynamic as unknown as Record<string, unknown>))
@@ -383,7 +385,7 @@ export class HaLoop {
         await viaDcs(() => this.publishMember())
         return {}
       case 'fetch-peer-status': {
-        const peers = await fetchPeers(a.members, log)
+        const peers = await fetchPeers(this.d.peers, a.members, log)
         log.debug(`peer status: ${Object.entries(peers).map(([n, p]) => `${n}=${p.reachable ? `wal ${p.walPosition}${p.nofailover ? ' nofailover' : ''}` : 'unreachable'}`).join(', ')}`)
         return {outcome: {type: 'fetch-peer-status'}, peers}
       }
@@ -513,14 +515,13 @@ export class HaLoop {
     if (!this.slot.start(kind, description, fn)) this.d.log.warning(`cannot start ${description}: ${this.slot.current?.description} is running`)
   }
 
-  private moveDataDirAside(): void {
-    const dir = this.d.pg.dataDir
-    const aside = `${dir}_${new Date(this.d.clock.now()).toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}`
+  private async moveDataDirAside(): Promise<void> {
+    const suffix = new Date(this.d.clock.now()).toISOString().replace(/[-:]/g, '').replace(/\..*/, '')
     try {
-      if (existsSync(dir)) renameSync(dir, aside)
+      const aside = await this.d.pg.moveDataDirAside(suffix)
       this.d.log.info(`moved data directory aside to ${aside}`)
     } catch (e) {
-      this.d.log.error(`could not move ${dir} aside: ${errText(e)}`)
+      this.d.log.error(`could not move ${this.d.pg.dataDir} aside: ${errText(e)}`)
     }
   }
 
@@ -837,7 +838,7 @@ export class HaLoop {
     if (!tl) return
     let lines: HistoryLine[] = []
     if (tl > 1) {
-      let file = readHistoryFile(pg.dataDir, tl)
+      let file = await pg.localTimelineHistory(tl)
       if (!file) {
         try {
           file = {text: await pg.timelineHistory(replicationConn(config, config.postgresql.connect_address), tl), mtimeMs: clock.now()}
@@ -1263,7 +1264,7 @@ export class HaLoop {
       others.map(async ([name, url]) => {
         for (let attempt = 0; attempt < 2; attempt++) {
           try {
-            const r = await patroniRequest(url, {insecure: true, timeoutMs: 2000}, {method: 'POST', endpoint: 'failsafe', body})
+            const r = await this.d.peers.postFailsafe(url, body, 2000)
             if (r.status === 200 && r.body === 'Accepted') return true
             log.warning(`failsafe: ${name} did not vouch for me: ${r.status} ${r.body}`)
             return false
@@ -1330,11 +1331,11 @@ function fallbackOutcome(a: Action): StepOutcome {
   }
 }
 
-async function fetchPeers(members: Array<{name: string; apiUrl: string}>, log?: Logger): Promise<Record<string, PeerStatus>> {
+async function fetchPeers(client: Peers, members: Array<{name: string; apiUrl: string}>, log?: Logger): Promise<Record<string, PeerStatus>> {
   const results = await Promise.all(
     members.map(async (m) => {
       try {
-        const res = await getPeerStatus(m.apiUrl)
+        const res = await getPeerStatus(m.apiUrl, 2000, client)
         if (res.status !== 200) log?.debug(`GET ${m.apiUrl}: status ${res.status}`)
         return [m.name, peerStatusFrom(res.status, res.body)] as const
       } catch (e) {

@@ -4,7 +4,8 @@
 import type {LocalConfig} from '../config/load'
 import type {DynamicConfig} from '../config/dynamic-schema'
 import type {AgentMemory, DecideConfig, PeerStatus} from '../core/observation'
-import {patroniRequest} from '../adapters/http/patroni-client'
+import {httpPeers} from '../adapters/http/peers'
+import type {Peers} from '../ports/peers'
 
 /** Patroni's slot_name_from_member_name: lower case, [a-z0-9_] only, at most 63 bytes. */
 export function slotNameFor(member: string): string {
@@ -109,12 +110,9 @@ export function peerStatusFrom(status: number, body: unknown): PeerStatus {
   }
 }
 
-/**
- * GET a peer's `/patroni` (2 s, no retry). Like Patroni, a peer's certificate is not verified for
- * this status probe. node:http rather than fetch(): undici's parser costs the agent ~14 MB RSS.
- */
-export async function getPeerStatus(apiUrl: string, timeoutMs = 2000): Promise<{status: number; body: unknown}> {
-  const r = await patroniRequest(apiUrl, {insecure: true, timeoutMs})
+/** GET a peer's `/patroni` (2 s, no retry) through `peers`; the body parsed as JSON when it is JSON. */
+export async function getPeerStatus(apiUrl: string, timeoutMs = 2000, peers: Peers = httpPeers): Promise<{status: number; body: unknown}> {
+  const r = await peers.status(apiUrl, timeoutMs)
   let body: unknown
   try {
     body = JSON.parse(r.body)

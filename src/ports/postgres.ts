@@ -359,6 +359,13 @@ export interface PostgresControl {
   /** Removes the data dir's contents (keeps the directory itself, owned by the owner, mode 0700). */
   removeDataDir(): Promise<void>
 
+  /** standby.signal, recovery.signal or recovery.conf in the data dir (a node meant to run in recovery). */
+  recoverySignalPresent(): Promise<boolean>
+  /** pg_wal/<TLI>.history of the local data dir: its text and mtime (ms), undefined when absent. */
+  localTimelineHistory(timeline: number): Promise<{text: string; mtimeMs: number} | undefined>
+  /** Renames the data dir to `<data_dir>_<suffix>` (a failed bootstrap's leftovers). Returns the new path. */
+  moveDataDirAside(suffix: string): Promise<string>
+
   /** Closes the SQL connection (before stopping, at agent exit). */
   close(): Promise<void>
 }

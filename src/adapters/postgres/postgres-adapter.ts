@@ -968,6 +968,25 @@ END;$hactl$`
     return checkpointEndFromWaldump(r.stdout, r.stderr, text)
   }
 
+  async recoverySignalPresent(): Promise<boolean> {
+    return ['standby.signal', 'recovery.signal', 'recovery.conf'].some((f) => existsSync(join(this.dataDir, f)))
+  }
+
+  async localTimelineHistory(timeline: number): Promise<{text: string; mtimeMs: number} | undefined> {
+    const path = join(this.dataDir, 'pg_wal', `${timeline.toString(16).toUpperCase().padStart(8, '0')}.history`)
+    try {
+      return {text: readFileSync(path, 'utf8'), mtimeMs: statSync(path).mtimeMs}
+    } catch {
+      return undefined
+    }
+  }
+
+  async moveDataDirAside(suffix: string): Promise<string> {
+    const aside = `${this.dataDir}_${suffix}`
+    if (existsSync(this.dataDir)) renameSync(this.dataDir, aside)
+    return aside
+  }
+
   async close(): Promise<void> {
     await this.sql.close()
   }
