@@ -253,6 +253,11 @@ export class FakeKv implements KvBackend {
     return this.put(key, value)
   }
 
+  /** The current value, synchronously (simulator invariants look without a round trip). */
+  peek(key: string): string | undefined {
+    return this.store.get(key)?.value
+  }
+
   async rawGet(key: string): Promise<string | undefined> {
     return this.store.get(key)?.value
   }
