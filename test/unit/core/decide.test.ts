@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict'
 import {describe, test} from 'node:test'
 import {decide} from '../../../src/core/decide'
+import {makeCtx} from '../../../src/core/rules/context'
+import {enforcePrimaryRole} from '../../../src/core/rules/leader'
 import {MB, NOW, SYSID, cluster, member, obs, peer, pgPrimary, pgReplica, pgStopped, runCycle, type ObsOptions, type Script} from './decide-fixtures'
 
 interface Row {
@@ -21,6 +23,11 @@ const rows: Row[] = [
   {name: 'leader renews', o: {}, rule: 'healthy.leader', reason: 'no action. I am (node1), the leader with the lock', actions: ['update-lock']},
   {name: 'replica follows', o: {name: 'node2'}, rule: 'healthy.follow', reason: 'no action. I am (node2), a secondary, and following a leader (node1)', actions: ['follow']},
   {name: 'lock holder in recovery promotes', o: {pg: pgReplica()}, rule: 'healthy.leader', reason: 'promoted self to leader because I had the session lock', actions: ['update-lock', 'promote']},
+  // The remembered role is not what PostgreSQL is: a lock holder whose PostgreSQL answers from recovery promotes
+  // again (before the fix: "no action. I am (node1), the leader with the lock" and only update-lock, forever read-only).
+  {name: 'lock holder remembered as primary but in recovery promotes again', o: {pg: pgReplica(), memory: {role: 'primary'}}, rule: 'healthy.leader', reason: 'promoted self to leader because I had the session lock', actions: ['update-lock', 'promote']},
+  {name: 'lock holder remembered as promoted but in recovery promotes again', o: {pg: pgReplica(), memory: {role: 'promoted'}}, rule: 'healthy.leader', reason: 'promoted self to leader because I had the session lock', actions: ['update-lock', 'promote']},
+  {name: 'lock holder remembered as primary, recovery unknown (query failed): no promote, no demote', o: {pg: pgPrimary({inRecovery: null}), memory: {role: 'primary'}}, rule: 'pg.query-failed', reason: 'Error communicating with PostgreSQL. Will try again later', actions: []},
   {name: 'CAS mismatch demotes immediately', o: {}, s: {update: false}, rule: 'healthy.renew-failed', reason: 'demoted self because failed to update leader lock in DCS', actions: ['update-lock', 'demote']},
   {name: 'CAS mismatch in pause keeps running', o: {config: {paused: true}}, s: {update: false}, rule: 'healthy.renew-failed', reason: 'PAUSE: continue to run as primary after failing to update leader lock in DCS', actions: ['update-lock']},
   {name: 'replica lock holder fails renewal', o: {pg: pgReplica()}, s: {update: false}, rule: 'healthy.renew-failed', reason: 'not promoting because failed to update leader lock in DCS', actions: ['update-lock']},
@@ -181,6 +188,34 @@ describe('decide: action details', () => {
     const t = runCycle(withOld, {peers: {node1: peer({inRecovery: false}), node3: peer()}})
     assert.match(t.final.reason, /Primary \(node1\) is still alive/)
     assert.ok(!t.actions.some((a) => a.type === 'acquire-lock'))
+  })
+
+  test('a lock holder in recovery that remembered itself primary or promoted promotes and remembers promoted', () => {
+    for (const role of ['primary', 'promoted'] as const) {
+      const t = runCycle(obs({pg: pgReplica(), memory: {role}}))
+      assert.deepEqual(t.final.actions, [{type: 'promote'}], role)
+      assert.deepEqual(t.final.remember, {lastTask: null, role: 'promoted'}, role)
+    }
+  })
+
+  test('enforcePrimaryRole: only a PostgreSQL known to be in recovery overrides the remembered role', () => {
+    // decide() stops at pg.query-failed before this rule when the query fails; the rule itself must still keep the
+    // belief for an unknown answer (Patroni does), and promote only on a definite "in recovery".
+    const renewed = (pg: ReturnType<typeof pgReplica>, role: 'primary' | 'promoted' | 'replica') =>
+      makeCtx({...obs({pg, memory: {role}}), outcomes: [{type: 'update-lock', ok: true}]})
+    const keep = 'no action. I am (node1), the leader with the lock'
+    const promote = 'promoted self to leader because I had the session lock'
+    for (const role of ['primary', 'promoted'] as const) {
+      const unknown = enforcePrimaryRole(renewed(pgPrimary({inRecovery: null}), role), 'healthy.leader', keep, promote)
+      assert.equal(unknown.reason, keep, `${role}, inRecovery null`)
+      assert.ok(!unknown.actions.some((a) => a.type === 'promote'), `${role}, inRecovery null: no promote`)
+      const inRecovery = enforcePrimaryRole(renewed(pgReplica(), role), 'healthy.leader', keep, promote)
+      assert.equal(inRecovery.reason, promote, `${role}, inRecovery true`)
+      assert.deepEqual(inRecovery.actions, [{type: 'promote'}], `${role}, inRecovery true`)
+    }
+    const primary = enforcePrimaryRole(renewed(pgPrimary(), 'primary'), 'healthy.leader', keep, promote)
+    assert.equal(primary.reason, keep)
+    assert.deepEqual(primary.actions, [])
   })
 
   test('remember: a start attempt is checked once, then forgotten', () => {
