@@ -57,7 +57,9 @@ export async function shutdownAgent(d: RuntimeDeps, cause: ShutdownCause): Promi
   })
   log.info(plan.reason)
   if (!plan.stop) {
-    // PostgreSQL keeps running: the member key keeps saying so until its lease expires.
+    // PostgreSQL keeps running: the member key keeps saying so until its lease expires. Our own
+    // SQL session goes, or it would keep the process alive after everything else closed.
+    await pg.close().catch(() => {})
     const v = releaseAfterStop(plan, loop.lastPg?.process === 'stopped')
     if (v.release) await releaseKey(d, undefined)
     return
@@ -70,6 +72,7 @@ export async function shutdownAgent(d: RuntimeDeps, cause: ShutdownCause): Promi
   }
   await pg.close().catch(() => {})
   const roleAtStop = loop.publishedRole()
+  loop.stoppingPostgres()
   let stopped = false
   try {
     const r = await pg.stop({mode: plan.stop.mode, checkpoint: false, ...(plan.stop.timeoutMs !== null ? {timeoutMs: plan.stop.timeoutMs} : {})})
