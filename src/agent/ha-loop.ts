@@ -867,6 +867,7 @@ export class HaLoop {
     const timeoutMs = mode === 'immediate' || mode === 'immediate-nolock' ? config.postgresql.pg_ctl_timeout * 1000 : fastTimeout
     const mine = this.isLeader
     this.lastLockRenewal = null
+    this.stoppingPostgres()
     this.triggerRewindCheck(obs)
     const stopped = () => {
       this.fireCallback('on_stop', 'primary')
@@ -895,6 +896,16 @@ export class HaLoop {
         log.error(`failed to release the leader key after demotion: ${errText(e)}`)
       }
     }
+  }
+
+  /**
+   * PostgreSQL is being stopped: until the next observation the REST API reports no WAL position
+   * and no running primary (a shutting-down server answers no queries, as Patroni's REST API then
+   * shows), so peers do not wait for a "primary still alive" that no longer takes writes.
+   */
+  stoppingPostgres(): void {
+    this.lastStatus = null
+    if (this.lastPg) this.lastPg = {...this.lastPg, inRecovery: null, walPosition: null}
   }
 
   /** Patroni's primary_stop_timeout(): honoured only in synchronous mode; undefined = no limit. */

@@ -135,7 +135,10 @@ export function manualFailoverNoLeader(ctx: Ctx): RaceAnswer {
       return {answer: 'no', reason: `manual failover: I am not in /sync, ${f.candidate} is the candidate`}
     }
     const cand = member(ctx, f.candidate)
-    if (cand) {
+    // A switchover candidate outside /sync refuses to promote (above), so waiting for it would
+    // leave the cluster without a primary for ever (Patroni waits): it counts as unhealthy.
+    const mayPromote = !(f.leader && ctx.syncActive && !inSync(ctx, f.candidate))
+    if (cand && mayPromote) {
       const lim = failoverLimitation(ctx.peer(cand.name))
       if (lim === null) return {answer: 'no', reason: `manual failover: to ${cand.name}, i am ${ctx.name}`}
       // The named candidate cannot take over: everybody else may race as if none was named.
@@ -149,7 +152,8 @@ export function manualFailoverNoLeader(ctx: Ctx): RaceAnswer {
       ? {answer: 'no', reason: `manual failover: I was the leader and ${other.reason}`}
       : {answer: 'yes', reason: `manual failover: I was the leader and seem to be the only healthy member (${other.reason})`}
   }
-  const members = ctx.cluster.members.filter((m) => m.name !== f.leader)
+  // Patroni: the former leader and, while synchronous replication is active, non-/sync members are left out.
+  const members = ctx.cluster.members.filter((m) => m.name !== f.leader && (!ctx.syncActive || inSync(ctx, m.name)))
   const v = compareWal(ctx, members, false)
   return {answer: v.ok ? 'yes' : 'no', reason: v.reason}
 }

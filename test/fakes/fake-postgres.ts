@@ -108,6 +108,8 @@ interface Proc {
   streaming: boolean
   /** The upstream's timeline while streaming. */
   receivedTimeline: number | null
+  /** A shutdown is in progress: new connections are refused, sessions were terminated. */
+  stopping?: boolean
 }
 
 export interface PgFaults {
@@ -217,8 +219,9 @@ export class FakePostgres implements PostgresControl {
     return `${this.host}:${this.port}`
   }
 
+  /** Accepts writes: running, not in recovery, not shutting down. */
   get writable(): boolean {
-    return this.proc?.state === 'running' && !this.proc.inRecovery
+    return this.proc?.state === 'running' && !this.proc.inRecovery && !this.proc.stopping
   }
 
   private get clock(): Clock {
@@ -403,6 +406,7 @@ export class FakePostgres implements PostgresControl {
     }
     let unclean = mode === 'immediate'
     let escalated: StopResult['escalated']
+    p.stopping = true
     if (!unclean) {
       const takes = this.world.timings.stopMs + this.faults.slowStopMs
       if (o.timeoutMs !== undefined && takes > o.timeoutMs) {
@@ -474,7 +478,7 @@ export class FakePostgres implements PostgresControl {
 
   private requireSql(what: string): {p: Proc; d: DataDir} {
     const p = this.proc
-    if (!p || !this.data || p.state !== 'running' || this.faults.queryFails) throw unavailable(what)
+    if (!p || !this.data || p.state !== 'running' || p.stopping || this.faults.queryFails) throw unavailable(what)
     return {p, d: this.data}
   }
 

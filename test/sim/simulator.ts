@@ -354,7 +354,7 @@ class SimNode {
     const loop = new HaLoop({
       config: this.config,
       dcs,
-      pg: gated(this.pg, gate),
+      pg: gated(sim.agentPg(this), gate),
       clock,
       log,
       peers: gated(sim.peersFor(this), gate),
@@ -364,7 +364,7 @@ class SimNode {
       },
     })
     const agent: AgentProcess = {gate, kv, dcs, loop, stop, done: Promise.resolve(), nextRunMs: sim.clock.now()}
-    const deps = {loop, dcs, pg: gated(this.pg, gate), clock, log}
+    const deps = {loop, dcs, pg: gated(sim.agentPg(this), gate), clock, log}
     agent.done = (async () => {
       try {
         await runCycles(deps, stop.signal, (ms) => (agent.nextRunMs = ms))
@@ -492,6 +492,29 @@ export class Simulation {
   }
 
   /**
+   * PostgreSQL as `node`'s agent calls it: the moment the agent decides to promote or to stop a
+   * primary is when the pause invariant is checked (the effect itself may land later).
+   */
+  agentPg(node: SimNode): FakePostgres {
+    return new Proxy(node.pg, {
+      get: (target, prop, receiver) => {
+        const v = Reflect.get(target, prop, receiver)
+        if (typeof v !== 'function') return v
+        if (prop === 'promote' || prop === 'stop') {
+          return (...args: unknown[]) => {
+            this.checks++
+            if (this.pausedEverywhere(node.name) && (prop === 'promote' || target.writable)) {
+              this.violate(`${node.name}'s agent ${prop === 'promote' ? 'promotes' : 'stops a primary'} while the cluster is paused`)
+            }
+            return (v as (...a: unknown[]) => unknown).apply(target, args)
+          }
+        }
+        return (v as (...a: unknown[]) => unknown).bind(target)
+      },
+    })
+  }
+
+  /**
    * The cluster is paused as `node`'s agent sees it, and no switchover is pending (Patroni carries
    * out a switchover to a named candidate in pause too; the simulator requests them only unpaused).
    */
@@ -504,15 +527,11 @@ export class Simulation {
   private onPgEvent(e: PgEvent): void {
     this.note(`pg ${e.node}: ${e.type}${e.primary !== undefined ? (e.primary ? ' (primary)' : ' (replica)') : ''}${e.unclean ? ' unclean' : ''}`)
     if (e.type === 'promote') {
-      if (this.pausedEverywhere(e.node)) this.violate(`${e.node} promoted while the cluster is paused`)
       if (this.sync && e.lineage) {
         const missing = this.acked.filter((c) => !contains(e.lineage!, c.branch, c.lsn))
         if (missing.length) this.violate(`synchronous mode: ${e.node} promoted without ${missing.length} acknowledged commit(s), first from ${missing[0].node} at ${missing[0].lsn}`)
       }
       this.checks++
-    }
-    if (e.type === 'stop' && e.primary && this.pausedEverywhere(e.node)) {
-      this.violate(`${e.node}'s agent stopped a primary while the cluster is paused`)
     }
     this.checkSplitBrain()
   }
