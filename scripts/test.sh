@@ -1,19 +1,29 @@
 #!/usr/bin/env bash
-# npm test: the whole suite (unit, then integration against real etcd/PostgreSQL, then e2e on
-# the built executable). `npm test -- unit` runs one layer. Exits non-zero when no test ran.
+# npm test: the whole suite (unit, the simulator, integration against real etcd/PostgreSQL, then
+# e2e on the built executable). `npm test -- unit` runs one layer. Exits non-zero when no test ran.
+# The simulator layer (test/sim: 10,000 seeded schedules on every core) runs in a phase of its
+# own first, so that it never competes for CPU with the timing-sensitive integration tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$PATH"   # node = the pinned Node 24
 shopt -s globstar nullglob
 layers=("$@")
-[ ${#layers[@]} -gt 0 ] || layers=(unit integration e2e)
+[ ${#layers[@]} -gt 0 ] || layers=(unit sim integration e2e)
 files=()
+sim_files=()
 for layer in "${layers[@]}"; do
   case "$layer" in
+    sim) sim_files+=(test/sim/**/*.test.ts) ;;
     unit|integration|e2e) files+=(test/"$layer"/**/*.test.ts) ;;
     *) files+=("$layer") ;;
   esac
 done
+if [ ${#sim_files[@]} -gt 0 ] && [ ${#files[@]} -gt 0 ]; then
+  # Both: the simulator first, on its own, then the rest (its result decides with theirs).
+  bash "$0" "${sim_files[@]}"
+elif [ ${#sim_files[@]} -gt 0 ]; then
+  files=("${sim_files[@]}")
+fi
 if [ ${#files[@]} -eq 0 ]; then
   echo "test: no test files found for: ${layers[*]}" >&2
   exit 1

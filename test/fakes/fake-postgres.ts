@@ -408,13 +408,17 @@ export class FakePostgres implements PostgresControl {
     let escalated: StopResult['escalated']
     p.stopping = true
     if (!unclean) {
-      const takes = this.world.timings.stopMs + this.faults.slowStopMs
-      if (o.timeoutMs !== undefined && takes > o.timeoutMs) {
-        await this.wait(o.timeoutMs)
+      // The shutdown checkpoint takes stopMs, or as long as a slowStopMs fault lasts (it ends
+      // early when the fault is lifted); a timeout escalates to an immediate stop.
+      const started = this.clock.monotonic()
+      const limit = o.timeoutMs ?? Infinity
+      await this.wait(Math.min(this.world.timings.stopMs, limit))
+      while (this.faults.slowStopMs > 0 && this.clock.monotonic() - started < Math.min(this.faults.slowStopMs, limit)) {
+        await this.wait(Math.min(250, limit - (this.clock.monotonic() - started)))
+      }
+      if (this.clock.monotonic() - started >= limit) {
         unclean = true
         escalated = 'SIGQUIT'
-      } else {
-        await this.wait(takes)
       }
     }
     if (this.proc !== p) return {signalled: true, clusterState: d.control}

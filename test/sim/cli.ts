@@ -16,6 +16,7 @@ const {values} = parseArgs({
     async: {type: 'boolean'},
     kinds: {type: 'string'},
     quiet: {type: 'boolean', default: false},
+    json: {type: 'boolean', default: false},
   },
 })
 
@@ -43,6 +44,10 @@ async function main(): Promise<number> {
   let steps = 0
   let checks = 0
   let simulated = 0
+  const failures: Array<{seed: number; violations: string[]}> = []
+  let acked = 0
+  let lostAsync = 0
+  let maxRecovery = 0
   for (let s = seed; s < seed + count; s++) {
     const r = await simulate({...base, seed: s, trace: count === 1 && !values.quiet})
     steps += r.steps
@@ -53,12 +58,21 @@ async function main(): Promise<number> {
       console.log(`\nseed ${s}: ${r.sync ? 'synchronous' : 'asynchronous'} mode; faults: ${r.faults.map((f) => `${f.kind}(node${f.node}, +${f.at}s, ${f.duration}s)`).join(', ')}`)
       console.log(`simulated ${r.simulatedS.toFixed(0)}s, ${r.steps} steps, ${r.checks} checks, ${r.ackedCommits} acknowledged commits, ${r.lostAsync} lost (asynchronous), primary back ${r.recoveryS === null ? '-' : `${r.recoveryS.toFixed(1)}s`} after healing`)
     }
+    acked += r.ackedCommits
+    lostAsync += r.lostAsync
+    if (r.recoveryS !== null) maxRecovery = Math.max(maxRecovery, r.recoveryS)
     if (r.violations.length) {
+      failures.push({seed: s, violations: r.violations})
       failed++
+      if (values.json) continue
       console.log(`seed ${s} FAILED (${replayCommand(s)}):\n  ${r.violations.join('\n  ')}`)
     }
   }
   const ms = performance.now() - started
+  if (values.json) {
+    console.log(JSON.stringify({schedules: count, failed, failures, steps, checks, simulatedS: Math.round(simulated), acked, lostAsync, maxRecoveryS: maxRecovery, wallMs: Math.round(ms)}))
+    return failed ? 1 : 0
+  }
   console.log(`${count} schedule(s), ${failed} failed; ${steps} steps, ${checks} checks, ${simulated.toFixed(0)} simulated seconds in ${(ms / 1000).toFixed(1)}s`)
   return failed ? 1 : 0
 }

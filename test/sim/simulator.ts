@@ -52,6 +52,10 @@ export interface SimOptions {
   kinds?: FaultKind[]
   /** Keep every log line and event for printing. */
   trace?: boolean
+  /** A hand-written schedule instead of the seed's (scenario tests); the seed still names the run. */
+  schedule?: Fault[]
+  /** Extra dynamic configuration for bootstrap.dcs (scenario tests). */
+  dcs?: Record<string, unknown>
 }
 
 export type FaultKind =
@@ -109,9 +113,13 @@ export interface SimResult {
   simulatedS: number
   /** Invariant checks made. */
   checks: number
-  /** Timer events processed (the amount of work). */
+  /** Steps: timer events processed plus client/replication ticks (each followed by the checks). */
   steps: number
   ackedCommits: number
+  /** Every PostgreSQL event (start, stop, crash, promote, rewind, clone) in order. */
+  events: PgEvent[]
+  /** Most PostgreSQL servers writable at one check, whatever their agents believed. */
+  maxWritable: number
   /** Asynchronous mode: acknowledged commits not on the final primary (allowed, reported). */
   lostAsync: number
   /** Longest time from the last heal to a primary, seconds (liveness margin). */
@@ -297,6 +305,7 @@ class SimNode {
           synchronous_mode: sim.sync,
           maximum_lag_on_failover: 1048576,
           postgresql: {use_pg_rewind: true, use_slots: true},
+          ...sim.opts.dcs,
         },
       },
       postgresql: {
@@ -448,7 +457,7 @@ export class Simulation {
     const n = opts.nodes ?? 3
     const s = schedule(opts.seed, n, opts)
     this.sync = s.sync
-    this.faults = s.faults
+    this.faults = opts.schedule ?? s.faults
     this.trace = opts.trace ? [] : null
     this.t0 = this.clock.now()
     this.world = new PgWorld(this.clock)
@@ -540,6 +549,7 @@ export class Simulation {
     this.checks++
     const believers = this.nodes.filter((n) => n.believesLeader())
     if (believers.length > 1) this.violate(`${believers.map((n) => n.name).join(' and ')} all believe they lead`)
+    this.maxWritable = Math.max(this.maxWritable, this.nodes.filter((n) => n.pg.writable).length)
     const both = believers.filter((n) => n.pg.writable)
     if (both.length > 1) this.violate(`two writable primaries that both believe they lead: ${both.map((n) => n.name).join(', ')}`)
   }
@@ -549,7 +559,11 @@ export class Simulation {
   }
 
   /** The client: one commit per tick to the node that answers GET /primary; acks per synchronous_commit. */
+  private ticks = 0
+  private maxWritable = 0
+
   private tick(): void {
+    this.ticks++
     this.world.replicate()
     const p = this.primary()
     if (p && !this.paused) {
@@ -727,8 +741,10 @@ export class Simulation {
       violations: this.violations,
       simulatedS,
       checks: this.checks,
-      steps: this.clock.fired,
+      steps: this.clock.fired + this.ticks,
       ackedCommits: this.acked.length,
+      events: this.world.events,
+      maxWritable: this.maxWritable,
       lostAsync,
       recoveryS,
       trace: this.trace ?? [],

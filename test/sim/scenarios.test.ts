@@ -1,0 +1,94 @@
+/**
+ * Hand-written simulator schedules, one per safety bug of the executor issue that a simulation
+ * can show; each failed on the code before its fix (the comment says how). They run the same
+ * agents, fakes and invariants as the seeded schedules (test/sim/schedules.test.ts).
+ */
+import assert from 'node:assert/strict'
+import {test} from 'node:test'
+import {simulate, TIMING, type Fault, type SimResult} from './simulator'
+
+function show(r: SimResult): string {
+  return `violations: ${r.violations.join('; ') || 'none'}\n${r.trace.slice(-80).join('\n')}`
+}
+
+async function scenario(schedule: Fault[], opts: {sync?: boolean; dcs?: Record<string, unknown>} = {}): Promise<SimResult> {
+  return simulate({seed: 0, sync: opts.sync ?? false, schedule, trace: true, ...(opts.dcs ? {dcs: opts.dcs} : {})})
+}
+
+const since = (r: SimResult, ms: number) => r.events.filter((e) => e.at >= ms)
+
+test('item 1: pause, then SIGTERM of the leader agent: PostgreSQL keeps running, the key stays, nobody promotes', async () => {
+  // Before the fix the agent stopped PostgreSQL and deleted the key: a 'stop' of node0 and the
+  // pause invariant ("stops a primary while the cluster is paused") failed.
+  const r = await scenario([
+    {kind: 'pause', node: 0, at: 2, duration: 40},
+    {kind: 'stop-agent', node: 0, at: 6, duration: 10},
+  ])
+  assert.deepEqual(r.violations, [], show(r))
+  const formedAt = r.events.find((e) => e.node !== 'node0' && e.type === 'start')!.at
+  assert.deepEqual(since(r, formedAt + 1000).filter((e) => e.node === 'node0' && (e.type === 'stop' || e.type === 'crash')), [], 'node0 PostgreSQL was never stopped')
+  assert.deepEqual(since(r, formedAt).filter((e) => e.type === 'promote'), [], 'no promotion happened')
+})
+
+test('item 2: a failed stop at shutdown keeps the leader key: no replica promotes before the lease runs out', async () => {
+  // Before the fix the key was deleted right after the failed stop: node1 promoted within a few
+  // seconds while node0's PostgreSQL still ran.
+  const r = await scenario([
+    {kind: 'stop-fails', node: 0, at: 2, duration: 60},
+    {kind: 'stop-agent', node: 0, at: 4, duration: 70},
+  ])
+  const sigterm = r.trace.find((l) => l.includes('fault stop-agent node0'))
+  assert.ok(sigterm, show(r))
+  const at = Date.parse(sigterm.slice(0, 24))
+  const promote = r.events.find((e) => e.type === 'promote' && e.at > at)
+  assert.ok(promote, `a replica takes over once node0's lease expired\n${show(r)}`)
+  assert.ok(promote.at - at >= (TIMING.ttl - TIMING.loopWait) * 1000, `promoted ${(promote.at - at) / 1000}s after the SIGTERM, before the lease could expire\n${show(r)}`)
+  assert.deepEqual(r.violations, [], show(r))
+})
+
+test('item 3: a lock holder whose promote failed promotes again instead of leading read-only for ever', async () => {
+  // Before the fix the new lock holder (role 'promoted', PostgreSQL in recovery) logged "no action,
+  // I am the leader" for ever: no primary within the liveness bound.
+  const r = await scenario([
+    {kind: 'promote-fails', node: 1, at: 0, duration: 30},
+    {kind: 'promote-fails', node: 2, at: 0, duration: 30},
+    {kind: 'kill-node', node: 0, at: 2, duration: 80},
+  ])
+  assert.deepEqual(r.violations, [], show(r))
+  assert.ok(r.events.some((e) => e.type === 'promote' && e.node !== 'node0'), show(r))
+})
+
+test('item 4: a leader cut off from etcd stops answering as leader when its lease may have expired', async () => {
+  // Before the fix GET /primary answered from the last view read ("the view names me"), which a
+  // partitioned leader keeps: node0 and the promoted node1 both believed they led.
+  const r = await scenario([{kind: 'dcs-partition', node: 0, at: 2, duration: 40}])
+  assert.deepEqual(r.violations, [], show(r))
+  assert.ok(r.events.some((e) => e.type === 'promote'), 'a replica took over')
+})
+
+test('item 4: a leader frozen past the ttl never answers as leader after it wakes', async () => {
+  const r = await scenario([{kind: 'long-freeze', node: 0, at: 2, duration: TIMING.ttl + 15}])
+  assert.deepEqual(r.violations, [], show(r))
+  assert.ok(r.events.some((e) => e.type === 'promote'), 'a replica took over')
+})
+
+test('item 8: a switchover waits for a slow shutdown checkpoint instead of escalating to an immediate stop', async () => {
+  // Before the fix the demote's stop escalated to SIGQUIT after pg_ctl_timeout (60s): an unclean
+  // stop of node0, whose last WAL the candidate may not have.
+  const r = await scenario([
+    {kind: 'slow-stop', node: 0, at: 2, duration: 90},
+    {kind: 'switchover', node: 1, at: 4, duration: 0},
+  ])
+  assert.deepEqual(r.violations, [], show(r))
+  const stops = r.events.filter((e) => e.node === 'node0' && e.type === 'stop')
+  assert.ok(stops.length > 0, show(r))
+  assert.deepEqual(stops.filter((e) => e.unclean), [], 'node0 was stopped cleanly')
+  assert.ok(r.events.some((e) => e.type === 'promote' && e.node === 'node1'), 'node1 took over')
+})
+
+test('synchronous mode: the leader dies right after a commit was acknowledged; the promoted standby has it', async () => {
+  const r = await scenario([{kind: 'kill-node', node: 0, at: 5, duration: 40}], {sync: true})
+  assert.deepEqual(r.violations, [], show(r))
+  assert.ok(r.ackedCommits > 0)
+  assert.ok(r.events.some((e) => e.type === 'promote'), 'a synchronous standby took over')
+})
