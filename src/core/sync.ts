@@ -7,16 +7,26 @@
  */
 
 export interface ParsedSsn {
-  kind: 'off' | 'priority' | 'any' | 'star'
+  kind: 'off' | 'priority' | 'any'
   /** How many standbys must confirm. */
   num: number
-  /** Names as listed, lower-cased (application_name matching is case-insensitive). */
+  /**
+   * The standbys named in the list: unquoted names lower-cased, quoted ones as written. `*` is
+   * not a name and is never listed here (see hasStar). PostgreSQL matches application_name
+   * case-insensitively, so compare these the same way.
+   */
   members: string[]
+  /**
+   * The list contains `*` (any standby may be synchronous). Like Patroni's has_star, this only
+   * records the fact: a star names nobody, so it never makes a standby count as a named, proven
+   * synchronous standby that may be published in `/sync`.
+   */
+  hasStar: boolean
 }
 
 /** Patroni-compatible parse of synchronous_standby_names; anything unparsable reads as off. */
 export function parseSsn(value: string | null | undefined): ParsedSsn {
-  const off: ParsedSsn = {kind: 'off', num: 0, members: []}
+  const off: ParsedSsn = {kind: 'off', num: 0, members: [], hasStar: false}
   const text = (value ?? '').trim()
   if (text === '') return off
   let kind: ParsedSsn['kind'] = 'priority'
@@ -32,46 +42,55 @@ export function parseSsn(value: string | null | undefined): ParsedSsn {
   }
   const names = splitNames(list)
   if (names === null || names.length === 0) return off
-  if (names.includes('*')) return {kind: 'star', num, members: ['*']}
-  return {kind, num, members: names}
+  // PostgreSQL treats a `*` entry (quoted or not) as matching any standby.
+  const hasStar = names.includes('*')
+  return {kind, num, members: names.filter((n) => n !== '*'), hasStar}
 }
 
+/** The comma-separated names; null for an empty entry, a trailing comma or an unclosed quote. */
 function splitNames(list: string): string[] | null {
   const out: string[] = []
-  let i = 0
   const s = list.trim()
-  while (i < s.length) {
-    while (s[i] === ' ' || s[i] === '\t') i++
+  const space = (c: string | undefined) => c !== undefined && /\s/.test(c)
+  let i = 0
+  for (;;) {
+    while (space(s[i])) i++
     let name = ''
     if (s[i] === '"') {
       i++
+      let closed = false
       while (i < s.length) {
         if (s[i] === '"' && s[i + 1] === '"') {
           name += '"'
           i += 2
         } else if (s[i] === '"') {
           i++
+          closed = true
           break
         } else name += s[i++]
       }
+      if (!closed) return null
     } else {
       while (i < s.length && s[i] !== ',') name += s[i++]
       name = name.trim().toLowerCase()
       if (name === '' || /\s/.test(name)) return null
     }
     out.push(name)
-    while (s[i] === ' ' || s[i] === '\t') i++
-    if (i < s.length) {
-      if (s[i] !== ',') return null
-      i++
-    }
+    while (space(s[i])) i++
+    if (i >= s.length) return out
+    if (s[i] !== ',') return null
+    i++
   }
-  return out
 }
 
-/** Identifiers PostgreSQL would fold or refuse are double-quoted. */
+/**
+ * Names that are not a plain lower-case identifier are double-quoted, and so are `first` and
+ * `any`: unquoted, those are keywords of the synchronous_standby_names grammar and PostgreSQL
+ * would refuse the value (Patroni's quote_standby_name quotes them too).
+ */
 export function quoteIdent(name: string): string {
-  return /^[a-z_][a-z0-9_$]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`
+  const plain = /^[a-z_][a-z0-9_$]*$/.test(name) && name !== 'first' && name !== 'any'
+  return plain ? name : `"${name.replace(/"/g, '""')}"`
 }
 
 /** The value to write for `picked` (sorted): one name, `N (a,b)` for several, `*`, or empty. */
@@ -94,8 +113,41 @@ export interface SyncReplicaRow {
 export interface SyncMemberInfo {
   name: string
   running: boolean
+  /** Effective: the nosync tag, or sync_priority <= 0 when nosync is not set. Never picked. */
   nosync: boolean
+  /**
+   * Effective: the nofailover tag, or failover_priority <= 0 when nofailover is not set. Such a
+   * member is picked only after every promotable one (as in Patroni, it is not excluded).
+   */
   nofailover: boolean
+  /** The sync_priority tag (Patroni's Member.sync_priority): higher is picked first. Default 1. */
+  syncPriority?: number
+  /** The replicatefrom tag: the member this one should stream from instead of the primary. */
+  replicatefrom?: string | null
+}
+
+/**
+ * A member key's tags read the way Patroni reads them for choosing synchronous standbys
+ * (patroni/tags.py): the boolean tag wins when set; otherwise a priority tag <= 0 means the same
+ * as the boolean being true. The caller passes every member except itself.
+ */
+export function syncMemberInfo(m: {name: string; state: string; tags: Readonly<Record<string, unknown>>}): SyncMemberInfo {
+  const t = m.tags
+  const prio = (key: string): number => {
+    const v = t[key]
+    return typeof v === 'number' && Number.isFinite(v) ? Math.trunc(v) : 1
+  }
+  const set = (key: string) => t[key] !== undefined && t[key] !== null
+  const nosync = set('nosync') ? t['nosync'] === true : prio('sync_priority') <= 0
+  const nofailover = set('nofailover') ? t['nofailover'] === true : prio('failover_priority') <= 0
+  return {
+    name: m.name,
+    running: m.state === 'running',
+    nosync,
+    nofailover,
+    syncPriority: t['nosync'] === true ? 0 : prio('sync_priority'),
+    replicatefrom: typeof t['replicatefrom'] === 'string' && t['replicatefrom'] !== '' ? t['replicatefrom'] : null,
+  }
 }
 
 export interface SyncPickInput {
@@ -103,7 +155,7 @@ export interface SyncPickInput {
   members: readonly SyncMemberInfo[]
   /** Names now in `/sync` (lower-cased). */
   current: readonly string[]
-  /** Names in the running synchronous_standby_names (parsed). */
+  /** The running synchronous_standby_names (parsed). */
   ssn: ParsedSsn
   /** Walsender pids already proven caught up (kept by the executor between cycles). */
   ready: ReadonlySet<number>
@@ -126,22 +178,55 @@ export interface SyncPick {
 
 const STATE_ORDER: Record<string, number> = {sync: 3, quorum: 2, potential: 1, async: 0}
 
-/** 4.2: candidates from pg_stat_replication joined with the member keys. */
+type Candidate = SyncReplicaRow & {member: SyncMemberInfo}
+
+/**
+ * 4.2: candidates from pg_stat_replication joined with the member keys (Patroni's _ReplicaList
+ * and SyncHandler.current_state, priority mode).
+ *
+ * - A candidate is a streaming walsender of a running member without nosync (one per member),
+ *   unless the member should cascade from another standby that already streams from us.
+ * - Order: higher sync_priority, then sync_state (sync, quorum, potential, async), then LSN;
+ *   members that cannot be promoted (nofailover) after all others, and picked only when not
+ *   enough promotable ones qualify. Patroni publishes such a member in `/sync` too once it is
+ *   proven synchronous: it never promotes itself, so while it is the only synchronous standby no
+ *   automatic failover happens, but no acknowledged commit is lost either.
+ * - A walsender is proven ready when its member is named in the running
+ *   synchronous_standby_names (a `*` names nobody) and it is already in `/sync`, was proven
+ *   before, or reports sync at or past the barrier. Only picked, `sync`, ready members go into
+ *   allowPromote.
+ */
 export function pickSyncStandbys(i: SyncPickInput): SyncPick {
-  const byName = new Map(i.members.map((m) => [m.name.toLowerCase(), m]))
-  const listed = new Set(i.ssn.members)
+  const eligible = new Map<string, SyncMemberInfo>()
+  for (const m of i.members) if (m.running && !m.nosync) eligible.set(m.name.toLowerCase(), m)
+  const listed = new Set(i.ssn.members.map((n) => n.toLowerCase()))
   const current = new Set(i.current.map((n) => n.toLowerCase()))
   const ready = new Set<number>()
-  const rows: Array<SyncReplicaRow & {member: SyncMemberInfo}> = []
+  const streaming: Candidate[] = []
   for (const r of i.rows) {
-    const m = byName.get(r.applicationName.toLowerCase())
-    if (r.state !== 'streaming' || !m || !m.running || m.nosync) continue
-    rows.push({...r, member: m})
+    const m = eligible.get(r.applicationName.toLowerCase())
+    if (r.state !== 'streaming' || !m) continue
+    streaming.push({...r, member: m})
     const name = m.name.toLowerCase()
-    const inSsn = listed.has(name) || listed.has('*')
-    if (inSsn && (i.ready.has(r.pid) || current.has(name) || (r.syncState === 'sync' && r.lsn >= i.barrier))) ready.add(r.pid)
+    if (listed.has(name) && (i.ready.has(r.pid) || current.has(name) || (r.syncState === 'sync' && r.lsn >= i.barrier))) ready.add(r.pid)
   }
-  rows.sort((a, b) => (STATE_ORDER[b.syncState] ?? 0) - (STATE_ORDER[a.syncState] ?? 0) || b.lsn - a.lsn)
+  const fromPrimary = new Set(streaming.map((r) => r.member.name.toLowerCase()))
+  const rank = (r: Candidate) => [r.member.syncPriority ?? 1, STATE_ORDER[r.syncState] ?? 0, r.lsn]
+  const better = (a: Candidate, b: Candidate) => {
+    const x = rank(a)
+    const y = rank(b)
+    for (let k = 0; k < x.length; k++) if (x[k] !== y[k]) return y[k] - x[k]
+    return 0
+  }
+  // One walsender per member (a reconnecting standby may briefly have two): keep its best row.
+  const seen = new Set<string>()
+  const rows: Candidate[] = []
+  for (const r of [...streaming].sort(better)) {
+    const name = r.member.name.toLowerCase()
+    if (seen.has(name) || shouldCascade(eligible, fromPrimary, r.member)) continue
+    seen.add(name)
+    rows.push(r)
+  }
   const ordered = [...rows.filter((r) => !r.member.nofailover), ...rows.filter((r) => r.member.nofailover)]
   const maxLsn = rows.length >= 2 ? Math.max(...rows.map((r) => r.lsn)) : i.primaryLsn
   const picked: string[] = []
@@ -153,6 +238,25 @@ export function pickSyncStandbys(i: SyncPickInput): SyncPick {
     if (picked.length >= i.nodeCount) break
   }
   return {picked, allowPromote, ready}
+}
+
+/**
+ * Patroni's _should_cascade: a member whose replicatefrom chain leads to an eligible member that
+ * streams from the primary is meant to move to that standby, so it is not a candidate here. A
+ * chain that loops back on itself is treated as no chain.
+ */
+function shouldCascade(eligible: ReadonlyMap<string, SyncMemberInfo>, fromPrimary: ReadonlySet<string>, member: SyncMemberInfo): boolean {
+  const visited = new Set([member.name.toLowerCase()])
+  let m = member
+  for (;;) {
+    const up = m.replicatefrom?.toLowerCase()
+    if (!up) return false
+    const next = eligible.get(up)
+    if (!next || visited.has(up)) return false
+    if (!next.replicatefrom) return fromPrimary.has(up)
+    visited.add(up)
+    m = next
+  }
 }
 
 /** Names in `/sync`'s sync_standby, lower-cased. */
