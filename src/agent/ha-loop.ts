@@ -9,7 +9,8 @@ import {join} from 'node:path'
 import {PATRONI_COMPAT_VERSION} from '../build-info'
 import {HactlError} from '../errors'
 import type {LocalConfig} from '../config/load'
-import {parseDynamicConfig, type DynamicConfig} from '../config/dynamic-schema'
+import {dynamicInForce, parseDynamicConfig, type DynamicConfig} from '../config/dynamic-schema'
+import {describeIssue} from '../config/issues'
 import type {Action, Decision, DemoteMode} from '../core/actions'
 import {BRANCHING} from '../core/actions'
 import type {ClusterView, HistoryLine, MemberData} from '../core/cluster'
@@ -18,7 +19,7 @@ import {decide} from '../core/decide'
 import type {AgentMemory, DcsObservation, Observation, PeerStatus, PgObservation, RewindState, StepOutcome, TaskKind} from '../core/observation'
 import {humanSetting, serverParameters} from '../core/pg-params'
 import {type IgnoreSlot, slotCleanup} from '../core/slots'
-import {formatSsn, parseSsn, pickSyncStandbys, sameSet, syncStandbys} from '../core/sync'
+import {formatSsn, parseSsn, pickSyncStandbys, sameSet, syncMemberInfo, syncStandbys} from '../core/sync'
 import {scheduleVerdict} from '../core/timing'
 import type {ShutdownCause} from '../core/shutdown'
 import {recoveryParameters} from '../adapters/postgres'
@@ -102,6 +103,11 @@ export class HaLoop {
   /** Slots nobody wants, and since when (core/slots.ts); reset when the agent restarts. */
   private slotsUnusedSince: Record<string, number> = {}
   private warned = new Set<string>()
+  /** patroni.dynamic.json read (once, at the first cycle) and the JSON last written. */
+  private cacheLoaded = false
+  private cachedJson: string | null = null
+  /** Version of the DCS config key last applied (its warnings are logged once per version). */
+  private configSeen: number | null = null
   /** Warnings said once per process, not once per cycle. */
   private warnedForever = new Set<string>()
 
@@ -204,8 +210,63 @@ export class HaLoop {
   }
 
   private async observe(): Promise<Observation> {
-    const {dcs, clock, config} = this.d
-    let dcsObs: DcsObservation
+    const {clock, config} = this.d
+    if (!this.cacheLoaded) await this.loadDynamicCache()
+    // The DCS read and the PostgreSQL observation run side by side, the latter bounded by
+    // retry_timeout/2 (Patroni's deadline for local queries): the lock renewal that follows then
+    // starts at most retry_timeout after the cycle began, which ttl >= loop_wait + 2*retry_timeout
+    // was chosen to allow. A query that does not answer in time is an unknown state, not a wait.
+    const pgDeadline = clock.monotonic() + this.dynamic.retry_timeout * 500
+    const [dcsObs, pg] = await Promise.all([this.observeDcs(), this.observePg(pgDeadline)])
+    this.lastPg = pg
+    if (pg.process === 'running') this.memory = {...this.memory, pgState: 'running'}
+    await this.saveDynamicCache()
+    const t = this.slot.current
+    const now = clock.now()
+    return {
+      name: config.name,
+      now,
+      config: decideConfig(config, this.dynamic),
+      dcs: dcsObs,
+      dcsLastSeen: this.d.dcs.lastSeen,
+      lastLockRenewal: this.lastLockRenewal,
+      pg,
+      task: t ? {kind: t.kind as TaskKind, name: TASK_NAMES[t.kind as TaskKind] ?? t.description, startedAt: now - (clock.monotonic() - t.startedAt)} : null,
+      memory: this.memory,
+      outcomes: [],
+    }
+  }
+
+  /**
+   * Patroni's patroni.dynamic.json: read once before the first DCS read, so that an agent started
+   * while etcd is down runs with the cluster's settings (pause above all) instead of defaults.
+   */
+  private async loadDynamicCache(): Promise<void> {
+    this.cacheLoaded = true
+    const cached = await this.d.pg.readDynamicCache().catch(() => undefined)
+    if (cached === undefined) return
+    const r = dynamicInForce(this.dynamic, cached)
+    this.applyDynamic(r.config)
+    this.cachedJson = JSON.stringify(r.config)
+    this.d.log.info(`dynamic configuration loaded from patroni.dynamic.json${r.config.pause ? ' (the cluster is paused)' : ''}`)
+  }
+
+  /** Writes patroni.dynamic.json when the configuration in force changed (once there is data). */
+  private async saveDynamicCache(): Promise<void> {
+    if (this.memory.role === 'uninitialized' || this.lastPg?.dataDir.kind !== 'present') return
+    const json = JSON.stringify(this.dynamic)
+    if (json === this.cachedJson) return
+    try {
+      await this.d.pg.writeDynamicCache(this.dynamic as unknown as Record<string, unknown>)
+      this.cachedJson = json
+    } catch (e) {
+      if (!this.warnedForever.has('dynamic-cache')) this.d.log.warning(`could not write patroni.dynamic.json: ${errText(e)}`)
+      this.warnedForever.add('dynamic-cache')
+    }
+  }
+
+  private async observeDcs(): Promise<DcsObservation> {
+    const {dcs, clock} = this.d
     try {
       let cluster = await dcs.loadCluster()
       this.unreachableSince = null
@@ -216,32 +277,34 @@ export class HaLoop {
         if (ping) cluster = withFailsafeLeader(cluster, ping)
       }
       this.lastCluster = cluster
-      if (cluster.config?.valid) {
-        const parsed = parseDynamicConfig(cluster.config.data)
-        if (parsed.valid) this.applyDynamic(parsed.config)
-      }
-      dcsObs = {reachable: true, cluster, lastLockedMembers: this.lastLockedMembers}
+      this.applyDcsConfig(cluster)
+      return {reachable: true, cluster, lastLockedMembers: this.lastLockedMembers}
     } catch (e) {
       this.d.log.error(`failed to read the cluster from the DCS: ${errText(e)}`)
       this.unreachableSince ??= clock.now()
-      dcsObs = {reachable: false, unreachableSince: this.unreachableSince, lastCluster: this.lastCluster, store: 'etcd'}
+      return {reachable: false, unreachableSince: this.unreachableSince, lastCluster: this.lastCluster, store: 'etcd'}
     }
-    const pg = await this.observePg()
-    this.lastPg = pg
-    if (pg.process === 'running') this.memory = {...this.memory, pgState: 'running'}
-    const t = this.slot.current
-    const now = clock.now()
-    return {
-      name: config.name,
-      now,
-      config: decideConfig(config, this.dynamic),
-      dcs: dcsObs,
-      dcsLastSeen: dcs.lastSeen,
-      lastLockRenewal: this.lastLockRenewal,
-      pg,
-      task: t ? {kind: t.kind as TaskKind, name: TASK_NAMES[t.kind as TaskKind] ?? t.description, startedAt: now - (clock.monotonic() - t.startedAt)} : null,
-      memory: this.memory,
-      outcomes: [],
+  }
+
+  /**
+   * The DCS `config` key in force: every usable key of it, and for an unusable one the value in
+   * force before, with a warning naming it (once per version of the key). Never ignored whole.
+   */
+  private applyDcsConfig(cluster: ClusterView): void {
+    const cfg = cluster.config
+    if (!cfg) return
+    const fresh = this.configSeen !== cfg.version
+    this.configSeen = cfg.version
+    if (!cfg.valid) {
+      if (fresh) this.d.log.warning('the DCS config key is not a JSON mapping; the dynamic configuration in force is kept')
+      return
+    }
+    const r = dynamicInForce(this.dynamic, cfg.data)
+    this.applyDynamic(r.config)
+    if (!fresh) return
+    for (const i of r.issues) {
+      const kept = i.severity === 'error' ? '; the value in force before is kept' : ''
+      this.d.log.warning(`dynamic configuration (DCS config key): ${describeIssue(i)}${kept}`)
     }
   }
 
@@ -253,7 +316,23 @@ export class HaLoop {
     }
   }
 
-  private async observePg(): Promise<PgObservation> {
+  /** `p`, or PG_UNAVAILABLE once the monotonic `deadline` passed. */
+  private async byDeadline<T>(p: Promise<T>, deadline: number, what: string): Promise<T> {
+    const left = deadline - this.d.clock.monotonic()
+    const ac = new AbortController()
+    try {
+      return await Promise.race([
+        p,
+        this.d.clock.sleep(Math.max(0, left), ac.signal).then(() => {
+          throw new HactlError('PG_UNAVAILABLE', `${what} did not answer within retry_timeout/2`, {recoverable: true})
+        }),
+      ])
+    } finally {
+      ac.abort()
+    }
+  }
+
+  private async observePg(deadline: number): Promise<PgObservation> {
     const {pg} = this.d
     const out: PgObservation = {
       dataDir: {kind: 'empty'},
@@ -305,11 +384,11 @@ export class HaLoop {
       // process every cycle) is asked only when it does not, to tell starting from running.
       let queryError: unknown
       try {
-        status = await pg.status()
+        status = await this.byDeadline(pg.status(), deadline, 'the status query')
       } catch (e) {
         queryError = e
       }
-      const ready = status ? 'accepting' : await pg.readiness().catch(() => 'unknown' as const)
+      const ready = status ? 'accepting' : await this.byDeadline(pg.readiness(), deadline, 'pg_isready').catch(() => 'unknown' as const)
       out.process = ready === 'accepting' ? 'running' : 'starting'
       if (status) {
         out.inRecovery = status.inRecovery
@@ -958,9 +1037,7 @@ export class HaLoop {
       const lsnOf = (r: (typeof reps)[number]) => (commit === 'remote_apply' ? r.replayLsn : commit === 'remote_write' ? r.writeLsn : r.flushLsn) ?? 0
       const pick = pickSyncStandbys({
         rows: reps.map((r) => ({pid: r.pid, applicationName: r.applicationName, state: r.state, syncState: r.syncState, lsn: lsnOf(r)})),
-        members: cluster.members
-          .filter((m) => m.name !== me)
-          .map((m) => ({name: m.name, running: m.state === 'running', nosync: m.tags['nosync'] === true, nofailover: m.tags['nofailover'] === true})),
+        members: cluster.members.filter((m) => m.name.toLowerCase() !== me.toLowerCase()).map(syncMemberInfo),
         current,
         ssn: parseSsn(live),
         ready: this.syncReady,

@@ -5,7 +5,7 @@
  * status codes are Patroni's, because patronictl matches on them.
  */
 import type {ActionHandlers, ActionResult} from '../api/types'
-import {parseDynamicConfig} from '../config/dynamic-schema'
+import {dynamicInForce, parseDynamicConfig} from '../config/dynamic-schema'
 import {describeIssue} from '../config/issues'
 import type {ClusterView} from '../core/cluster'
 import {hasFailover} from '../core/cluster'
@@ -106,8 +106,11 @@ export function createRestActions(d: RestActionDeps): ActionHandlers {
     d.fetchStatus ??
     getPeerStatus
 
-  const paused = (c: ClusterView) => (c.config?.valid ? parseDynamicConfig(c.config.data).config.pause === true : d.loop.dynamic.pause === true)
-  const syncMode = (c: ClusterView) => (c.config?.valid ? parseDynamicConfig(c.config.data).config.synchronous_mode === true : false)
+  // The configuration the agents run with: each usable key of the DCS document, the value in
+  // force for an unusable one (as the HA loop applies it), so REST and loop agree on pause.
+  const inForce = (c: ClusterView) => (c.config?.valid ? dynamicInForce(d.loop.dynamic, c.config.data).config : d.loop.dynamic)
+  const paused = (c: ClusterView) => inForce(c).pause === true
+  const syncMode = (c: ClusterView) => inForce(c).synchronous_mode === true
   const syncMatches = (c: ClusterView, name: string) => (c.sync.syncStandby ?? '').split(',').map((s) => s.trim()).includes(name) && c.sync.leader === c.leader?.name
 
   /** Patroni's is_failover_possible (REST side): a text when not possible, null otherwise. */

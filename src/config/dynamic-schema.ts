@@ -239,3 +239,43 @@ export function isStandbyCluster(cfg: Pick<DynamicConfig, 'standby_cluster'>): b
   const s = cfg.standby_cluster
   return s !== undefined && Boolean(s.host || s.port || s.restore_command)
 }
+
+export interface DynamicInForce {
+  config: DynamicConfig
+  /** Problems of the new document; each names the key that kept its previous value. */
+  issues: ConfigIssue[]
+}
+
+/**
+ * The dynamic configuration to run with after the DCS `config` key changed: the new document,
+ * except that a key whose new value is unusable keeps the value in force before (a warning
+ * names it), never the whole document ignored and never a default silently put in its place.
+ * The timing triple stays consistent: when the merged ttl/loop_wait/retry_timeout break
+ * `loop_wait + 2*retry_timeout <= ttl`, the three previous values stay together. Pure.
+ */
+export function dynamicInForce(previous: DynamicConfig, input: unknown): DynamicInForce {
+  const parsed = parseDynamicConfig(input)
+  if (parsed.valid) return {config: parsed.config, issues: parsed.issues}
+  if (!isPlainObject(typeof input === 'string' ? safeJson(input) : input)) return {config: previous, issues: parsed.issues}
+  const bad = new Set(parsed.issues.filter((i) => i.severity === 'error').map((i) => i.path.split('.')[0]))
+  const merged = {...parsed.config} as Record<string, unknown>
+  for (const k of bad) {
+    if (k === '') return {config: previous, issues: parsed.issues}
+    merged[k] = (previous as Record<string, unknown>)[k]
+  }
+  const config = merged as DynamicConfig
+  if (checkTiming(config) !== undefined) {
+    config.ttl = previous.ttl
+    config.loop_wait = previous.loop_wait
+    config.retry_timeout = previous.retry_timeout
+  }
+  return {config, issues: parsed.issues}
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}

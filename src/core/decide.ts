@@ -89,7 +89,9 @@ function afterRecovering(ctx: Ctx): Decision {
     return done('pg.unknown', 'PostgreSQL state is unknown; not taking part in the leader race', pre)
   }
   if (!ctx.pgRunning) return withFirst(pre, pgNotRunning(ctx))
-  if (obs.pg.process === 'running' && obs.pg.inRecovery === null) {
+  // A primary whose query failed goes on as the primary it was (it renews its lock, so a slow
+  // or overloaded primary is not failed over for a query timeout); anyone else waits.
+  if (obs.pg.process === 'running' && obs.pg.inRecovery === null && !ctx.pgPrimary) {
     return done('pg.query-failed', 'Error communicating with PostgreSQL. Will try again later', pre)
   }
   // After winning the race this cycle the view may or may not show us yet: the race rule finishes it.

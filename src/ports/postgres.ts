@@ -363,6 +363,14 @@ export interface PostgresControl {
   recoverySignalPresent(): Promise<boolean>
   /** pg_wal/<TLI>.history of the local data dir: its text and mtime (ms), undefined when absent. */
   localTimelineHistory(timeline: number): Promise<{text: string; mtimeMs: number} | undefined>
+  /**
+   * `patroni.dynamic.json` in the data dir: the last dynamic configuration this node applied, so
+   * that an agent started while the DCS is down still knows the cluster's settings (pause!).
+   * Undefined when absent or unreadable (never throws).
+   */
+  readDynamicCache(): Promise<unknown>
+  /** Replaces `patroni.dynamic.json` atomically (written beside it, then renamed), owner-only. */
+  writeDynamicCache(value: Record<string, unknown>): Promise<void>
   /** Renames the data dir to `<data_dir>_<suffix>` (a failed bootstrap's leftovers). Returns the new path. */
   moveDataDirAside(suffix: string): Promise<string>
 

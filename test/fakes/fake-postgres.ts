@@ -121,6 +121,8 @@ export interface PgFaults {
   promoteFails: boolean
   /** Extra ms a clean shutdown (checkpoint) takes. */
   slowStopMs: number
+  /** The status query hangs while this is set (an overloaded server). */
+  slowQueries?: boolean
 }
 
 export interface PgEvent {
@@ -492,6 +494,7 @@ export class FakePostgres implements PostgresControl {
   }
 
   async status(): Promise<PgStatus> {
+    while (this.faults.slowQueries) await this.wait(250)
     const {p, d} = this.requireSql('status query')
     const tl = timelineOf(d.lineage)
     return {
@@ -615,9 +618,22 @@ export class FakePostgres implements PostgresControl {
     return this.data?.standbySignal === true
   }
 
+  /** patroni.dynamic.json: kept with the data directory (gone with it). */
+  dynamicCache: Record<string, unknown> | undefined
+
+  async readDynamicCache(): Promise<unknown> {
+    return this.data ? structuredClone(this.dynamicCache) : undefined
+  }
+
+  async writeDynamicCache(value: Record<string, unknown>): Promise<void> {
+    if (!this.data) throw new HactlError('PG_COMMAND_FAILED', `${this.dataDir} has no data directory`)
+    this.dynamicCache = structuredClone(value)
+  }
+
   async moveDataDirAside(suffix: string): Promise<string> {
     if (this.proc) throw new HactlError('PG_COMMAND_FAILED', 'cannot move the data directory of a running server')
     this.data = null
+    this.dynamicCache = undefined
     this.dirPresent = false
     return `${this.dataDir}_${suffix}`
   }
@@ -625,6 +641,7 @@ export class FakePostgres implements PostgresControl {
   async removeDataDir(): Promise<void> {
     if (this.proc) throw new HactlError('PG_COMMAND_FAILED', 'cannot remove the data directory of a running server')
     this.data = null
+    this.dynamicCache = undefined
     this.dirPresent = true
   }
 
@@ -632,6 +649,7 @@ export class FakePostgres implements PostgresControl {
     if (this.proc) throw new HactlError('PG_PRECONDITION', 'pg_basebackup needs PostgreSQL stopped')
     const src = this.remote(o.source, 'pg_basebackup')
     this.data = null
+    this.dynamicCache = undefined
     this.dirPresent = true
     await this.wait(this.world.timings.cloneMs, o.signal)
     if (!src.proc || !src.data) throw unavailable('pg_basebackup (source went away)')

@@ -92,3 +92,44 @@ test('synchronous mode: the leader dies right after a commit was acknowledged; t
   assert.ok(r.ackedCommits > 0)
   assert.ok(r.events.some((e) => e.type === 'promote'), 'a synchronous standby took over')
 })
+
+test('item 5: a DCS config key with an unusable value still pauses the cluster (the rest of it applies)', async () => {
+  // Before the fix a /config that failed validation was ignored whole: pause included, so the
+  // SIGTERM below stopped PostgreSQL and released the key.
+  const r = await scenario([
+    {kind: 'bad-pause', node: 0, at: 2, duration: 40},
+    {kind: 'stop-agent', node: 0, at: 6, duration: 10},
+  ])
+  assert.deepEqual(r.violations, [], show(r))
+  assert.ok(r.trace.some((l) => /retry_timeout: .*the value in force before is kept/.test(l)), 'the agents named the unusable key')
+  const formedAt = r.events.find((e) => e.node !== 'node0' && e.type === 'start')!.at
+  assert.deepEqual(since(r, formedAt + 1000).filter((e) => e.node === 'node0' && e.type === 'stop'), [], 'node0 PostgreSQL was never stopped')
+  assert.deepEqual(since(r, formedAt).filter((e) => e.type === 'promote'), [], 'no promotion happened')
+})
+
+test('item 5: an agent restarted while etcd is unreachable knows from patroni.dynamic.json that the cluster is paused', async () => {
+  // Before the cache the restarted agent ran with defaults (not paused) and, unable to reach
+  // etcd with a running primary, demoted it: a stop of node0.
+  const r = await scenario([
+    {kind: 'pause', node: 0, at: 2, duration: 60},
+    {kind: 'dcs-partition', node: 0, at: 5, duration: 35},
+    {kind: 'kill-agent', node: 0, at: 8, duration: 4},
+  ])
+  assert.deepEqual(r.violations, [], show(r))
+  assert.ok(r.trace.some((l) => l.includes('node0 INFO: dynamic configuration loaded from patroni.dynamic.json (the cluster is paused)')), show(r))
+  const formedAt = r.events.find((e) => e.node !== 'node0' && e.type === 'start')!.at
+  assert.deepEqual(since(r, formedAt + 1000).filter((e) => e.node === 'node0' && e.type === 'stop'), [], show(r))
+})
+
+test('item 10: a primary whose status query hangs keeps renewing its lock (no failover, no second primary)', async () => {
+  // Before the fix the PostgreSQL observation ran unbounded between the etcd read and the
+  // renewal: the lease ran out while the status query hung and node1 promoted next to node0.
+  // Its REST API is cut off too, so the replicas cannot see that it still runs.
+  const r = await scenario([
+    {kind: 'slow-queries', node: 0, at: 2, duration: 40},
+    {kind: 'peer-partition', node: 0, at: 2, duration: 40},
+  ])
+  assert.deepEqual(r.violations, [], show(r))
+  assert.deepEqual(r.events.filter((e) => e.type === 'promote'), [], show(r))
+  assert.equal(r.maxWritable, 1)
+})

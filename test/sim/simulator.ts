@@ -74,6 +74,8 @@ export type FaultKind =
   | 'stop-fails'
   | 'promote-fails'
   | 'slow-stop'
+  | 'slow-queries'
+  | 'bad-pause'
 
 export const FAULT_KINDS: FaultKind[] = [
   'dcs-partition',
@@ -91,6 +93,8 @@ export const FAULT_KINDS: FaultKind[] = [
   'stop-fails',
   'promote-fails',
   'slow-stop',
+  'slow-queries',
+  'bad-pause',
 ]
 
 export interface Fault {
@@ -600,11 +604,14 @@ export class Simulation {
     return !!p && this.nodes.every((n) => n === p || (n.pg.proc?.streaming === true && n.agent?.loop.lastPg?.process === 'running'))
   }
 
-  private async setPause(on: boolean): Promise<void> {
+  /** Pause or resume; `junk` adds an unusable value next to pause (agents must still pause). */
+  private async setPause(on: boolean, junk = false): Promise<void> {
     try {
       const view = await this.ctl.loadCluster({fresh: true})
-      const cfg = {...(view.config?.data ?? {}), pause: on}
-      if (!on) delete (cfg as Record<string, unknown>)['pause']
+      const cfg: Record<string, unknown> = {...(view.config?.data ?? {}), pause: on}
+      if (junk) cfg['retry_timeout'] = 'soon'
+      else if (cfg['retry_timeout'] === 'soon') cfg['retry_timeout'] = TIMING.retryTimeout
+      if (!on) delete cfg['pause']
       await this.ctl.setConfig(cfg, view.config?.version)
       this.paused = on
       this.note(on ? 'cluster paused' : 'cluster resumed')
@@ -669,6 +676,12 @@ export class Simulation {
       case 'pause':
         await this.setPause(on)
         break
+      case 'bad-pause':
+        await this.setPause(on, on)
+        break
+      case 'slow-queries':
+        n.pg.faults.slowQueries = on
+        break
       case 'stop-fails':
         n.pg.faults.stopFails = on
         break
@@ -688,7 +701,7 @@ export class Simulation {
       n.setDcsPartition(false)
       n.setDcsLatency(0)
       n.peerPartitioned = false
-      n.pg.faults = {queryFails: false, stopFails: false, promoteFails: false, slowStopMs: 0}
+      n.pg.faults = {queryFails: false, stopFails: false, promoteFails: false, slowStopMs: 0, slowQueries: false}
       n.thaw()
       if (!n.agent) n.start()
     }

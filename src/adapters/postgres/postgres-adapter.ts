@@ -981,6 +981,21 @@ END;$hactl$`
     }
   }
 
+  async readDynamicCache(): Promise<unknown> {
+    try {
+      return JSON.parse(readFileSync(join(this.dataDir, 'patroni.dynamic.json'), 'utf8'))
+    } catch {
+      return undefined
+    }
+  }
+
+  async writeDynamicCache(value: Record<string, unknown>): Promise<void> {
+    const path = join(this.dataDir, 'patroni.dynamic.json')
+    const tmp = `${path}.tmp`
+    this.writeOwned(tmp, JSON.stringify(value, null, 2))
+    renameSync(tmp, path)
+  }
+
   async moveDataDirAside(suffix: string): Promise<string> {
     const aside = `${this.dataDir}_${suffix}`
     if (existsSync(this.dataDir)) renameSync(this.dataDir, aside)

@@ -34,7 +34,11 @@ export interface Ctx {
   lockOwner: string | null
   /** A live postmaster (running or still starting). */
   pgRunning: boolean
-  /** Running and `pg_is_in_recovery()` said false. */
+  /**
+   * Running and `pg_is_in_recovery()` said false; or, for the lock holder whose query failed,
+   * running and last known as the primary (Patroni's is_primary() falls back to the cached role
+   * the same way). An unknown PostgreSQL never takes part in the race, so only the holder.
+   */
   pgPrimary: boolean
   failover: Failover | null
   /** synchronous_mode configured (Patroni's is_synchronous_mode). */
@@ -62,7 +66,8 @@ export const UNREACHABLE: PeerStatus = Object.freeze({
 export function makeCtx(obs: Observation): Ctx {
   const cluster = obs.dcs.reachable ? obs.dcs.cluster : (obs.dcs.lastCluster ?? emptyCluster())
   const lockOwner = cluster.leader?.name || null
-  let holdsLock = obs.dcs.reachable && lockOwner === obs.name
+  const viewNamesMe = obs.dcs.reachable && lockOwner === obs.name
+  let holdsLock = viewNamesMe
   let renewed = false
   for (const o of obs.outcomes) {
     if (o.type === 'acquire-lock' || o.type === 'update-lock') {
@@ -88,7 +93,7 @@ export function makeCtx(obs: Observation): Ctx {
     renewedThisCycle: renewed,
     lockOwner,
     pgRunning,
-    pgPrimary: pgRunning && obs.pg.inRecovery === false,
+    pgPrimary: pgRunning && (obs.pg.inRecovery === false || (obs.pg.inRecovery === null && obs.pg.process === 'running' && obs.memory.role === 'primary' && viewNamesMe)),
     failover: hasFailover(cluster.failover) ? cluster.failover : null,
     syncConfigured: obs.config.synchronousMode,
     syncActive: obs.config.synchronousMode && !!cluster.sync.leader,
