@@ -9,7 +9,10 @@ declare const __HACTL_COMMIT__: string | undefined
 export const VERSION: string = pjson.version
 export const COMMIT: string = typeof __HACTL_COMMIT__ === 'string' ? __HACTL_COMMIT__ : 'dev'
 
-/** Patroni release whose wire format hactl speaks; written as `version` in member keys (spec 5.3). */
+/**
+ * Patroni release whose wire format hactl speaks; written as `version` in member keys (as
+ * patroni/ha.py Ha.touch_member does).
+ */
 export const PATRONI_COMPAT_VERSION = '3.3.1'
 
 export function versionLine(): string {

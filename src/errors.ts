@@ -1,5 +1,6 @@
 /**
- * Typed errors, translated once at the adapter boundary (DESIGN.md rule 6).
+ * Typed errors, translated once at the adapter boundary
+ * (docs/architecture.md#errors-are-translated-at-the-adapter-boundary).
  * A message states the rule, the value and the way out; `hints` add the way out
  * when it does not fit in one sentence.
  */

@@ -5,10 +5,11 @@ import {COMMANDS} from './commands'
 import {HactlError} from './errors'
 
 /**
- * Boots oclif with the command classes in memory. oclif's `explicit` strategy would otherwise
- * look for package.json on disk and require() the commands file, which a SEA cannot do
- * (toolchain-notes 1). `commandCache` is a private field of @oclif/core's Plugin: the version
- * is pinned exactly and CI runs `dist/hactl --help` on the built binary.
+ * Boots oclif with the command classes in memory. oclif's `explicit` strategy would otherwise look
+ * for package.json on disk and require() the commands file, which a SEA cannot do
+ * (docs/architecture.md#oclif-in-a-single-executable). `commandCache` is a private field of
+ * @oclif/core's Plugin: the version is pinned exactly and CI runs `dist/hactl --help` on the built
+ * binary.
  */
 export async function main(argv: string[]): Promise<void> {
   const root = dirname(process.execPath === __filename ? process.execPath : __filename)

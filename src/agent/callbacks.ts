@@ -1,8 +1,8 @@
 /**
- * `postgresql.callbacks` (ha-loop.md 6.5): on_start, on_stop, on_restart, on_reload and
- * on_role_change run as `<command...> <action> <role> <scope>`, fire-and-forget. A new callback
- * ends a previous one that still runs (its whole process group), except on_reload, which has
- * its own slot, as in Patroni.
+ * `postgresql.callbacks` (docs/ha-rules.md#callbacks; patroni/postgresql/callback_executor.py):
+ * on_start, on_stop, on_restart, on_reload and on_role_change run as
+ * `<command...> <action> <role> <scope>`, fire-and-forget. A new callback ends a previous one that
+ * still runs (its whole process group), except on_reload, which has its own slot, as in Patroni.
  */
 import {spawn, type ChildProcess} from 'node:child_process'
 import type {Logger} from '../log/logger'

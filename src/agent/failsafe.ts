@@ -1,7 +1,8 @@
 /**
- * DCS failsafe mode (`failsafe_mode: true`, ha-loop.md 4.6), the parts around the pure decision:
- * what a replica remembers of the primary's `POST /failsafe` pings, the leader those pings stand
- * for in a view whose lock expired, and the primary's round of pings while etcd is unreachable.
+ * DCS failsafe mode (`failsafe_mode: true`, docs/ha-rules.md#failsafe-mode; patroni/ha.py
+ * Failsafe), the parts around the pure decision: what a replica remembers of the primary's
+ * `POST /failsafe` pings, the leader those pings stand for in a view whose lock expired, and the
+ * primary's round of pings while etcd is unreachable.
  */
 import type {ClusterView, Member} from '../core/cluster'
 import {getMember} from '../core/cluster'

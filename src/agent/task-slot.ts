@@ -1,11 +1,12 @@
 import {abortError, type Clock} from '../ports/clock'
 
 /**
- * The agent's one slot for long actions (initdb, pg_basebackup, pg_rewind, restart, stop):
- * while it runs, the HA loop keeps cycling (the lock holder keeps renewing) and reports
- * "in progress" instead of deciding again (ha-loop.md 1.4). One action at a time; a new one is
- * refused while the slot is busy. Cancelling aborts the action's signal and waits for it to end,
- * so nothing keeps writing into a data directory the next action is about to reuse.
+ * The agent's one slot for long actions (initdb, pg_basebackup, pg_rewind, restart, stop): while it
+ * runs, the HA loop keeps cycling (the lock holder keeps renewing) and reports "in progress"
+ * instead of deciding again (docs/ha-rules.md#long-tasks; Patroni's patroni/async_executor.py
+ * AsyncExecutor). One action at a time; a new one is refused while the slot is busy. Cancelling
+ * aborts the action's signal and waits for it to end, so nothing keeps writing into a data
+ * directory the next action is about to reuse.
  */
 export interface TaskInfo {
   kind: string

@@ -1,6 +1,7 @@
 /**
- * Access control for unsafe requests (spec 2.2): the allowlist, then Basic auth. The checks
- * themselves are pure; name resolution is done by the server and passed in as addresses.
+ * Access control for unsafe requests (patroni/api.py RestApiServer.check_access): the allowlist,
+ * then Basic auth. The checks themselves are pure; name resolution is done by the server and passed
+ * in as addresses.
  */
 import {createHash, timingSafeEqual} from 'node:crypto'
 import {BlockList, isIP} from 'node:net'

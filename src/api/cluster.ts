@@ -1,7 +1,8 @@
 /**
- * GET /cluster, /history and /config bodies from a ClusterView (spec 2.6; Patroni's
- * `cluster_as_json`). Pure. Members have the 3.3.1 shape, the version hactl reports; the [4.x]
- * extras (`lsn`, `receive_lsn`, `replay_lsn`, `receive_lag`, `replay_lag`) are not emitted.
+ * GET /cluster, /history and /config bodies from a ClusterView (Patroni's patroni/utils.py
+ * `cluster_as_json`, patroni/api.py do_GET_history and do_GET_config). Pure. Members have the 3.3.1
+ * shape, the version hactl reports; the [4.x] extras (`lsn`, `receive_lsn`, `replay_lsn`,
+ * `receive_lag`, `replay_lag`) are not emitted.
  */
 import {isUnlocked, syncMatches, type ClusterView, type Member} from '../core/cluster'
 

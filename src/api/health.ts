@@ -1,6 +1,7 @@
 /**
- * Status codes of the health-check endpoints (spec 2.4, 2.5), as Patroni 3.x decides them in
- * `do_GET`, `do_GET_liveness` and `do_GET_readiness`. Pure: the caller passes the time.
+ * Status codes of the health-check endpoints, as Patroni 3.x decides them in patroni/api.py
+ * `do_GET`, `do_GET_liveness` and `do_GET_readiness` (docs/ha-rules.md#rest-health-answers).
+ * Pure: the caller passes the time.
  */
 import type {HealthFilters} from './query'
 import {isStandbyClusterConfig, type StatusDocument} from './status'

@@ -1,6 +1,6 @@
 /**
  * GET /metrics: Prometheus text exposition with Patroni 3.3.1's metric names, types, order and
- * labels (spec 2.10), so existing dashboards and alerts keep working. Pure.
+ * labels (patroni/api.py do_GET_metrics), so existing dashboards and alerts keep working. Pure.
  *
  * One deliberate difference: 3.3.1 prints `patroni_postgres_server_version {labels} v` with a
  * stray space; hactl prints it without, as 4.x does.

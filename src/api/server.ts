@@ -1,7 +1,8 @@
 /**
- * The REST API server (spec 2.1, 2.2) on node:http / node:https, answering like Patroni's
- * RestApiServer: one request per connection (`Connection: close`), routing on the first path
- * segment, generic health checks for any other GET/HEAD/OPTIONS path, 501 for other methods.
+ * The REST API server (docs/architecture.md#rest-api) on node:http / node:https, answering like
+ * Patroni's RestApiServer (patroni/api.py): one request per connection (`Connection: close`),
+ * routing on the first path segment, generic health checks for any other GET/HEAD/OPTIONS path, 501
+ * for other methods.
  *
  * Health checks come from load balancers that close the connection the moment they have the
  * status line, often with a reset. Those are normal here: connection errors are logged at DEBUG

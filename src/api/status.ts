@@ -1,7 +1,8 @@
 /**
- * The status document of GET /patroni and of every health GET (spec 2.3), built from a
- * NodeSnapshot. Keys appear in Patroni's order; optional keys are omitted, never null, because
- * Patroni's readers test presence (`'xlog' in json`).
+ * The status document of GET /patroni and of every health GET (patroni/api.py
+ * RestApiHandler.get_postgresql_status), built from a NodeSnapshot. Keys appear in Patroni's order;
+ * optional keys are omitted, never null, because Patroni's readers test presence (`'xlog' in
+ * json`).
  *
  * Compared with the Patroni 3.0.2 capture (test/fixtures/patroni-3.0.2) the document adds what
  * 3.3.1 added: `patroni.name`, `replication_state` on replicas and `pending_restart_reason`.

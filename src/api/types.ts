@@ -7,7 +7,10 @@
 import type {ClusterView} from '../core/cluster'
 import type {DynamicConfig} from '../config/dynamic-schema'
 
-/** This node's role as the agent tracks it (spec ha-loop 0.5); `primary` is `master` on the wire. */
+/**
+ * This node's role as the agent tracks it (Patroni's PostgresqlRole, patroni/postgresql/misc.py);
+ * `primary` is `master` on the wire.
+ */
 export type NodeRole = 'primary' | 'replica' | 'standby_leader' | 'demoted' | 'promoted' | 'uninitialized'
 
 /** One row of pg_stat_replication as Patroni publishes it (all values as PostgreSQL gives them). */
@@ -40,7 +43,10 @@ export interface PostgresStatus {
   /** server_version_num, e.g. 150020. */
   serverVersion: number
   wal: WalPosition
-  /** Current timeline on a primary; on a replica the cached timeline (ha-loop 0.3). */
+  /**
+   * Current timeline on a primary; on a replica the cached timeline (patroni/postgresql/__init__.py
+   * Postgresql.replica_cached_timeline).
+   */
   timeline: number
   /** Replicas only (PG >= 9.6): `streaming` or `in archive recovery`; null when unknown. */
   replicationState: 'streaming' | 'in archive recovery' | null
@@ -61,7 +67,10 @@ export interface NodeSnapshot {
   /** Member name (`name`) and cluster name (`scope`). */
   name: string
   scope: string
-  /** PostgreSQL state string (ha-loop 0.5); the agent reports `unknown` when PG runs but the query failed. */
+  /**
+   * PostgreSQL state string (Patroni's PostgresqlState, patroni/postgresql/misc.py); the agent
+   * reports `unknown` when PG runs but the query failed.
+   */
   state: string
   /** Cached internal role; published as is when `postgres` is null (query failed / not running). */
   role: NodeRole
@@ -136,31 +145,41 @@ export interface RequestContext {
 }
 
 /**
- * Unsafe operations (all behind the access checks of spec 2.2). Bodies are already read and parsed:
- * required bodies are non-empty JSON objects (411/400 otherwise); optional ones default to `{}`.
- * The handler owns every rule of spec 2.6-2.9 beyond that (texts and codes), including
- * `scheduled_at` parsing and the restart filters.
+ * Unsafe operations (all behind the access checks of auth.ts, Patroni's patroni/api.py
+ * check_access). Bodies are already read and parsed: required bodies are non-empty JSON objects
+ * (411/400 otherwise); optional ones default to `{}`. The handler owns every rule of Patroni's
+ * handlers (patroni/api.py do_POST_*, do_PATCH_config, do_PUT_config) beyond that (texts and
+ * codes), including `scheduled_at` parsing and the restart filters.
  */
 export interface ActionHandlers {
-  /** POST /switchover: body `{leader, candidate|member, scheduled_at}` (spec 2.7). */
+  /**
+   * POST /switchover: body `{leader, candidate|member, scheduled_at}` (patroni/api.py
+   * do_POST_switchover).
+   */
   switchover?(body: Record<string, unknown>, ctx: RequestContext): Promise<ActionResult>
-  /** POST /failover (spec 2.7). */
+  /** POST /failover (patroni/api.py do_POST_failover). */
   failover?(body: Record<string, unknown>, ctx: RequestContext): Promise<ActionResult>
   /** DELETE /switchover: 200 `scheduled switchover deleted`, 404 `no switchover is scheduled`, 409 on CAS failure. */
   cancelSwitchover?(ctx: RequestContext): Promise<ActionResult>
-  /** POST /restart: body optional (`schedule`, `role`, `postgres_version`, `timeout`, `restart_pending`) (spec 2.8). */
+  /**
+   * POST /restart: body optional (`schedule`, `role`, `postgres_version`, `timeout`,
+   * `restart_pending`) (patroni/api.py do_POST_restart).
+   */
   restart?(body: Record<string, unknown>, ctx: RequestContext): Promise<ActionResult>
   /** DELETE /restart: 200 `scheduled restart deleted` or 404 `no restarts are scheduled`. */
   cancelRestart?(ctx: RequestContext): Promise<ActionResult>
   /** POST /reload: Patroni answers 202 `reload scheduled`. */
   reload?(ctx: RequestContext): Promise<ActionResult>
-  /** POST /reinitialize: body optional `{force}` (spec 2.9). */
+  /** POST /reinitialize: body optional `{force}` (patroni/api.py do_POST_reinitialize). */
   reinitialize?(body: Record<string, unknown>, ctx: RequestContext): Promise<ActionResult>
-  /** PATCH /config: merge patch on the DCS config with CAS (spec 2.6). */
+  /** PATCH /config: merge patch on the DCS config with CAS (patroni/api.py do_PATCH_config). */
   patchConfig?(body: Record<string, unknown>, ctx: RequestContext): Promise<ActionResult>
-  /** PUT /config: replace the DCS config (spec 2.6). */
+  /** PUT /config: replace the DCS config (patroni/api.py do_PUT_config). */
   putConfig?(body: Record<string, unknown>, ctx: RequestContext): Promise<ActionResult>
-  /** POST /failsafe: `{name, conn_url, api_url, slots}` from the leader (spec 2.6, ha-loop 4.6). */
+  /**
+   * POST /failsafe: `{name, conn_url, api_url, slots}` from the leader (patroni/api.py
+   * do_POST_failsafe; docs/ha-rules.md#failsafe-mode).
+   */
   failsafe?(body: Record<string, unknown>, ctx: RequestContext): Promise<ActionResult>
 }
 

@@ -1,6 +1,9 @@
 import {Command, loadHelpClass} from '@oclif/core'
 
-/** `hactl help [COMMAND]`: oclif's help without @oclif/plugin-help (toolchain-notes 1). */
+/**
+ * `hactl help [COMMAND]`: oclif's help without @oclif/plugin-help
+ * (docs/architecture.md#oclif-in-a-single-executable).
+ */
 export default class Help extends Command {
   static override description = 'Display help for hactl.'
   static override strict = false

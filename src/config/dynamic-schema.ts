@@ -1,7 +1,8 @@
 /**
- * The dynamic (cluster-wide) configuration: `bootstrap.dcs` in the YAML, the DCS `config` key,
- * and the body of PATCH /config (spec 4.3). Values read from etcd are untrusted: they go through
- * the same schema, bad values are reported and replaced by defaults, nothing throws.
+ * The dynamic (cluster-wide) configuration: `bootstrap.dcs` in the YAML, the DCS `config` key, and
+ * the body of PATCH /config (Patroni: patroni/config.py Config.dynamic_configuration,
+ * patroni/global_config.py). Values read from etcd are untrusted: they go through the same schema,
+ * bad values are reported and replaced by defaults, nothing throws.
  *
  * Deliberate difference from Patroni: when `loop_wait + 2*retry_timeout > ttl` Patroni quietly
  * shrinks loop_wait/retry_timeout; hactl refuses the config and says how to fix it, because a
@@ -234,7 +235,10 @@ export function parseDynamicConfig(input: unknown, basePath = ''): DynamicParseR
   return {config: config ?? defaultDynamicConfig(), issues: c.issues, valid: !c.hasErrors() && config !== undefined}
 }
 
-/** The cluster counts as a standby cluster when host, port or restore_command is set (spec 4.3). */
+/**
+ * The cluster counts as a standby cluster when host, port or restore_command is set
+ * (patroni/global_config.py GlobalConfig.is_standby_cluster).
+ */
 export function isStandbyCluster(cfg: Pick<DynamicConfig, 'standby_cluster'>): boolean {
   const s = cfg.standby_cluster
   return s !== undefined && Boolean(s.host || s.port || s.restore_command)

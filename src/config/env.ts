@@ -1,7 +1,7 @@
 /**
  * `PATRONI_*` environment variables parsed into the config structure, following Patroni's
- * `Config._build_environment_configuration` (spec 4.4). Pure: reads the given env object and
- * returns the config fragment, which env variables were used (so issues can name them), and
+ * `Config._build_environment_configuration` (patroni/config.py). Pure: reads the given env object
+ * and returns the config fragment, which env variables were used (so issues can name them), and
  * problems with values that could not be converted.
  *
  * Deliberate differences: `PATRONI_ETCD3_USERNAME`/`_PASSWORD` always apply to the etcd3

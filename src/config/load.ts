@@ -1,8 +1,9 @@
 /**
- * Where the configuration comes from (spec 4.1): a YAML file or a directory of *.yml/*.yaml files
- * merged in sorted order, then PATRONI_* variables merged over it; without a path,
- * PATRONI_CONFIGURATION (and nothing else from the env); without that, the env alone.
- * YAML is read the way PyYAML reads it (yaml-options.ts), so values mean what they mean to Patroni.
+ * Where the configuration comes from (patroni/config.py Config._load_config_path and
+ * Config._load_config_file): a YAML file or a directory of *.yml/*.yaml files merged in sorted
+ * order, then PATRONI_* variables merged over it; without a path, PATRONI_CONFIGURATION (and
+ * nothing else from the env); without that, the env alone. YAML is read the way PyYAML reads it
+ * (yaml-options.ts), so values mean what they mean to Patroni.
  */
 import {readdirSync, readFileSync, statSync} from 'node:fs'
 import {homedir} from 'node:os'

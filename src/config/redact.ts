@@ -1,7 +1,8 @@
 /**
- * Secret masking for anything printed: config dumps, validation issues, log lines.
- * DESIGN rule 7: secrets never reach output. Masking is by key name (Patroni's config has no
- * other marker) and by shape (credentials embedded in URLs and libpq conninfo strings).
+ * Secret masking for anything printed: config dumps, validation issues, log lines. Secrets never
+ * reach output (docs/architecture.md#secrets-never-reach-output). Masking is by key name (Patroni's
+ * config has no other marker) and by shape (credentials embedded in URLs and libpq conninfo
+ * strings).
  */
 
 export const MASK = '********'

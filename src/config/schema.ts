@@ -1,7 +1,8 @@
 /**
- * The local YAML configuration of one node (spec 4.2, Patroni 3.3.1 with the 4.x additions).
- * `validateLocalConfig` finds every problem in one pass and returns the typed config with
- * Patroni's defaults applied. Unsupported settings are reported via the table in support.ts.
+ * The local YAML configuration of one node (Patroni's schema in patroni/validator.py: 3.3.1 with
+ * the 4.x additions). `validateLocalConfig` finds every problem in one pass and returns the typed
+ * config with Patroni's defaults applied. Unsupported settings are reported via the table in
+ * support.ts.
  */
 import {dynamicConfigParser, type DynamicConfig} from './dynamic-schema'
 import {ConfigIssue, IssueCollector} from './issues'

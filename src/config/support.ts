@@ -1,6 +1,7 @@
 /**
- * Patroni settings that hactl does not support (yet), in one table (DESIGN rule 7: reported,
- * never silently ignored). Severity says whether running without the feature is safe:
+ * Patroni settings that hactl does not support (yet), in one table
+ * (docs/architecture.md#unsupported-settings-are-reported: reported, never silently ignored).
+ * Severity says whether running without the feature is safe:
  * - warning: hactl runs and behaves as if the setting were off/default, which is safe;
  * - error: ignoring it would change what the cluster does in a way the operator did not ask for
  *   (different DCS key layout, a fresh initdb instead of a restore, promoting a standby cluster).

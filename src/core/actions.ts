@@ -1,9 +1,9 @@
 /**
- * The closed set of effects the executor performs for decide(). Each action names one intent;
- * the executor maps it onto the ports (Dcs, PostgresControl, task slot, watchdog, peers). Actions
- * marked "async" start a long task in the single task slot (ha-loop.md 1.4); the others complete
- * within the cycle. Actions marked "branching" report a StepOutcome, and decide() must be called
- * again with it (Decision.then === 'decide-again').
+ * The closed set of effects the executor performs for decide(). Each action names one intent; the
+ * executor maps it onto the ports (Dcs, PostgresControl, task slot, watchdog, peers). Actions
+ * marked "async" start a long task in the single task slot (docs/ha-rules.md#long-tasks); the
+ * others complete within the cycle. Actions marked "branching" report a StepOutcome, and decide()
+ * must be called again with it (Decision.then === 'decide-again').
  */
 import type {AgentMemory, TaskKind} from './observation'
 import type {ShutdownCause} from './shutdown'
@@ -41,9 +41,12 @@ export type Action =
   | {type: 'clear-failover'; expectedVersion?: number}
   /** branching: write `/sync` = {leader, sync_standby: null} with CAS, then (on success) set SSN for promotion. */
   | {type: 'set-sync'; leader: string; expectedVersion: number | null; strict: boolean}
-  /** Run the synchronous-standby maintenance of ha-loop.md 4.3 (lock holder, PG primary). */
+  /**
+   * Run the synchronous-standby maintenance of docs/ha-rules.md#synchronous-mode (lock holder, PG
+   * primary).
+   */
   | {type: 'manage-sync'}
-  /** Update `/history` from the local timeline history file (ha-loop.md 3.13.1). */
+  /** Update `/history` from the local timeline history file (patroni/ha.py Ha.update_cluster_history). */
   | {type: 'write-history'}
   /** Publish `members/<me>` now (the executor also publishes at the end of every DCS-ok cycle). */
   | {type: 'touch-member'}
@@ -80,7 +83,7 @@ export type Action =
   /** branching: activate the watchdog before promotion. */
   | {type: 'activate-watchdog'}
   | {type: 'disable-watchdog'}
-  /** branching: POST /failsafe to every member in `/failsafe` (ha-loop.md 4.6). */
+  /** branching: POST /failsafe to every member in `/failsafe` (docs/ha-rules.md#failsafe-mode). */
   | {type: 'failsafe-probe'}
   /** Wait inside the cycle (let a winner take the lock; reach a scheduled time). */
   | {type: 'sleep'; ms: number}

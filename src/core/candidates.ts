@@ -1,7 +1,8 @@
 /**
- * Who may become leader (ha-loop.md 3.9-3.12): the WAL race, "is there anyone to hand over to",
- * and the non-leader side of a manual failover/switchover. Every answer carries the sentence an
- * operator needs to see why, with the numbers that decided it.
+ * Who may become leader (docs/ha-rules.md#leader-race,
+ * docs/ha-rules.md#switchover-and-manual-failover): the WAL race, "is there anyone to hand over
+ * to", and the non-leader side of a manual failover/switchover. Every answer carries the sentence
+ * an operator needs to see why, with the numbers that decided it.
  */
 import type {Action} from './actions'
 import type {Member} from './cluster'
@@ -13,7 +14,7 @@ export interface Verdict {
   reason: string
 }
 
-/** First match wins, as peers report it (ha-loop.md 0.4). */
+/** First match wins, as peers report it (patroni/ha.py _MemberStatus.failover_limitation). */
 export function failoverLimitation(p: PeerStatus): string | null {
   if (!p.reachable) return 'not reachable'
   if (p.nofailover) return 'not allowed to promote'
@@ -26,8 +27,9 @@ function lagOf(ctx: Ctx, pos: number): number {
 }
 
 /**
- * The WAL race (3.10): may I take the lock ahead of `members`? Unknown positions and timelines
- * disqualify me; unreachable peers are ignored (they cannot be promoted either).
+ * The WAL race (patroni/ha.py Ha._is_healthiest_node): may I take the lock ahead of `members`?
+ * Unknown positions and timelines disqualify me; unreachable peers are ignored (they cannot be
+ * promoted either).
  */
 export function compareWal(ctx: Ctx, members: Member[], checkLag: boolean): Verdict {
   const cfg = ctx.obs.config
@@ -84,7 +86,7 @@ export interface FailoverPossibleOptions {
   clusterLsn?: number
 }
 
-/** Is there a member that could take over from me (3.11)? */
+/** Is there a member that could take over from me (patroni/ha.py Ha.is_failover_possible)? */
 export function isFailoverPossible(ctx: Ctx, opts: FailoverPossibleOptions = {}): Verdict {
   const cfg = ctx.obs.config
   let members = ctx.cluster.members.filter((m) => m.name !== ctx.name && !memberNofailover(m) && m.apiUrl)
@@ -109,7 +111,10 @@ export function isFailoverPossible(ctx: Ctx, opts: FailoverPossibleOptions = {})
 
 export type RaceAnswer = {answer: 'yes' | 'no' | 'undecided'; reason: string; actions?: Action[]}
 
-/** Non-leader side of `/failover` while the cluster is unlocked (3.12.3). */
+/**
+ * Non-leader side of `/failover` while the cluster is unlocked (patroni/ha.py
+ * Ha.manual_failover_process_no_leader).
+ */
 export function manualFailoverNoLeader(ctx: Ctx): RaceAnswer {
   const f = ctx.failover!
   if (f.candidate) {
@@ -158,7 +163,7 @@ export function manualFailoverNoLeader(ctx: Ctx): RaceAnswer {
   return {answer: v.ok ? 'yes' : 'no', reason: v.reason}
 }
 
-/** May I race for the lock (3.9)? */
+/** May I race for the lock (patroni/ha.py Ha.is_healthiest_node; docs/ha-rules.md#leader-race)? */
 export function isHealthiestNode(ctx: Ctx): RaceAnswer {
   const {obs} = ctx
   const cfg = obs.config

@@ -20,7 +20,10 @@ export type MemberRole =
   | 'promoted'
   | 'uninitialized'
 
-/** The JSON object stored in `members/<name>` (patroni-wire.md 1.2), as written. */
+/**
+ * The JSON object stored in `members/<name>` (docs/ha-rules.md#dcs-keys; patroni/ha.py
+ * Ha.touch_member), as written.
+ */
 export interface MemberData {
   conn_url?: string
   api_url?: string

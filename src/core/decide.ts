@@ -1,7 +1,7 @@
 /**
- * The HA decision core: one pure function from what the agent observed to what it should do
- * next (ha-loop.md 3.1). No I/O, no clock: `now` is part of the observation, so the same
- * observation always yields the same decision.
+ * The HA decision core: one pure function from what the agent observed to what it should do next
+ * (docs/ha-rules.md#cycle-and-timing; patroni/ha.py Ha._run_cycle). No I/O, no clock: `now` is part
+ * of the observation, so the same observation always yields the same decision.
  *
  * A cycle may need several calls: when a decision ends with a branching action (acquire the
  * lock, renew it, claim `/sync`, ask peers...), the executor performs it, appends the outcome to
@@ -36,7 +36,10 @@ function dcsFailed(ctx: Ctx): boolean {
   return !ctx.obs.dcs.reachable || ctx.obs.outcomes.some((o) => o.type === 'dcs-error')
 }
 
-/** Repairs the lock holder makes at the top of a cycle (2.2), once per cycle. */
+/**
+ * Repairs the lock holder makes at the top of a cycle
+ * (docs/ha-rules.md#repairs-at-the-top-of-a-cycle), once per cycle.
+ */
 function repairs(ctx: Ctx): Action[] {
   const {obs} = ctx
   if (obs.outcomes.length > 0 || !obs.dcs.reachable) return []

@@ -1,5 +1,6 @@
 /**
- * Patroni's DCS key layout (patroni-wire.md 1.1). Pure: no I/O.
+ * Patroni's DCS key layout (docs/ha-rules.md#dcs-keys; the paths of patroni/dcs/__init__.py
+ * AbstractDCS). Pure: no I/O.
  *
  * Base path is `/<namespace>/<scope>`, the namespace stripped of leading and trailing slashes
  * (default `service`) and repeated slashes collapsed, so `namespace: /service/` and `service`

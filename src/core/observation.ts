@@ -1,8 +1,8 @@
 /**
- * Everything the decision core may look at in one HA cycle (ha-loop.md 0, 3). Built by the
- * agent's observe step; decide() reads nothing else. All instants are ms on the clock `now`
- * comes from (wall clock: `scheduled_at` in the failover key is wall-clock too), all durations
- * in config are seconds as Patroni configures them, all WAL positions are byte offsets.
+ * Everything the decision core may look at in one HA cycle (docs/ha-rules.md#cycle-and-timing).
+ * Built by the agent's observe step; decide() reads nothing else. All instants are ms on the clock
+ * `now` comes from (wall clock: `scheduled_at` in the failover key is wall-clock too), all
+ * durations in config are seconds as Patroni configures them, all WAL positions are byte offsets.
  *
  * Absent and unknown stay apart on purpose: an unreachable DCS has no cluster view, a
  * PostgreSQL we could not query has `inRecovery: null`, a peer we could not reach is
@@ -18,7 +18,7 @@ export type DcsObservation =
       cluster: ClusterView
       /**
        * Members of the most recent view that had a leader (Patroni's old_cluster), so an old
-       * primary whose member key expired still takes part in the race (ha-loop.md 10.5).
+       * primary whose member key expired still takes part in the race (docs/ha-rules.md#peer-status).
        */
       lastLockedMembers: Member[]
     }
@@ -69,7 +69,10 @@ export type LocalRole = 'primary' | 'promoted' | 'demoted' | 'replica' | 'standb
 /** Patroni's bookkeeping state of the local PostgreSQL, as far as the core needs it. */
 export type PgState = 'running' | 'starting' | 'stopped' | 'crashed' | 'start failed' | 'unknown'
 
-/** A peer's `GET /patroni`, reduced to what the race needs (ha-loop.md 0.4). */
+/**
+ * A peer's `GET /patroni`, reduced to what the race needs (patroni/ha.py
+ * _MemberStatus.from_api_response).
+ */
 export interface PeerStatus {
   /** HTTP 200 with parsable JSON that has `xlog`; false covers timeouts and PG not running. */
   reachable: boolean
@@ -84,7 +87,7 @@ export interface PeerStatus {
   watchdogFailed: boolean
 }
 
-/** Long-running actions that occupy the agent's single task slot (ha-loop.md 1.4). */
+/** Long-running actions that occupy the agent's single task slot (docs/ha-rules.md#long-tasks). */
 export type TaskKind =
   | 'bootstrap'
   | 'post-bootstrap'
@@ -117,7 +120,10 @@ export interface FinishedTask {
   finishedAt: number
 }
 
-/** Rewind state machine (ha-loop.md 3.17). The divergence check itself is I/O, done on request. */
+/**
+ * Rewind state machine (docs/ha-rules.md#rewind-and-reinitialize; patroni/postgresql/rewind.py
+ * REWIND_STATUS). The divergence check itself is I/O, done on request.
+ */
 export type RewindState = 'initial' | 'check' | 'need' | 'not-need' | 'success' | 'failed'
 
 /**
@@ -159,7 +165,10 @@ export interface NodeTags {
   nostream: boolean
 }
 
-/** Effective configuration the core reads (ha-loop.md 0.7); seconds and bytes. */
+/**
+ * Effective configuration the core reads (Patroni's patroni/global_config.py, plus the node's
+ * tags); seconds and bytes.
+ */
 export interface DecideConfig {
   ttl: number
   loopWait: number

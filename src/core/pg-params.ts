@@ -1,6 +1,8 @@
 /**
- * Which server parameters a node starts PostgreSQL with (ha-loop.md 6.1). Pure: the agent's
- * PostgreSQL adapter writes the result into postgresql.conf and onto the postgres command line.
+ * Which server parameters a node starts PostgreSQL with (patroni/postgresql/config.py
+ * ConfigHandler.get_server_parameters; docs/ha-rules.md#postgresql-configuration). Pure: the
+ * agent's PostgreSQL adapter writes the result into postgresql.conf and onto the postgres command
+ * line.
  *
  * The "command-line" parameters come only from the dynamic (DCS) configuration, because every
  * member must agree on them: a standby cannot start with fewer connections, locks or worker

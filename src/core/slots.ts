@@ -1,9 +1,9 @@
 /**
- * Which replication slots the primary drops (ha-loop.md 5.3, with Patroni 4's member_slots_ttl):
- * an inactive physical slot that no member uses, that is not a permanent slot of the dynamic
- * `slots` and matches no `ignore_slots` entry, once it has been unused for member_slots_ttl (a
- * member that left, or whose key expired for a while). Logical slots are never dropped here.
- * Pure: the caller keeps `unusedSince` between cycles and does the dropping.
+ * Which replication slots the primary drops (docs/ha-rules.md#replication-slots, with Patroni 4's
+ * member_slots_ttl): an inactive physical slot that no member uses, that is not a permanent slot of
+ * the dynamic `slots` and matches no `ignore_slots` entry, once it has been unused for
+ * member_slots_ttl (a member that left, or whose key expired for a while). Logical slots are never
+ * dropped here. Pure: the caller keeps `unusedSince` between cycles and does the dropping.
  */
 export interface SlotState {
   name: string

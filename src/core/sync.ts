@@ -1,9 +1,10 @@
 /**
- * Synchronous replication, the pure part (ha-loop.md 4.2-4.3): reading and writing
- * synchronous_standby_names, and choosing which replicas to name in it and which of them may be
- * published in `/sync` (and so be allowed to promote). The executor owns the I/O and the order
- * of writes that keeps the invariant: a node appears in `/sync` only after the primary's
- * synchronous_standby_names names it and it has caught up.
+ * Synchronous replication, the pure part (docs/ha-rules.md#synchronous-mode;
+ * patroni/postgresql/sync.py): reading and writing synchronous_standby_names, and choosing which
+ * replicas to name in it and which of them may be published in `/sync` (and so be allowed to
+ * promote). The executor owns the I/O and the order of writes that keeps the invariant: a node
+ * appears in `/sync` only after the primary's synchronous_standby_names names it and it has caught
+ * up.
  */
 
 export interface ParsedSsn {
@@ -181,7 +182,7 @@ const STATE_ORDER: Record<string, number> = {sync: 3, quorum: 2, potential: 1, a
 type Candidate = SyncReplicaRow & {member: SyncMemberInfo}
 
 /**
- * 4.2: candidates from pg_stat_replication joined with the member keys (Patroni's _ReplicaList
+ * Candidates from pg_stat_replication joined with the member keys (Patroni's _ReplicaList
  * and SyncHandler.current_state, priority mode).
  *
  * - A candidate is a streaming walsender of a running member without nosync (one per member),

@@ -1,9 +1,9 @@
 /**
- * The timing argument behind leader safety (ha-loop.md 8.1). A primary renews its lock at T; the
- * key then lives until T + ttl. Its next cycle starts by T + loop_wait; reading the cluster can
- * take up to retry_timeout, renewing another retry_timeout; if either fails it demotes. So the
- * demotion decision is reached by T + loop_wait + 2*retry_timeout, which must not exceed T + ttl:
- * before then no replica can acquire the lock, so two primaries never both hold it.
+ * The timing argument behind leader safety (docs/ha-rules.md#timing-rule). A primary renews its
+ * lock at T; the key then lives until T + ttl. Its next cycle starts by T + loop_wait; reading the
+ * cluster can take up to retry_timeout, renewing another retry_timeout; if either fails it demotes.
+ * So the demotion decision is reached by T + loop_wait + 2*retry_timeout, which must not exceed
+ * T + ttl: before then no replica can acquire the lock, so two primaries never both hold it.
  */
 
 export interface Timing {
@@ -47,8 +47,9 @@ export function secondsBetween(from: number, to: number): number {
 }
 
 /**
- * Scheduled switchover/restart window (ha-loop.md 3.12.2 step 2): `wait` while more than
- * loop_wait ahead, `stale` when more than floor(1.5*loop_wait) late, else `due` after `sleepMs`.
+ * Scheduled switchover/restart window (patroni/ha.py Ha.should_run_scheduled_action): `wait` while
+ * more than loop_wait ahead, `stale` when more than floor(1.5*loop_wait) late, else `due` after
+ * `sleepMs`.
  */
 export type ScheduleVerdict = {kind: 'wait'; inSeconds: number} | {kind: 'stale'; lateSeconds: number} | {kind: 'due'; sleepMs: number}
 

@@ -3,14 +3,14 @@
  * them (`Primary [c1]: `, `Apply these changes? [y/N]: `), so that people and `expect` scripts
  * see the same screen as with patronictl.
  *
- * On a terminal they are read with node:readline (line editing, Ctrl-C or Ctrl-D aborts like
- * click, hidden input for passwords). Without one they are read like click reads a pipe: the
- * question goes to stdout, one answer per stdin line, end of input aborts (`Aborted!`, exit 1).
- * Unlike click, an abort at end of input names the option that skips the question, and a pipe
- * that stays open without an answer ends in an error after a timeout (HACTL_PROMPT_TIMEOUT
- * seconds, 60 by default, 0 waits for ever) instead of hanging a script.
- * All questions of one command share one reader, so answers piped in at once reach each
- * question in turn (inquirer opened a readline per prompt and swallowed them; toolchain-notes.md section 5).
+ * On a terminal they are read with node:readline (line editing, Ctrl-C or Ctrl-D aborts like click,
+ * hidden input for passwords). Without one they are read like click reads a pipe: the question goes
+ * to stdout, one answer per stdin line, end of input aborts (`Aborted!`, exit 1). Unlike click, an
+ * abort at end of input names the option that skips the question, and a pipe that stays open
+ * without an answer ends in an error after a timeout (HACTL_PROMPT_TIMEOUT seconds, 60 by default,
+ * 0 waits for ever) instead of hanging a script. All questions of one command share one reader, so
+ * answers piped in at once reach each question in turn (inquirer opened a readline per prompt and
+ * swallowed them; docs/architecture.md#prompts-from-a-pipe).
  */
 import type {Interface} from 'node:readline'
 import {HactlError} from '../errors'

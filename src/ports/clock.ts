@@ -1,6 +1,6 @@
 /**
- * Time as an input (DESIGN.md rule 2). Only src/adapters/clock touches real timers; unit tests
- * drive a FakeClock (test/fakes/fake-clock.ts) instead.
+ * Time as an input (docs/architecture.md#time-is-an-input). Only src/adapters/clock touches real
+ * timers; unit tests drive a FakeClock (test/fakes/fake-clock.ts) instead.
  */
 export interface Clock {
   /** Wall-clock time in ms since the epoch; for timestamps written out (ISO strings, logs). */

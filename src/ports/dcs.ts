@@ -1,7 +1,7 @@
 /**
- * The distributed configuration store as the HA agent, the ctl commands and the VIP manager
- * see it: Patroni's AbstractDCS operations on the key layout of patroni-wire.md 1.1, so a
- * cluster can mix hactl and Python Patroni nodes.
+ * The distributed configuration store as the HA agent, the ctl commands and the VIP manager see it:
+ * Patroni's AbstractDCS operations (patroni/dcs/__init__.py) on the key layout of
+ * docs/ha-rules.md#dcs-keys, so a cluster can mix hactl and Python Patroni nodes.
  *
  * Contract shared by every method unless its comment says otherwise:
  * - It completes within `retryTimeout` (one deadline for the whole operation, retries
@@ -105,8 +105,9 @@ export interface Dcs {
   takeLeader(): Promise<void>
 
   /**
-   * Renews the lock (spec 1.6): a forced lease keepalive, and if `cluster.leader.session` is
-   * not our lease (re-granted lease, or the key is gone), a txn that moves/creates the key:
+   * Renews the lock (patroni/dcs/etcd3.py Etcd3._update_leader; docs/ha-rules.md#leader-lock): a
+   * forced lease keepalive, and if `cluster.leader.session` is not our lease (re-granted lease, or
+   * the key is gone), a txn that moves/creates the key:
    * value == name ? put on new lease : (create == 0 ? put : fail). False means the lock is
    * lost and the node must demote. On success writes `status`/`failsafe` from `extras` when
    * they changed (failures of those writes are swallowed: the lock is what matters).

@@ -1,5 +1,5 @@
 /**
- * haproxy.cfg for a Patroni-style cluster (spec vip-haproxy-release.md 2 and 4.2): options as
+ * haproxy.cfg for a Patroni-style cluster (docs/architecture.md#hactl-haproxy-render): options as
  * given on the command line are checked into HaproxyOptions, members and options become one
  * model, and a template (the built-in one or the user's) turns the model into text.
  *

@@ -1,6 +1,6 @@
 /**
- * vip-manager's configuration, read the way vip-manager 1.x-5.x users write it (spec
- * vip-haproxy-release.md 1.2-1.4 and 4.1): every key as a flag, as `VIP_*` environment variable
+ * vip-manager's configuration, read the way vip-manager 1.x-5.x users write it
+ * (docs/architecture.md#hactl-vip): every key as a flag, as `VIP_*` environment variable
  * and in a `--config` file (YAML, JSON, or a `KEY=VALUE` env file like Debian's
  * /etc/patroni/<ver>-<cluster>.vip). Precedence: flag > env > file > default.
  *

@@ -7,8 +7,9 @@ import {waitFor} from '../harness/ports'
 
 /**
  * The real Patroni 3.0.2 harness that interop tests build on: a 3-member cluster on loopback must
- * come up with one leader and two streaming replicas, look in etcd the way the wire spec says, be
- * drivable by the real patronictl, survive the loss of its leader, and leave no process behind.
+ * come up with one leader and two streaming replicas, look in etcd the way
+ * docs/ha-rules.md#dcs-keys says, be drivable by the real patronictl, survive the loss of its
+ * leader, and leave no process behind.
  */
 describe('real Patroni 3.0.2 cluster harness', () => {
   let etcd: EtcdServer

@@ -238,7 +238,7 @@ export class Etcd3Client implements KvBackend {
     }).finally(() => ac.abort())
   }
 
-  /** Prefix from GET /version (patroni-wire.md 1.4), once per client. */
+  /** Prefix from GET /version (patroni/dcs/etcd3.py Etcd3Client._ensure_version_prefix), once per client. */
   private async ensurePrefix(ep: Endpoint, timeoutMs: number): Promise<string> {
     if (this.prefix) return this.prefix
     const v = await this.send(ep, 'GET', '/version', undefined, timeoutMs)

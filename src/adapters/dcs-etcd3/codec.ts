@@ -1,5 +1,5 @@
 /**
- * Patroni's DCS values (patroni-wire.md 1.2), both ways. Reading follows Patroni's own
+ * Patroni's DCS values (docs/ha-rules.md#dcs-keys), both ways. Reading follows Patroni's own
  * parsers, legacy formats included; anything else present but malformed is read the way
  * Patroni reads it (mostly as empty) and reported as a DecodeWarning naming the key, so a
  * hand-edited or corrupt value never crashes the reader nor hides the rest of the cluster.

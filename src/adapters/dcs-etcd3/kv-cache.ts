@@ -1,8 +1,8 @@
 /**
- * The daemon's watch-backed copy of the cluster prefix (patroni-wire.md 1.7): one range, then a
- * watch from the range's revision + 1; rebuilt from a fresh range whenever the watch ends for
- * any reason (error, cancel, compaction, etcd restart, auth change). Events and our own
- * successful writes only replace an entry when their mod_revision is newer, so the two sources
+ * The daemon's watch-backed copy of the cluster prefix (Patroni's KVCache in patroni/dcs/etcd3.py):
+ * one range, then a watch from the range's revision + 1; rebuilt from a fresh range whenever the
+ * watch ends for any reason (error, cancel, compaction, etcd restart, auth change). Events and our
+ * own successful writes only replace an entry when their mod_revision is newer, so the two sources
  * can arrive in any order.
  */
 import {HactlError, errorMessage, isHactlError} from '../../errors'

@@ -1,7 +1,8 @@
 /**
  * VipControl on Linux through iproute2 and iputils arping, as vip-manager's basic manager does
- * (spec 1.7, 1.8): `ip addr add|del <vip>/<prefix> dev <if>`, no label, no broadcast, no extra
- * flags. Presence comes from `ip -j addr show dev <if>` parsed as JSON and compared exactly.
+ * (docs/architecture.md#hactl-vip): `ip addr add|del <vip>/<prefix> dev <if>`, no label, no
+ * broadcast, no extra flags. Presence comes from `ip -j addr show dev <if>` parsed as JSON and
+ * compared exactly.
  */
 import {isIP} from 'node:net'
 import {HactlError, errorMessage} from '../../errors'

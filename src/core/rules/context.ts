@@ -126,7 +126,7 @@ export function memberNofailover(m: Member): boolean {
   return effectiveNofailover(m.tags)
 }
 
-/** nofailover wins; otherwise failover_priority <= 0 means the same (ha-loop.md 0.6). */
+/** nofailover wins; otherwise failover_priority <= 0 means the same (patroni/tags.py Tags.nofailover). */
 export function effectiveNofailover(tags: Record<string, unknown>): boolean {
   if (tags['nofailover'] !== undefined && tags['nofailover'] !== null) return tags['nofailover'] === true
   const p = tags['failover_priority']

@@ -1,7 +1,8 @@
 /**
- * The DCS could not be read, or a lock renewal hit an unreachable DCS (ha-loop.md 3.15). A
- * primary cannot know whether its lock still exists, so it stops accepting writes before the
- * lease can expire (timing.ts) — unless every member of `/failsafe` vouches for it.
+ * The DCS could not be read, or a lock renewal hit an unreachable DCS
+ * (docs/ha-rules.md#dcs-unreachable; patroni/ha.py Ha._handle_dcs_error). A primary cannot know
+ * whether its lock still exists, so it stops accepting writes before the lease can expire
+ * (timing.ts) — unless every member of `/failsafe` vouches for it.
  */
 import type {Decision} from '../actions'
 import {leaseSecondsLeft, secondsBetween} from '../timing'

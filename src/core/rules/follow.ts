@@ -1,11 +1,15 @@
 /**
- * Non-lock-holder steady state (ha-loop.md 3.16) and the rewind/reinitialize hand-off (3.17).
+ * Non-lock-holder steady state (docs/ha-rules.md#following; patroni/ha.py Ha.follow) and the
+ * rewind/reinitialize hand-off (docs/ha-rules.md#rewind-and-reinitialize).
  */
 import type {Action, Decision} from '../actions'
 import type {Member} from '../cluster'
 import {type Ctx, done, member, step} from './context'
 
-/** Who PostgreSQL should stream from (3.5); null = nobody (archive only, or no leader yet). */
+/**
+ * Who PostgreSQL should stream from (patroni/ha.py Ha._get_node_to_follow); null = nobody (archive
+ * only, or no leader yet).
+ */
 export function nodeToFollow(ctx: Ctx): Member | null {
   const tags = ctx.obs.config.tags
   if (tags.nostream) return null

@@ -1,6 +1,7 @@
 /**
- * The lock holder: renewing (3.7), the leader side of switchover/failover (3.12.2) and making PG
- * the primary (3.13), including the `/sync` claim before promotion (4.3, 4.4).
+ * The lock holder: renewing (docs/ha-rules.md#lock-holder), the leader side of switchover/failover
+ * (docs/ha-rules.md#switchover-and-manual-failover) and making PG the primary, including the
+ * `/sync` claim before promotion (docs/ha-rules.md#promotion).
  */
 import type {Action, Decision} from '../actions'
 import {isFailoverPossible} from '../candidates'
@@ -47,7 +48,7 @@ export function manualFailoverFromLeader(ctx: Ctx, rule: string): LeaderFailover
   if (!possible.ok) {
     return {pre: clear, note: `${kind}: no healthy members found, ${kind} is not possible (${possible.reason})`}
   }
-  // The key stays: the node that takes the lock deletes it (ha-loop.md 10.10).
+  // The key stays: the node that takes the lock deletes it (patroni/ha.py Ha.process_unhealthy_cluster).
   return {decision: done(rule, `${kind}: demoting myself`, [{type: 'demote', mode: 'graceful'}])}
 }
 
@@ -55,7 +56,7 @@ function withNote(d: Decision, note: string | undefined): Decision {
   return note ? {...d, reason: `${d.reason}; ${note}`} : d
 }
 
-/** Does `/history` disagree with our timeline (3.13.1)? */
+/** Does `/history` disagree with our timeline (patroni/ha.py Ha.update_cluster_history)? */
 export function historyNeedsUpdate(h: History | null, timeline: number | null): boolean {
   if (timeline === null) return false
   if (timeline === 1) return !!h && h.lines.length > 0
@@ -87,7 +88,7 @@ export function enforcePrimaryRole(ctx: Ctx, rule: string, message: string, prom
     const hist: Action[] = historyNeedsUpdate(ctx.cluster.history, obs.pg.timeline) ? [{type: 'write-history'}] : []
     return done(rule, message, [...pre, ...syncActions, ...hist], {role: 'primary'})
   }
-  // The remembered role is what PostgreSQL is (item 3 of the executor issue): a lock holder whose
+  // The remembered role is what PostgreSQL is (test/sim/scenarios.test.ts, item 3): a lock holder whose
   // PostgreSQL answers from recovery (restarted read-only after a crash, a promote that failed
   // after the role was set) is not a primary, whatever it believed, and promotes again. Only an
   // unknown answer (query failed) keeps the belief, as Patroni does.
@@ -98,7 +99,7 @@ export function enforcePrimaryRole(ctx: Ctx, rule: string, message: string, prom
   }
   if (ctx.syncActive && !inSync(ctx, ctx.name) && !ctx.outcome('acquire-lock')?.ok) {
     // A lock kept from an earlier cycle is no licence: only /sync members (or the named target
-    // of a manual failover) may promote in synchronous mode (ha-loop.md 4.4).
+    // of a manual failover) may promote in synchronous mode (docs/ha-rules.md#synchronous-mode).
     const f = ctx.failover
     if (!(f && !f.leader && f.candidate === ctx.name)) {
       return done(rule, `not promoting because I am not in /sync (${ctx.cluster.sync.syncStandby ?? 'none'}); released leader key`, [

@@ -1,7 +1,9 @@
 /**
- * Everything before the steady state: a running async task (3.2), a starting PostgreSQL (3.3),
- * bootstrap (2.3, 2.4), the check after a start attempt (3.4), the data directory (2.2) and
- * bringing a stopped PostgreSQL back (3.6).
+ * Everything before the steady state: a running async task, a starting PostgreSQL, bootstrap, the
+ * check after a start attempt, the data directory and bringing a stopped PostgreSQL back
+ * (docs/ha-rules.md#data-directory-and-bootstrap through
+ * docs/ha-rules.md#recovering-a-stopped-postgresql; in Patroni the matching parts of patroni/ha.py
+ * Ha._run_cycle).
  */
 import type {Action, Decision} from '../actions'
 import {isFailoverPossible} from '../candidates'
@@ -23,7 +25,10 @@ function renewStep(rule: string, reason: string): Decision {
   return step(rule, reason, [{type: 'update-lock', status: false}])
 }
 
-/** 3.2: the single task slot is busy. The lock holder keeps renewing; a node that lost it stops a primary. */
+/**
+ * The single task slot is busy (patroni/ha.py Ha.handle_long_action_in_progress). The lock holder
+ * keeps renewing; a node that lost it stops a primary.
+ */
 export function longAction(ctx: Ctx): Decision {
   const t = ctx.obs.task!
   const mem = ctx.obs.memory
@@ -54,7 +59,10 @@ export function longAction(ctx: Ctx): Decision {
   return done('task.in-progress', `${t.name} in progress`)
 }
 
-/** 3.3: PostgreSQL is still starting. Only the lock holder needs a decision; replicas go on. */
+/**
+ * PostgreSQL is still starting (patroni/ha.py Ha.handle_starting_instance). Only the lock holder
+ * needs a decision; replicas go on.
+ */
 export function startingInstance(ctx: Ctx): Decision | null {
   if (ctx.obs.pg.process !== 'starting' || ctx.paused) return null
   if (!ctx.holdsLock && !ctx.outcome('update-lock')) return null
@@ -83,7 +91,10 @@ export function startingInstance(ctx: Ctx): Decision | null {
   return done('starting.wait', mf?.note ? `${reason}; ${mf.note}` : reason, mf?.pre ?? [])
 }
 
-/** 2.4: we won the initialize race; finish what bootstrap started or give the race back. */
+/**
+ * We won the initialize race; finish what bootstrap started or give the race back (patroni/ha.py
+ * Ha.post_bootstrap).
+ */
 export function postBootstrap(ctx: Ctx): Decision {
   const mem = ctx.obs.memory
   const lt = mem.lastTask
@@ -110,7 +121,7 @@ export function postBootstrap(ctx: Ctx): Decision {
   return done('bootstrap.post', 'running post_bootstrap', [{type: 'post-bootstrap'}], {role: 'primary', lastTask: null})
 }
 
-/** 3.4: the start we asked for last cycle did not bring PostgreSQL up. */
+/** The start we asked for last cycle did not bring PostgreSQL up (patroni/ha.py Ha.post_recover). */
 export function postRecover(ctx: Ctx): Decision | null {
   if (ctx.pgRunning) return null
   const mem = ctx.obs.memory
@@ -123,7 +134,10 @@ export function postRecover(ctx: Ctx): Decision | null {
   return done('recover.start-failed', 'failed to start postgres', wd, base)
 }
 
-/** Clone source (2.5): a running `clonefrom` replica, else the leader. Deterministic per node name. */
+/**
+ * Clone source (patroni/dcs/__init__.py Cluster.get_clone_member): a running `clonefrom` replica,
+ * else the leader. Deterministic per node name.
+ */
 function cloneSource(ctx: Ctx): {name: string; role: 'leader' | 'replica'} {
   const leader = ctx.lockOwner!
   const pool = ctx.cluster.members
@@ -166,8 +180,8 @@ function bootstrap(ctx: Ctx, pre: Action[], rem: Partial<AgentMemory>): Decision
 }
 
 /**
- * 2.2: the data directory. Returns a decision that ends the cycle, actions to run before
- * normal processing (adopting existing data), or null to go on.
+ * The data directory (docs/ha-rules.md#data-directory-and-bootstrap). Returns a decision that ends
+ * the cycle, actions to run before normal processing (adopting existing data), or null to go on.
  */
 export function dataDirectory(ctx: Ctx): Decision | {pre: Action[]} | null {
   const {pg, memory: mem} = ctx.obs
@@ -216,7 +230,10 @@ export function dataDirectory(ctx: Ctx): Decision | {pre: Action[]} | null {
 
 const CRASH_STATES = ['in production', 'shutting down', 'in crash recovery']
 
-/** 3.6 recover(): PostgreSQL is not running. Only a freshly renewed lock starts it as a primary. */
+/**
+ * Patroni's recover() (patroni/ha.py Ha.recover): PostgreSQL is not running. Only a freshly renewed
+ * lock starts it as a primary.
+ */
 export function recover(ctx: Ctx, rem: Partial<AgentMemory>): Decision {
   const {pg, memory: mem, config: cfg} = ctx.obs
   const upd = ctx.outcome('update-lock')
@@ -266,7 +283,10 @@ export function recover(ctx: Ctx, rem: Partial<AgentMemory>): Decision {
   ], {...rem, recovering: true, role: 'replica', pgState: 'starting'})
 }
 
-/** 3.1 step 10: no live postmaster. In pause PostgreSQL is never started (but for the rewound ex-primary). */
+/**
+ * No live postmaster (patroni/ha.py Ha._run_cycle, the `not is_healthy()` branch). In pause
+ * PostgreSQL is never started (but for the rewound ex-primary).
+ */
 export function pgNotRunning(ctx: Ctx): Decision {
   const mem = ctx.obs.memory
   if (ctx.paused) {

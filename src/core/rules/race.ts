@@ -1,6 +1,6 @@
 /**
  * The cluster has no leader: race for the lock if I am the healthiest node, else follow
- * (ha-loop.md 3.8).
+ * (docs/ha-rules.md#leader-race; patroni/ha.py Ha.process_unhealthy_cluster).
  */
 import type {Action, Decision} from '../actions'
 import {isHealthiestNode} from '../candidates'
@@ -8,7 +8,10 @@ import {type Ctx, done, step} from './context'
 import {enforcePrimaryRole} from './leader'
 import {follow} from './follow'
 
-/** Patroni waits this long before following when someone else should win (ha-loop.md 8.2). */
+/**
+ * Patroni waits this long before following when someone else should win (patroni/ha.py
+ * Ha.process_unhealthy_cluster).
+ */
 export const LET_WINNER_TAKE_LOCK_MS = 2000
 
 export function unhealthyCluster(ctx: Ctx): Decision {

@@ -1,6 +1,6 @@
 /**
- * DCS failsafe mode (`failsafe_mode: true`, ha-loop.md 4.6) on three hactl agents, each reaching
- * etcd through its own TCP proxy so that one agent's path can be cut:
+ * DCS failsafe mode (`failsafe_mode: true`, docs/ha-rules.md#failsafe-mode) on three hactl agents,
+ * each reaching etcd through its own TCP proxy so that one agent's path can be cut:
  *  - the leader alone loses etcd: every replica vouches for it over POST /failsafe, so it stays
  *    a writable primary past the ttl, and the replicas, which see the lock expire, follow it
  *    instead of racing; back on etcd it takes the lock again;
