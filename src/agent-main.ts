@@ -24,6 +24,6 @@ export async function runAgentCli(argv: readonly string[]): Promise<number> {
     const {runValidateConfig} = await import('./config/validate-command')
     return runValidateConfig(config, process.env, {out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s)})
   }
-  const {runAgent} = await import('./agent/daemon')
+  const {runAgent} = await import('./wiring/agent')
   return runAgent(config, process.env)
 }

@@ -19,7 +19,7 @@ async function entry(argv: string[]): Promise<void> {
   // The read commands skip oclif (~60 ms of startup); oclif still serves their --help.
   const id = argv[0]
   if (id !== undefined && Object.hasOwn(FAST_CTL_SPECS, id) && !wantsHelp(argv)) {
-    const {runCtl} = await import('./ctl/run')
+    const {runCtl} = await import('./wiring/ctl')
     process.exitCode = await runCtl(id, argv.slice(1))
     return
   }

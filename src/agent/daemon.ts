@@ -5,37 +5,48 @@
  * keeps running and the leader keeps its key; otherwise a fast stop, and the key is given back
  * only once PostgreSQL is down.
  */
-import {systemClock} from '../adapters/clock/system-clock'
 import {startRestApi, type RestApi} from '../api/server'
 import type {AgentStateSource} from '../api/types'
 import {describeIssue} from '../config/issues'
-import {loadConfig} from '../config/load'
+import {loadConfig, type LocalConfig} from '../config/load'
 import {Logger} from '../log/logger'
 import type {ShutdownCause} from '../core/shutdown'
-import type {Dcs} from '../ports/dcs'
-import {httpPeers} from '../adapters/http/peers'
+import type {Clock} from '../ports/clock'
+import type {Dcs, DcsTiming} from '../ports/dcs'
 import type {Peers} from '../ports/peers'
-import {createDcs, createPostgres, logSettings, timingOf} from '../wiring'
+import type {PostgresControl} from '../ports/postgres'
 import {errText, HaLoop} from './ha-loop'
 import {createRestActions} from './rest-actions'
 import {runCycles, shutdownAgent} from './runtime'
+import {logSettings, timingOf} from './settings'
 import {snapshot} from './snapshot'
 
-export async function runAgent(configPath: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+/** What the agent runs on; src/wiring/agent.ts builds the real ones. */
+export interface AgentPorts {
+  clock: Clock
+  /** The other members' REST APIs (unique-name check, leader race, failsafe, REST switchover checks). */
+  peers: Peers
+  /** This node's DCS (lease, watch-backed cache) from the configuration. */
+  createDcs(config: LocalConfig, timing: DcsTiming, log: Logger, clock: Clock): Dcs
+  /** The local PostgreSQL from the configuration. */
+  createPostgres(config: LocalConfig, log: Logger): PostgresControl
+}
+
+export async function runAgent(ports: AgentPorts, configPath: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const {config, warnings} = loadConfig(configPath, env)
   const log = Logger.fromSettings(logSettings(config))
   for (const w of warnings) log.warning(`configuration: ${describeIssue(w)}`)
-  const clock = systemClock
+  const {clock, peers} = ports
   const boot = config.bootstrap?.dcs
   const timing = timingOf(boot ?? {ttl: 30, loop_wait: 10, retry_timeout: 10})
-  const dcs = createDcs(config, timing, log, clock)
-  if (await anotherNodeRunsAs(config.name, dcs, log)) {
+  const dcs = ports.createDcs(config, timing, log, clock)
+  if (await anotherNodeRunsAs(config.name, dcs, log, peers)) {
     log.critical(`Can't start; there is already a node named '${config.name}' running`)
     await dcs.close().catch(() => {})
     log.close()
     return 1
   }
-  const pg = createPostgres(config, log)
+  const pg = ports.createPostgres(config, log)
   let exitCode: number | null = null
   let exitCause: ShutdownCause = 'signal'
   const stopper = new AbortController()
@@ -46,7 +57,7 @@ export async function runAgent(configPath: string | undefined, env: NodeJS.Proce
     }
     stopper.abort()
   }
-  const loop = new HaLoop({config, dcs, pg, clock, log, peers: httpPeers, requestExit})
+  const loop = new HaLoop({config, dcs, pg, clock, log, peers, requestExit})
   let nextRunMs = clock.now()
 
   const source: AgentStateSource = {
@@ -79,7 +90,7 @@ export async function runAgent(configPath: string | undefined, env: NodeJS.Proce
     log.info('configuration reloaded')
   }
   try {
-    const handlers = createRestActions({loop, dcs, clock, log, reload: () => reload()})
+    const handlers = createRestActions({loop, dcs, clock, log, peers, reload: () => reload()})
     api = await startRestApi({settings: config.restapi, source, handlers, log, now: () => clock.now()})
   } catch (e) {
     log.critical(`cannot start the REST API on ${config.restapi.listen.host}:${config.restapi.listen.port}: ${errText(e)}`)
@@ -114,7 +125,7 @@ export async function runAgent(configPath: string | undefined, env: NodeJS.Proce
  * within 3 s (any status), another agent runs under this name, and two agents with one name would
  * fight over one member key and one slot. An unreachable DCS or a silent API lets the start go on.
  */
-export async function anotherNodeRunsAs(name: string, dcs: Pick<Dcs, 'loadCluster'>, log: Logger, peers: Peers = httpPeers): Promise<boolean> {
+export async function anotherNodeRunsAs(name: string, dcs: Pick<Dcs, 'loadCluster'>, log: Logger, peers: Peers): Promise<boolean> {
   let apiUrl: string | null | undefined
   try {
     apiUrl = (await dcs.loadCluster({fresh: true})).members.find((m) => m.name === name)?.apiUrl

@@ -4,8 +4,8 @@
  */
 import {spawn} from 'node:child_process'
 import type {LocalConfig} from '../config/load'
-import {parseTimelineHistory} from '../adapters/postgres'
 import type {HistoryLine} from '../core/cluster'
+import {parseTimelineHistory} from '../core/timeline-history'
 import type {ConnParams} from '../ports/postgres'
 
 /** The pre_promote script exited non-zero (or could not run): nothing was promoted. */

@@ -4,7 +4,6 @@
 import type {LocalConfig} from '../config/load'
 import type {DynamicConfig} from '../config/dynamic-schema'
 import type {AgentMemory, DecideConfig, PeerStatus} from '../core/observation'
-import {httpPeers} from '../adapters/http/peers'
 import type {Peers} from '../ports/peers'
 
 /** Patroni's slot_name_from_member_name: lower case, [a-z0-9_] only, at most 63 bytes. */
@@ -111,7 +110,7 @@ export function peerStatusFrom(status: number, body: unknown): PeerStatus {
 }
 
 /** GET a peer's `/patroni` (2 s, no retry) through `peers`; the body parsed as JSON when it is JSON. */
-export async function getPeerStatus(apiUrl: string, timeoutMs = 2000, peers: Peers = httpPeers): Promise<{status: number; body: unknown}> {
+export async function getPeerStatus(apiUrl: string, timeoutMs = 2000, peers: Peers): Promise<{status: number; body: unknown}> {
   const r = await peers.status(apiUrl, timeoutMs)
   let body: unknown
   try {

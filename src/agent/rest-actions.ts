@@ -11,6 +11,7 @@ import type {ClusterView} from '../core/cluster'
 import {hasFailover} from '../core/cluster'
 import type {Clock} from '../ports/clock'
 import type {Dcs} from '../ports/dcs'
+import type {Peers} from '../ports/peers'
 import type {Logger} from '../log/logger'
 import {errText, type HaLoop} from './ha-loop'
 import {getPeerStatus, peerStatusFrom} from './helpers'
@@ -21,6 +22,8 @@ export interface RestActionDeps {
   dcs: Dcs
   clock: Clock
   log: Logger
+  /** The other members' REST APIs (the candidates' GET /patroni). */
+  peers: Peers
   /** Re-reads the local configuration and applies it (what SIGHUP does). */
   reload: () => Promise<void>
   /** GET an agent's `/patroni` (2 s); injectable for tests of the pure rules. */
@@ -104,7 +107,7 @@ function optString(v: unknown): string | undefined {
 export function createRestActions(d: RestActionDeps): ActionHandlers {
   const fetchStatus =
     d.fetchStatus ??
-    getPeerStatus
+    ((apiUrl: string) => getPeerStatus(apiUrl, 2000, d.peers))
 
   // The configuration the agents run with: each usable key of the DCS document, the value in
   // force for an unusable one (as the HA loop applies it), so REST and loop agree on pause.

@@ -26,7 +26,7 @@ checks the configuration and exits.`
       })
       return
     }
-    const {runAgent} = await import('../agent/daemon')
+    const {runAgent} = await import('../wiring/agent')
     process.exitCode = await runAgent(args.config, process.env)
   }
 }

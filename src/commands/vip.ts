@@ -31,7 +31,7 @@ keep-on-SIGTERM behaviour). Invoked as \`vip-manager\`, the executable behaves a
 
   async run(): Promise<void> {
     const {flags: parsed} = await this.parse(Vip)
-    const {runVip} = await import('../vip/run')
+    const {runVip} = await import('../wiring/vip')
     process.exitCode = await runVip({
       flags: parsed as Partial<Record<VipKey, string | boolean>>,
       env: process.env,

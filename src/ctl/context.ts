@@ -1,17 +1,16 @@
 /**
  * What every patronictl-compatible command starts from: the configuration (patronictl's choice
- * of file, PATRONI_* variables, `-d/--dcs-url` replacing the DCS section), and from it the
- * etcd v3 store of a cluster and the REST client settings.
+ * of file, PATRONI_* variables, `-d/--dcs-url` replacing the DCS section), and the ports the
+ * composition root (src/wiring/ctl.ts) builds from it: the etcd v3 store of a cluster and the
+ * members' REST APIs.
  */
 import {accessSync, constants} from 'node:fs'
-import {systemClock} from '../adapters/clock/system-clock'
-import {createEtcd3Dcs, type Etcd3Section} from '../adapters/dcs-etcd3'
-import {VERSION} from '../build-info'
 import {ctlConfigMissingError, readRawConfig, resolveCtlConfigPath, type LocalConfig} from '../config/load'
 import {ConfigError} from '../config/issues'
 import {type DeepPartial, validateLocalConfig} from '../config/schema'
 import {HactlError} from '../errors'
 import type {Dcs} from '../ports/dcs'
+import type {PatroniRest} from '../ports/patroni-rest'
 
 type Env = Record<string, string | undefined>
 
@@ -117,30 +116,13 @@ export function clusterName(ctx: CtlContext, given: unknown): string {
   })
 }
 
-/** A read-only view of one cluster's keys: no lease, no watch; each read is one linearizable range. */
-export function openCtlDcs(ctx: CtlContext, scope: string): Dcs {
-  const e = ctx.config.etcd3
-  if (!e || !e.endpoints || e.endpoints.length === 0) {
-    throw new HactlError('CONFIG_INVALID', 'Can not find suitable configuration of distributed configuration store', {
-      hints: ['add an etcd3: section with hosts: [host:port, ...] to the configuration, or pass -d/--dcs-url etcd3://host:port'],
-    })
-  }
-  const section: Etcd3Section = {
-    hosts: e.endpoints.filter((x): x is string => typeof x === 'string'),
-    username: e.username,
-    password: e.password,
-    cacert: e.cacert,
-    cert: e.cert,
-    key: e.key,
-  }
-  return createEtcd3Dcs({
-    section,
-    clock: systemClock,
-    name: scope,
-    scope,
-    namespace: typeof ctx.config.namespace === 'string' ? ctx.config.namespace : undefined,
-    timing: {retryTimeout: ctx.retryTimeout},
-    watch: false,
-    userAgent: `hactl/${VERSION}`,
-  })
+/** What the ctl commands use beyond the configuration; src/wiring/ctl.ts builds the real ones. */
+export interface CtlPorts {
+  /**
+   * A read-only view of one cluster's keys: no lease, no watch; each read is one linearizable
+   * range. Throws CONFIG_INVALID when the configuration names no etcd.
+   */
+  openDcs(ctx: CtlContext, scope: string): Dcs
+  /** The members' REST APIs (patronictl's PatroniRequest). */
+  rest: PatroniRest
 }

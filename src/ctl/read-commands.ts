@@ -8,13 +8,13 @@ import {VERSION} from '../build-info'
 import {HactlError, errorMessage} from '../errors'
 import type {Dcs} from '../ports/dcs'
 import type {ParsedArgv} from './argv'
-import {clusterName, loadCtlContext, openCtlDcs, type CtlContext} from './context'
+import {clusterName, loadCtlContext, type CtlContext, type CtlPorts} from './context'
 import {connKwargs, renderMembers} from './members'
 import {type OutputFormat, printOutput} from './print-output'
 import {type PyValue, localTimestamp, pyStr} from './py-format'
 import type {CtlInput} from './prompt'
 import {pyYamlDump} from './py-yaml'
-import {patroniRequest, restOptions} from './rest'
+import {restOptions} from './rest'
 import {anyMember, membersWithRole, type RoleChoice} from './roles'
 
 export interface CtlIo {
@@ -30,14 +30,15 @@ export interface CtlIo {
   input?: CtlInput
 }
 
-export type CtlHandler = (p: ParsedArgv, io: CtlIo) => Promise<number>
+/** One command: `ports` are the real store and REST client (src/wiring/ctl.ts) or test doubles. */
+export type CtlHandler = (p: ParsedArgv, io: CtlIo, ports: CtlPorts) => Promise<number>
 
 function context(p: ParsedArgv, io: CtlIo): CtlContext {
   return loadCtlContext(p.flags, io.env)
 }
 
-async function withDcs<T>(ctx: CtlContext, scope: string, f: (dcs: Dcs) => Promise<T>): Promise<T> {
-  const dcs = openCtlDcs(ctx, scope)
+async function withDcs<T>(ports: CtlPorts, ctx: CtlContext, scope: string, f: (dcs: Dcs) => Promise<T>): Promise<T> {
+  const dcs = ports.openDcs(ctx, scope)
   try {
     return await f(dcs)
   } finally {
@@ -67,7 +68,7 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
 
 const CLEAR_SCREEN = '\x1b[2J\x1b[1;1H'
 
-async function listMembers(p: ParsedArgv, io: CtlIo, fmt: OutputFormat): Promise<number> {
+async function listMembers(p: ParsedArgv, io: CtlIo, ports: CtlPorts, fmt: OutputFormat): Promise<number> {
   const ctx = context(p, io)
   let names = (p.args['cluster_names'] as string[] | undefined) ?? []
   if (names.length === 0) {
@@ -85,7 +86,7 @@ async function listMembers(p: ParsedArgv, io: CtlIo, fmt: OutputFormat): Promise
       if (p.flags['timestamp'] === true) text += localTimestamp(io.now()) + '\n'
       for (const name of names) {
         let dcs = stores.get(name)
-        if (!dcs) stores.set(name, (dcs = openCtlDcs(ctx, name)))
+        if (!dcs) stores.set(name, (dcs = ports.openDcs(ctx, name)))
         const view = await dcs.loadCluster({fresh: true})
         text += renderMembers(view, name, {extended: p.flags['extended'] === true, fmt})
       }
@@ -103,15 +104,15 @@ function abortedByUser(io: CtlIo): number {
   return 1
 }
 
-const list: CtlHandler = (p, io) => listMembers(p, io, (p.flags['format'] as OutputFormat | undefined) ?? 'pretty')
-const topology: CtlHandler = (p, io) => listMembers(p, io, 'topology')
+const list: CtlHandler = (p, io, ports) => listMembers(p, io, ports, (p.flags['format'] as OutputFormat | undefined) ?? 'pretty')
+const topology: CtlHandler = (p, io, ports) => listMembers(p, io, ports, 'topology')
 
 const HISTORY_COLUMNS = ['TL', 'LSN', 'Reason', 'Timestamp', 'New Leader']
 
-const history: CtlHandler = async (p, io) => {
+const history: CtlHandler = async (p, io, ports) => {
   const ctx = context(p, io)
   const name = clusterName(ctx, p.args['cluster_name'])
-  const view = await withDcs(ctx, name, (d) => d.loadCluster({fresh: true}))
+  const view = await withDcs(ports, ctx, name, (d) => d.loadCluster({fresh: true}))
   const rows = (historyJson(view) as PyValue[]).map((line) => {
     const cells: PyValue[] = Array.isArray(line) ? [...line] : [line]
     while (cells.length < HISTORY_COLUMNS.length) cells.push('')
@@ -122,21 +123,21 @@ const history: CtlHandler = async (p, io) => {
   return 0
 }
 
-const showConfig: CtlHandler = async (p, io) => {
+const showConfig: CtlHandler = async (p, io, ports) => {
   const ctx = context(p, io)
   const name = clusterName(ctx, p.args['cluster_name'])
-  const view = await withDcs(ctx, name, (d) => d.loadCluster({fresh: true}))
+  const view = await withDcs(ports, ctx, name, (d) => d.loadCluster({fresh: true}))
   if (view.config) io.out(pyYamlDump(view.config.data as PyValue) + '\n')
   return 0
 }
 
-const dsn: CtlHandler = async (p, io) => {
+const dsn: CtlHandler = async (p, io, ports) => {
   const role = p.flags['role'] as RoleChoice | undefined
   const member = p.flags['member'] as string | undefined
   if (role !== undefined && member !== undefined) throw new HactlError('USAGE', '--role and --member are mutually exclusive options')
   const ctx = context(p, io)
   const name = clusterName(ctx, p.args['cluster_name'])
-  const view = await withDcs(ctx, name, (d) => d.loadCluster({fresh: true}))
+  const view = await withDcs(ports, ctx, name, (d) => d.loadCluster({fresh: true}))
   const m = anyMember(view, {role, member})
   if (!m) throw new HactlError('USAGE', 'Can not find a suitable member')
   const ck = connKwargs(m)
@@ -151,20 +152,20 @@ export function formatPgVersion(v: number): string {
   return `${Math.floor(v / 10000)}.${v % 100}`
 }
 
-const version: CtlHandler = async (p, io) => {
+const version: CtlHandler = async (p, io, ports) => {
   io.out(`hactl version ${VERSION}\n`)
   const given = p.args['cluster_name']
   if (typeof given !== 'string' || given === '') return 0
   io.out('\n')
   const ctx = context(p, io)
-  const view = await withDcs(ctx, given, (d) => d.loadCluster({fresh: true}))
+  const view = await withDcs(ports, ctx, given, (d) => d.loadCluster({fresh: true}))
   const only = (p.args['member_names'] as string[] | undefined) ?? []
   const rest = restOptions(ctx)
   const targets = membersWithRole(view, 'any').filter((m) => m.apiUrl && (only.length === 0 || only.includes(m.name)))
   const lines = await Promise.all(
     targets.map(async (m) => {
       try {
-        const r = await patroniRequest(m.apiUrl!, rest)
+        const r = await ports.rest.request(m.apiUrl!, rest)
         const data = JSON.parse(r.body) as Record<string, unknown>
         const patroni = (data['patroni'] ?? {}) as Record<string, unknown>
         const pg = data['server_version']

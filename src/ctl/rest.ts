@@ -2,14 +2,14 @@
  * How the ctl commands talk to members' REST APIs (patronictl's PatroniRequest): Basic auth from
  * ctl.authentication, else restapi.authentication; CA from ctl.cacert, else restapi.cafile;
  * client certificate from ctl.certfile/keyfile/keyfile_password; certificates verified unless
- * insecure. The request itself is src/adapters/http/patroni-client.ts.
+ * insecure. The request itself goes through the PatroniRest port (CtlPorts.rest).
  */
 import {readFileSync} from 'node:fs'
-import type {RestOptions} from '../adapters/http/patroni-client'
 import {HactlError, errorMessage} from '../errors'
+import type {RestOptions} from '../ports/patroni-rest'
 import type {CtlContext} from './context'
 
-export {patroniRequest, type RestOptions, type RestResponse} from '../adapters/http/patroni-client'
+export type {RestOptions, RestResponse} from '../ports/patroni-rest'
 
 function section(raw: Record<string, unknown>, name: string): Record<string, unknown> {
   const s = raw[name]

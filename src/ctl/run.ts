@@ -1,13 +1,15 @@
 /**
  * Runs one patronictl-compatible read command without oclif (src/cli.ts sends `hactl list`
  * and friends here so they start fast). The oclif classes in src/commands call the same entry,
- * so both paths parse and behave the same. Returns the exit code: 0, 1 for errors (patronictl's
- * `Error: ...`), 2 for command-line mistakes.
+ * so both paths parse and behave the same. Both reach it through src/wiring/ctl.ts, which hands
+ * it the real ports. Returns the exit code: 0, 1 for errors (patronictl's `Error: ...`), 2 for
+ * command-line mistakes.
  */
 import {isatty} from 'node:tty'
 import {FAST_CTL_SPECS, WRITE_CTL_SPECS} from '../commands/shared/ctl-specs'
 import {HactlError, errorMessage} from '../errors'
 import {UsageError, parseCommandArgv, usageLine} from './argv'
+import type {CtlPorts} from './context'
 import {type CtlInput, PromptAborted, stdinInput} from './prompt'
 import {type CtlHandler, type CtlIo, READ_COMMANDS} from './read-commands'
 
@@ -46,7 +48,7 @@ async function handlerFor(id: string): Promise<CtlHandler | undefined> {
   return (await import('./write-commands')).WRITE_COMMANDS[id]
 }
 
-export async function runCtl(id: string, argv: readonly string[], io?: CtlIo): Promise<number> {
+export async function runCtl(ports: CtlPorts, id: string, argv: readonly string[], io?: CtlIo): Promise<number> {
   const spec = FAST_CTL_SPECS[id]
   const handler = await handlerFor(id)
   if (!spec || !handler) throw new HactlError('INTERNAL', `no fast ctl command ${id}`)
@@ -61,7 +63,7 @@ export async function runCtl(id: string, argv: readonly string[], io?: CtlIo): P
   }
   try {
     const parsed = parseCommandArgv(spec, argv)
-    return await handler(parsed, io)
+    return await handler(parsed, io, ports)
   } catch (e) {
     return reportCtlError(e, io, () => usageLine(BIN, spec) + `\nTry '${BIN} ${spec.id} --help' for help.\n`)
   } finally {

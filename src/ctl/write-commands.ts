@@ -14,7 +14,7 @@ import {HactlError, errorMessage} from '../errors'
 import type {Dcs} from '../ports/dcs'
 import type {ParsedArgv} from './argv'
 import {applyConfigChanges, applyYamlDocument, type ConfigData, configText, pgPairs, pyEqual} from './config-edit'
-import {clusterName, loadCtlContext, openCtlDcs, type CtlContext} from './context'
+import {clusterName, loadCtlContext, type CtlContext, type CtlPorts} from './context'
 import {explainRefusal, explanationLines, type Probe} from './explain'
 import {connKwargs, renderMembers} from './members'
 import {type OutputFormat, printOutput} from './print-output'
@@ -22,7 +22,7 @@ import {type Prompter, PromptAborted, makePrompter, promptTimeoutMs} from './pro
 import {type PyValue, pyRepr, pyStr, pyTitle, pyTruthy} from './py-format'
 import {configDiffText} from './py-difflib'
 import {type CtlHandler, type CtlIo, sleep} from './read-commands'
-import {patroniRequest, restOptions, type RestResponse} from './rest'
+import {restOptions, type RestResponse} from './rest'
 import {membersWithRole, type RoleChoice} from './roles'
 import {nextHourExample, parseScheduled, postgresVersionToInt, pyTimestamp} from './schedule'
 
@@ -30,6 +30,7 @@ export {PromptAborted}
 
 interface Session {
   ctx: CtlContext
+  ports: CtlPorts
   name: string
   dcs: Dcs
   view: ClusterView
@@ -46,16 +47,16 @@ export const EXIT_REFUSED = 1
 export const EXIT_IN_PROGRESS = 3
 
 /** Loads the config, opens the cluster's keys and reads them once; closes the store afterwards. */
-async function withCluster(p: ParsedArgv, io: CtlIo, f: (s: Session) => Promise<number>): Promise<number> {
+async function withCluster(p: ParsedArgv, io: CtlIo, ports: CtlPorts, f: (s: Session) => Promise<number>): Promise<number> {
   const ctx = loadCtlContext(p.flags, io.env)
   const name = clusterName(ctx, p.args['cluster_name'])
   const timeoutMs = promptTimeoutMs(io.env)
-  const dcs = openCtlDcs(ctx, name)
+  const dcs = ports.openDcs(ctx, name)
   let ask: Prompter | undefined
   try {
     const view = await dcs.loadCluster({fresh: true})
     ask = makePrompter(io.input, io.out, {timeoutMs})
-    return await f({ctx, name, dcs, view, io, ask})
+    return await f({ctx, ports, name, dcs, view, io, ask})
   } finally {
     ask?.close?.()
     await dcs.close()
@@ -72,7 +73,7 @@ function printMembers(s: Session, view: ClusterView = s.view, fmt: OutputFormat 
 
 async function rest(s: Session, m: Member, method: string, endpoint: string, body?: unknown): Promise<RestResponse> {
   if (!m.apiUrl) throw new Error(`member ${m.name} publishes no api_url`)
-  return patroniRequest(m.apiUrl, restOptions(s.ctx), {method: method.toUpperCase(), endpoint, body})
+  return s.ports.rest.request(m.apiUrl, restOptions(s.ctx), {method: method.toUpperCase(), endpoint, body})
 }
 
 function isPaused(view: ClusterView): boolean {
@@ -154,11 +155,12 @@ function isStandbyCluster(view: ClusterView): boolean {
 async function failoverOrSwitchover(
   p: ParsedArgv,
   io: CtlIo,
+  ports: CtlPorts,
   action: 'switchover' | 'failover',
   given: {leader?: string; candidate?: string; scheduled?: string},
 ): Promise<number> {
   const force = p.flags['force'] === true
-  return withCluster(p, io, async (s) => {
+  return withCluster(p, io, ports, async (s) => {
     const {view} = s
     io.out('Current cluster topology\n')
     printMembers(s)
@@ -271,7 +273,7 @@ async function probeCandidates(s: Session, names: string[]): Promise<Map<string,
       const m = s.view.members.find((x) => x.name === n)
       if (!m?.apiUrl) return
       try {
-        const r = await patroniRequest(m.apiUrl, opts, {endpoint: 'patroni'})
+        const r = await s.ports.rest.request(m.apiUrl, opts, {endpoint: 'patroni'})
         let body: Record<string, unknown> = {}
         try {
           body = JSON.parse(r.body) as Record<string, unknown>
@@ -306,12 +308,12 @@ async function explainFailure(s: Session, action: 'switchover' | 'failover', lea
   if (lines.length > 0) s.io.out(`Why, as etcd and the candidates' REST APIs show it:\n${lines.join('\n')}\n`)
 }
 
-const switchover: CtlHandler = (p, io) =>
-  failoverOrSwitchover(p, io, 'switchover', {leader: flag(p, 'leader'), candidate: flag(p, 'candidate'), scheduled: flag(p, 'scheduled')})
+const switchover: CtlHandler = (p, io, ports) =>
+  failoverOrSwitchover(p, io, ports, 'switchover', {leader: flag(p, 'leader'), candidate: flag(p, 'candidate'), scheduled: flag(p, 'scheduled')})
 
-const failover: CtlHandler = (p, io) => {
+const failover: CtlHandler = (p, io, ports) => {
   const leader = flag(p, 'leader')
-  return failoverOrSwitchover(p, io, leader ? 'switchover' : 'failover', {leader, candidate: flag(p, 'candidate')})
+  return failoverOrSwitchover(p, io, ports, leader ? 'switchover' : 'failover', {leader, candidate: flag(p, 'candidate')})
 }
 
 // --- edit-config -------------------------------------------------------------------------------
@@ -367,8 +369,8 @@ function colourDiff(text: string): string {
     .join('\n')
 }
 
-const editConfig: CtlHandler = (p, io) =>
-  withCluster(p, io, async (s) => {
+const editConfig: CtlHandler = (p, io, ports) =>
+  withCluster(p, io, ports, async (s) => {
     const force = p.flags['force'] === true
     const quiet = p.flags['quiet'] === true
     const applyFile = flag(p, 'apply')
@@ -420,8 +422,8 @@ const editConfig: CtlHandler = (p, io) =>
 
 // --- restart / reload / reinit ------------------------------------------------------------------
 
-const restart: CtlHandler = (p, io) =>
-  withCluster(p, io, async (s) => {
+const restart: CtlHandler = (p, io, ports) =>
+  withCluster(p, io, ports, async (s) => {
     const force = p.flags['force'] === true
     const role = (flag(p, 'role') ?? 'any') as RoleChoice
     let members = await getMembers(s, (p.args['member_names'] as string[]) ?? [], role, force, 'restart', false)
@@ -461,8 +463,8 @@ const restart: CtlHandler = (p, io) =>
     return 0
   })
 
-const reload: CtlHandler = (p, io) =>
-  withCluster(p, io, async (s) => {
+const reload: CtlHandler = (p, io, ports) =>
+  withCluster(p, io, ports, async (s) => {
     const role = (flag(p, 'role') ?? 'any') as RoleChoice
     const members = await getMembers(s, (p.args['member_names'] as string[]) ?? [], role, p.flags['force'] === true, 'reload')
     for (const m of members) {
@@ -476,8 +478,8 @@ const reload: CtlHandler = (p, io) =>
     return 0
   })
 
-const reinit: CtlHandler = (p, io) =>
-  withCluster(p, io, async (s) => {
+const reinit: CtlHandler = (p, io, ports) =>
+  withCluster(p, io, ports, async (s) => {
     const force = p.flags['force'] === true
     const members = await getMembers(s, (p.args['member_names'] as string[]) ?? [], 'replica', force, 'reinitialize')
     const waitOn: Member[] = []
@@ -550,8 +552,8 @@ async function waitUntilPauseIsApplied(s: Session, paused: boolean): Promise<voi
 }
 
 function togglePause(paused: boolean): CtlHandler {
-  return (p, io) =>
-    withCluster(p, io, async (s) => {
+  return (p, io, ports) =>
+    withCluster(p, io, ports, async (s) => {
       if (isPaused(s.view) === paused) throw fail(`Cluster is ${paused ? 'already' : 'not'} paused`)
       for (const m of membersLeaderFirst(s.view)) {
         let r: RestResponse
@@ -576,8 +578,8 @@ function togglePause(paused: boolean): CtlHandler {
 
 // --- remove / flush -----------------------------------------------------------------------------
 
-const remove: CtlHandler = (p, io) =>
-  withCluster(p, io, async (s) => {
+const remove: CtlHandler = (p, io, ports) =>
+  withCluster(p, io, ports, async (s) => {
     printMembers(s, s.view, (flag(p, 'format') ?? 'pretty') as OutputFormat)
     if ((await s.ask.prompt('Please confirm the cluster name to remove')) !== s.name) throw fail('Cluster names specified do not match')
     const message = 'Yes I am aware'
@@ -593,8 +595,8 @@ const remove: CtlHandler = (p, io) =>
     return 0
   })
 
-const flush: CtlHandler = (p, io) =>
-  withCluster(p, io, async (s) => {
+const flush: CtlHandler = (p, io, ports) =>
+  withCluster(p, io, ports, async (s) => {
     const force = p.flags['force'] === true
     const role = (flag(p, 'role') ?? 'any') as RoleChoice
     if (p.args['target'] === 'restart') {
@@ -682,7 +684,7 @@ function pgErrorText(e: unknown): string {
   return errorMessage(e).replace(/\n/g, ' ')
 }
 
-const query: CtlHandler = async (p, io) => {
+const query: CtlHandler = async (p, io, ports) => {
   let role = flag(p, 'role') as RoleChoice | undefined
   const member = flag(p, 'member')
   if (member !== undefined) {
@@ -697,7 +699,7 @@ const query: CtlHandler = async (p, io) => {
   const watch = typeof p.flags['watch'] === 'number' ? p.flags['watch'] : p.flags['W'] === true ? 2 : undefined
   const fmt = (flag(p, 'format') ?? 'tsv') as OutputFormat
   const delimiter = flag(p, 'delimiter') ?? '\t'
-  return withCluster(p, io, async (s) => {
+  return withCluster(p, io, ports, async (s) => {
     const params: {user?: string; password?: string; dbname?: string} = {user: flag(p, 'username'), dbname: flag(p, 'dbname')}
     if (p.flags['password'] === true) params.password = await s.ask.prompt('Password', {hide: true, skip: 'set PGPASSWORD instead of --password'})
     if (file !== undefined) command = await readSource(io, file, '--file')

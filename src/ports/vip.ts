@@ -7,6 +7,9 @@
  * unknown leadership.
  */
 
+/** The levels LeaderSource implementations log at (the logger's method names). */
+export type VipLogLevel = 'debug' | 'info' | 'warning' | 'error'
+
 /** What the DCS (or the local agent's REST API) says about this node right now. */
 export type Leadership =
   | {kind: 'leader'; detail: string}

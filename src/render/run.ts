@@ -10,7 +10,7 @@ import {parseHaproxyOptions, renderHaproxy, type HaproxyOptions, type HaproxyOpt
 import {haproxyCheck, haproxyCheckText, installStaged, readIfExists, removeQuietly, runReload, stageFile} from './install'
 import {membersFromFlags, membersFromInventory, type LoadedMembers} from './members'
 import {compileTemplate, type CompiledTemplate} from './template'
-import type {MemberSource} from './dcs-source'
+import type {MemberSource, RenderPorts} from './dcs-source'
 
 /** Exit codes; the command help and README list them. */
 export const RENDER_EXIT = {
@@ -92,9 +92,9 @@ function loadStatic(spec: MemberSourceSpec): LoadedMembers {
   return membersFromInventory(doc, spec.file)
 }
 
-async function openDcs(spec: Extract<MemberSourceSpec, {kind: 'dcs'}>, io: RenderIo, watch: boolean): Promise<MemberSource> {
+async function openDcs(ports: RenderPorts, spec: Extract<MemberSourceSpec, {kind: 'dcs'}>, io: RenderIo, watch: boolean): Promise<MemberSource> {
   const {loadCtlContext, clusterName} = await import('../ctl/context')
-  const {oneShotSource, watchedSource} = await import('./dcs-source')
+  const {oneShotSource, requireEtcd, watchedSource} = await import('./dcs-source')
   const ctx = loadCtlContext({'config-file': spec.configFile, 'dcs-url': spec.dcsUrl, insecure: spec.insecure}, io.env)
   if (spec.etcd !== undefined) {
     const hosts = spec.etcd.split(',').map((h) => h.trim()).filter(Boolean)
@@ -105,7 +105,9 @@ async function openDcs(spec: Extract<MemberSourceSpec, {kind: 'dcs'}>, io: Rende
   }
   if (spec.namespace !== undefined) ctx.config.namespace = spec.namespace
   const scope = clusterName(ctx, spec.scope)
-  return watch ? watchedSource(ctx, scope, (m) => io.err(`warning: ${m}\n`)) : oneShotSource(ctx, scope)
+  requireEtcd(ctx)
+  if (!watch) return oneShotSource(await ports.openDcs(ctx, scope, {watch: false}), scope)
+  return watchedSource(await ports.openDcs(ctx, scope, {watch: true, log: (m) => io.err(`warning: ${m}\n`)}), scope)
 }
 
 function describe(loaded: LoadedMembers): string {
@@ -156,7 +158,8 @@ function checkCombination(o: RenderRunOptions): void {
   if (!(o.interval > 0)) throw bad(`--interval: ${o.interval} must be a positive number of seconds`)
 }
 
-export async function runHaproxyRender(o: RenderRunOptions, io: RenderIo): Promise<number> {
+/** `ports` reach the DCS (src/wiring/render.ts builds the real ones); static sources need none. */
+export async function runHaproxyRender(ports: RenderPorts, o: RenderRunOptions, io: RenderIo): Promise<number> {
   let options: HaproxyOptions
   let template: CompiledTemplate | undefined
   try {
@@ -167,12 +170,12 @@ export async function runHaproxyRender(o: RenderRunOptions, io: RenderIo): Promi
     return reportError(io, e)
   }
   const check = o.check ?? o.watch
-  if (o.watch) return watch(o, options, template, check, io)
+  if (o.watch) return watch(ports, o, options, template, check, io)
   let source: MemberSource | undefined
   try {
     let loaded: LoadedMembers
     if (o.source.kind === 'dcs') {
-      source = await openDcs(o.source, io, false)
+      source = await openDcs(ports, o.source, io, false)
       loaded = await source.load()
     } else {
       loaded = loadStatic(o.source)
@@ -202,13 +205,13 @@ export async function runHaproxyRender(o: RenderRunOptions, io: RenderIo): Promi
  * safety net), install only what `haproxy -c` accepts, reload after each install. Failures are
  * reported and waited out; the installed file is never replaced by a refused or empty render.
  */
-async function watch(o: RenderRunOptions, options: HaproxyOptions, template: CompiledTemplate | undefined, check: boolean, io: RenderIo): Promise<number> {
+async function watch(ports: RenderPorts, o: RenderRunOptions, options: HaproxyOptions, template: CompiledTemplate | undefined, check: boolean, io: RenderIo): Promise<number> {
   const output = o.output!
   const signal = io.signal ?? new AbortController().signal
   let source: MemberSource
   try {
     if (o.source.kind !== 'dcs') throw new Error('unreachable: checked in checkCombination')
-    source = await openDcs(o.source, io, true)
+    source = await openDcs(ports, o.source, io, true)
   } catch (e) {
     return reportError(io, e)
   }

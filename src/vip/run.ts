@@ -1,22 +1,41 @@
 /**
- * `hactl vip` (and `vip-manager` by argv0): the composition root of the VIP follower. Loads
- * the configuration, checks the interface, builds the real adapters, runs until SIGINT or
- * SIGTERM and releases the address on the way out (unless keep-on-term and SIGTERM).
+ * `hactl vip` (and `vip-manager` by argv0): the VIP follower. Loads the configuration, checks
+ * the interface, builds the leader source and the address control through its ports (the real
+ * ones come from src/wiring/vip.ts), runs until SIGINT or SIGTERM and releases the address on
+ * the way out (unless keep-on-term and SIGTERM).
  */
 import {readFileSync} from 'node:fs'
 import {hostname} from 'node:os'
-import {Etcd3Client} from '../adapters/dcs-etcd3/client'
-import {systemClock} from '../adapters/clock/system-clock'
-import {NodeProcessRunner} from '../adapters/process/node-process-runner'
-import {EtcdLeaderSource, type VipLogLevel} from '../adapters/vip/etcd-leader'
-import {IpRoute2VipControl} from '../adapters/vip/iproute2'
-import {PatroniLeaderSource} from '../adapters/vip/patroni-leader'
 import {VERSION} from '../build-info'
 import {errorMessage, isHactlError} from '../errors'
 import {DEFAULT_LOG_SETTINGS, Logger, StderrSink} from '../log/logger'
-import type {LeaderSource} from '../ports/vip'
+import type {Clock} from '../ports/clock'
+import type {LeaderSource, VipControl, VipLogLevel} from '../ports/vip'
 import {loadVipConfig, type VipConfig, type VipKey} from './config'
 import {VipFollower} from './follower'
+
+/** PEM contents of etcd-ca-file, etcd-cert-file and etcd-key-file. */
+export interface VipTls {
+  ca?: Buffer
+  cert?: Buffer
+  key?: Buffer
+}
+
+export type VipLog = (level: VipLogLevel, msg: string) => void
+
+/** What the follower runs on; src/wiring/vip.ts builds the real ones from the configuration. */
+export interface VipPorts {
+  clock: Clock
+  /** The address ip/netmask on interface (ip addr, arping). */
+  control(c: VipConfig): VipControl
+  /** dcs-type patroni: polls GET <first dcs-endpoint><trigger-key> for trigger-value. */
+  patroniLeader(c: VipConfig, tls: VipTls | undefined, log: VipLog): LeaderSource
+  /**
+   * dcs-type etcd: trigger-key from etcd v3 equals trigger-value. Throws when the etcd client
+   * cannot be made of the settings; close() frees the client once the follower stopped.
+   */
+  etcdLeader(c: VipConfig, tls: VipTls | undefined, log: VipLog): {source: LeaderSource; close(): void}
+}
 
 export interface RunVipIo {
   out(text: string): void
@@ -38,13 +57,13 @@ function readPem(key: string, path: string | undefined): Buffer | undefined {
   }
 }
 
-function tlsFiles(c: VipConfig): {ca?: Buffer; cert?: Buffer; key?: Buffer} | undefined {
+function tlsFiles(c: VipConfig): VipTls | undefined {
   const t = {ca: readPem('etcd-ca-file', c.etcdCaFile), cert: readPem('etcd-cert-file', c.etcdCertFile), key: readPem('etcd-key-file', c.etcdKeyFile)}
   return t.ca || t.cert || t.key ? t : undefined
 }
 
 /** Returns the exit code. Runs until a signal when the configuration is usable. */
-export async function runVip(input: RunVipInput): Promise<number> {
+export async function runVip(ports: VipPorts, input: RunVipInput): Promise<number> {
   const {io} = input
   const loaded = loadVipConfig({flags: input.flags, env: input.env, readFile: (p) => readFileSync(p, 'utf8'), hostname})
   for (const n of loaded.notices) io.out(n + '\n')
@@ -59,8 +78,8 @@ export async function runVip(input: RunVipInput): Promise<number> {
 
   const logger = new Logger({...DEFAULT_LOG_SETTINGS, level: c.verbose ? 'DEBUG' : 'INFO'}, new StderrSink(), 'hactl-vip')
   const logAt = (level: VipLogLevel, msg: string) => logger[level](msg)
-  const clock = systemClock
-  const control = new IpRoute2VipControl({runner: new NodeProcessRunner(), address: c.ip, prefix: c.netmask, interfaceName: c.interface})
+  const clock = ports.clock
+  const control = ports.control(c)
 
   try {
     const info = await control.inspect()
@@ -87,27 +106,19 @@ export async function runVip(input: RunVipInput): Promise<number> {
   }
 
   let source: LeaderSource
-  let client: Etcd3Client | undefined
+  let client: {close(): void} | undefined
   if (c.dcsType === 'patroni') {
-    source = new PatroniLeaderSource({endpoint: c.dcsEndpoints[0]!, path: c.triggerKey, expected: c.triggerValue, clock, intervalMs: c.interval, tls, log: logAt})
+    source = ports.patroniLeader(c, tls, logAt)
   } else {
     if (tls && c.dcsEndpoints.some((e) => e.startsWith('http://'))) logger.warning('etcd-ca-file/etcd-cert-file are set but dcs-endpoints use http://; they apply to https:// endpoints only')
     try {
-      client = new Etcd3Client({
-        endpoints: c.dcsEndpoints,
-        username: c.etcdUser,
-        password: c.etcdPassword,
-        tls,
-        clock,
-        retryTimeoutMs: Math.max(c.interval, 1000),
-        userAgent: `hactl-vip/${VERSION}`,
-        log: (m) => logger.debug(m),
-      })
+      const etcd = ports.etcdLeader(c, tls, logAt)
+      client = etcd
+      source = etcd.source
     } catch (e) {
       logger.error(errorMessage(e))
       return 1
     }
-    source = new EtcdLeaderSource({kv: client, key: c.triggerKey, value: c.triggerValue, clock, intervalMs: c.interval, log: logAt})
   }
 
   const follower = new VipFollower({source, control, clock, log: logger, intervalMs: c.interval, startupGraceMs: 2 * Math.max(c.interval, 1000)})

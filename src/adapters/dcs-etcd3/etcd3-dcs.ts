@@ -26,6 +26,14 @@ export interface Etcd3DcsOptions {
    * commands, which read linearizably and never hold a lease.
    */
   watch?: boolean
+  /**
+   * With `watch`, what wakes waitForChange(): 'ha-loop' (the default) is what the Dcs port
+   * describes for the HA loop; 'membership' is any change of the leader key or of a member key
+   * (`hactl haproxy render --watch`, confd's trigger).
+   */
+  wakeOn?: 'ha-loop' | 'membership'
+  /** With `watch`, where the watch's own troubles go (an ended watch, a failed re-read); default: log at warn. */
+  watchLog?: (msg: string) => void
   log?: (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void
 }
 
@@ -49,6 +57,7 @@ export class Etcd3Dcs implements Dcs {
   private skipNextWait = false
   private waiters: Array<() => void> = []
   private readonly log: NonNullable<Etcd3DcsOptions['log']>
+  private readonly wakeOn: NonNullable<Etcd3DcsOptions['wakeOn']>
 
   constructor(o: Etcd3DcsOptions) {
     this.name = o.name
@@ -56,6 +65,7 @@ export class Etcd3Dcs implements Dcs {
     this.clock = o.clock
     this.t = {...DEFAULT_TIMING, ...o.timing}
     this.log = o.log ?? (() => {})
+    this.wakeOn = o.wakeOn ?? 'ha-loop'
     this.kv = o.kv
     this.kv.setRetryTimeout(this.t.retryTimeout * 1000)
     if (o.watch) {
@@ -65,7 +75,7 @@ export class Etcd3Dcs implements Dcs {
         prefix: this.prefix,
         retryTimeoutMs: () => this.t.retryTimeout * 1000,
         onChange: (k, before, after) => this.onWatchedChange(k, before, after),
-        log: (m) => this.log('warn', m),
+        log: o.watchLog ?? ((m) => this.log('warn', m)),
       })
       this.cache.start()
     }
@@ -155,6 +165,10 @@ export class Etcd3Dcs implements Dcs {
   private onWatchedChange(absKey: string, before: string | undefined, after: string | undefined): void {
     if (before === after) return
     const rel = absKey.startsWith(this.prefix) ? absKey.slice(this.prefix.length) : absKey
+    if (this.wakeOn === 'membership') {
+      if (rel === KEY.leader || rel.startsWith(KEY.membersDir)) this.wakeup()
+      return
+    }
     const isStatus = rel === KEY.status || rel === KEY.optime
     const interesting =
       rel === KEY.leader || (isStatus && after !== undefined) || (rel === KEY.config && before !== undefined && after !== undefined)

@@ -1,7 +1,7 @@
 /**
  * Builds the etcd v3 Dcs from Patroni's `etcd3:` section (patroni-wire.md 1.4): `host`,
  * `hosts` (list or comma-separated), `url`, `protocol`, `username`, `password`, `cacert`,
- * `cert`, `key`. Only the composition root should call this.
+ * `cert`, `key`. Only the composition root (src/wiring) calls this.
  */
 import {readFileSync} from 'node:fs'
 import {HactlError, errorMessage} from '../../errors'
@@ -117,6 +117,10 @@ export interface CreateEtcd3DcsOptions {
   timing?: Partial<DcsTiming>
   /** true for the agent (watch-backed cache), false for ctl commands. */
   watch: boolean
+  /** See Etcd3DcsOptions.wakeOn. */
+  wakeOn?: 'ha-loop' | 'membership'
+  /** See Etcd3DcsOptions.watchLog. */
+  watchLog?: (msg: string) => void
   userAgent?: string
   log?: (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void
 }
@@ -137,5 +141,5 @@ export function createEtcd3Dcs(o: CreateEtcd3DcsOptions): Dcs {
     userAgent: o.userAgent,
     log: (m) => o.log?.('debug', m),
   })
-  return new Etcd3Dcs({kv, clock: o.clock, name: o.name, scope: o.scope, namespace: o.namespace, group: o.group, timing: o.timing, watch: o.watch, log: o.log})
+  return new Etcd3Dcs({kv, clock: o.clock, name: o.name, scope: o.scope, namespace: o.namespace, group: o.group, timing: o.timing, watch: o.watch, wakeOn: o.wakeOn, watchLog: o.watchLog, log: o.log})
 }

@@ -6,27 +6,13 @@
  */
 import type {IncomingMessage} from 'node:http'
 import {VERSION} from '../../build-info'
-
-export interface RestOptions {
-  authorization?: string
-  ca?: Buffer
-  cert?: Buffer
-  key?: Buffer
-  passphrase?: string
-  insecure: boolean
-  timeoutMs: number
-}
-
-export interface RestResponse {
-  status: number
-  body: string
-}
+import type {PatroniRest, RestOptions, RestRequest, RestResponse} from '../../ports/patroni-rest'
 
 /** One request to a member's REST API. Network failures and timeouts throw (message says which). */
 export async function patroniRequest(
   apiUrl: string,
   opts: RestOptions,
-  req: {method?: string; endpoint?: string; body?: unknown} = {},
+  req: RestRequest = {},
 ): Promise<RestResponse> {
   let url: URL
   try {
@@ -63,3 +49,6 @@ export async function patroniRequest(
     r.end(body)
   })
 }
+
+/** The PatroniRest port over patroniRequest. */
+export const httpPatroniRest: PatroniRest = {request: patroniRequest}

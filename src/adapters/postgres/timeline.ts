@@ -3,28 +3,11 @@
  * pure so that every branch is unit-tested.
  */
 import {formatLsn as fmt, parseLsn} from '../../core/lsn'
+import type {HistoryEntry} from '../../core/timeline-history'
 import type {Controldata, LocalPosition} from '../../ports/postgres'
 
-export interface HistoryEntry {
-  /** The timeline that ended here. */
-  parentTimeline: number
-  /** Where it ended: the first position of the next timeline, in bytes. */
-  switchpoint: number
-  reason: string
-}
-
-/** `<tli>\t<X/Y>\t<reason>` lines of a `0000000N.history` file; comments and junk are skipped. */
-export function parseTimelineHistory(text: string): HistoryEntry[] {
-  const out: HistoryEntry[] = []
-  for (const line of text.split('\n')) {
-    const fields = line.trim().split('\t')
-    if (fields.length !== 3 || !/^\d+$/.test(fields[0])) continue
-    const switchpoint = parseLsn(fields[1])
-    if (switchpoint === undefined) continue
-    out.push({parentTimeline: Number(fields[0]), switchpoint, reason: fields[2]})
-  }
-  return out
-}
+// Used by the agent too (agent/execute-failover.ts), so defined in src/core/timeline-history.ts.
+export {parseTimelineHistory, type HistoryEntry} from '../../core/timeline-history'
 
 /**
  * Where a stopped data dir stands, from pg_control. A cleanly stopped replica reports its

@@ -11,10 +11,10 @@
  */
 import {errorMessage} from '../../errors'
 import {isAbortError, type Clock} from '../../ports/clock'
-import type {Leadership, LeaderSource} from '../../ports/vip'
+import type {Leadership, LeaderSource, VipLogLevel} from '../../ports/vip'
 import type {KvBackend, WatchHandle} from '../dcs-etcd3/kv'
 
-export type VipLogLevel = 'debug' | 'info' | 'warning' | 'error'
+export type {VipLogLevel} from '../../ports/vip'
 
 export interface EtcdLeaderOptions {
   kv: Pick<KvBackend, 'range' | 'watchPrefix'>

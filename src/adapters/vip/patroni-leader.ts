@@ -12,8 +12,7 @@ import * as http from 'node:http'
 import type * as HttpsModule from 'node:https'
 import {errorMessage} from '../../errors'
 import {isAbortError, type Clock} from '../../ports/clock'
-import type {Leadership, LeaderSource} from '../../ports/vip'
-import type {VipLogLevel} from './etcd-leader'
+import type {Leadership, LeaderSource, VipLogLevel} from '../../ports/vip'
 
 export interface PatroniLeaderOptions {
   endpoint: string

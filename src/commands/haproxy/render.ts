@@ -91,7 +91,7 @@ would change), 4 changed but the reload command failed, 1 error (nothing install
       process.stdout.write(DEFAULT_TEMPLATE)
       return
     }
-    const {runHaproxyRender, RENDER_EXIT} = await import('../../render/run')
+    const {runHaproxyRender, RENDER_EXIT} = await import('../../wiring/render')
     const io = {out: (s: string) => process.stdout.write(s), err: (s: string) => process.stderr.write(s), env: process.env}
     const dcsFlags = (['config-file', 'dcs-url', 'etcd', 'scope', 'namespace'] as const).filter((k) => f[k] !== undefined)
     const statics = [f.inventory !== undefined && '--inventory', f.member !== undefined && '--member'].filter(Boolean)

@@ -45,7 +45,7 @@ export function ctlCommand(spec: CommandSpec) {
     static override args = args as Interfaces.ArgInput
 
     async run(): Promise<void> {
-      const {runCtl} = await import('../../ctl/run')
+      const {runCtl} = await import('../../wiring/ctl')
       process.exitCode = await runCtl(spec.id, this.argv)
     }
   }

@@ -1,0 +1,25 @@
+/**
+ * How the ctl configuration (patronictl's view of a node's YAML, `-d/--dcs-url`, `--etcd`) maps
+ * onto the etcd v3 adapter's section. Shared by the ctl and render roots; only the type of the
+ * adapter is needed here, so loading this module loads no adapter.
+ */
+import type {Etcd3Section} from '../adapters/dcs-etcd3'
+import type {CtlContext} from '../ctl/context'
+
+/** The etcd3 section of a ctl context (endpoints are full URLs there, so no protocol). */
+export function etcd3SectionOf(ctx: CtlContext): Etcd3Section {
+  const e = ctx.config.etcd3
+  return {
+    hosts: (e?.endpoints ?? []).filter((x): x is string => typeof x === 'string'),
+    username: e?.username,
+    password: e?.password,
+    cacert: e?.cacert,
+    cert: e?.cert,
+    key: e?.key,
+  }
+}
+
+/** patronictl's cluster namespace, when the configuration sets one. */
+export function namespaceOf(ctx: CtlContext): string | undefined {
+  return typeof ctx.config.namespace === 'string' ? ctx.config.namespace : undefined
+}
