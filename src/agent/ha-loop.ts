@@ -14,7 +14,7 @@ import {describeIssue} from '../config/issues'
 import type {Action, Decision, DemoteMode} from '../core/actions'
 import {BRANCHING} from '../core/actions'
 import type {ClusterView, HistoryLine, MemberData} from '../core/cluster'
-import {getMember} from '../core/cluster'
+import {getMember, timelineFromHistory} from '../core/cluster'
 import {decide} from '../core/decide'
 import type {AgentMemory, DcsObservation, Observation, PeerStatus, PgObservation, RewindState, StepOutcome, TaskKind} from '../core/observation'
 import {humanSetting, serverParameters} from '../core/pg-params'
@@ -106,6 +106,8 @@ export class HaLoop {
   /** patroni.dynamic.json read (once, at the first cycle) and the JSON last written. */
   private cacheLoaded = false
   private cachedJson: string | null = null
+  /** IDENTIFY_SYSTEM's timeline of this replica, and the cluster timeline it was asked at. */
+  private replicaTl: {key: number; timeline: number} | null = null
   /** Version of the DCS config key last applied (its warnings are logged once per version). */
   private configSeen: number | null = null
   /** Warnings said once per process, not once per cycle. */
@@ -316,6 +318,27 @@ export class HaLoop {
     }
   }
 
+  /**
+   * A replica's timeline when no WAL receiver reports one (the upstream went away: exactly when
+   * a failover looks at it): pg_control's lags a timeline switch until the next restartpoint, so,
+   * as Patroni does, ask the server itself with IDENTIFY_SYSTEM over a local replication
+   * connection, cached until the cluster's timeline changes. Falls back to pg_control's.
+   */
+  private async replicaTimeline(fallback: number, deadline: number): Promise<number> {
+    const key = timelineFromHistory(this.lastCluster?.history ?? null)
+    if (this.replicaTl && this.replicaTl.key === key) return this.replicaTl.timeline
+    const pgc = this.d.config.postgresql
+    const host = pgc.listen.host === '*' || pgc.listen.host === '0.0.0.0' || pgc.listen.host === '' ? '127.0.0.1' : pgc.listen.host
+    try {
+      const id = await this.byDeadline(this.d.pg.identifySystem(replicationConn(this.d.config, {host, port: pgc.listen.port})), deadline, 'IDENTIFY_SYSTEM')
+      this.replicaTl = {key, timeline: id.timeline}
+      return id.timeline
+    } catch (e) {
+      this.d.log.debug(`IDENTIFY_SYSTEM on the local replica failed, using pg_control's timeline ${fallback}: ${errText(e)}`)
+      return fallback
+    }
+  }
+
   /** `p`, or PG_UNAVAILABLE once the monotonic `deadline` passed. */
   private async byDeadline<T>(p: Promise<T>, deadline: number, what: string): Promise<T> {
     const left = deadline - this.d.clock.monotonic()
@@ -398,6 +421,10 @@ export class HaLoop {
         this.d.log.warning(`could not query PostgreSQL: ${errText(queryError)}`)
       }
     }
+    if (status?.inRecovery && status.walReceiver?.receivedTimeline == null) {
+      status = {...status, timeline: await this.replicaTimeline(status.timeline, deadline)}
+      out.timeline = status.timeline
+    }
     this.lastStatus = status
     if (out.process === 'starting') this.startingSince ??= this.d.clock.now()
     else this.startingSince = null
@@ -461,7 +488,9 @@ export class HaLoop {
         await viaDcs(() => dcs.setConfig(this.dynamic as unknown as Record<string, unknown>))
         return {}
       case 'touch-member':
-        await viaDcs(() => this.publishMember())
+        // Patroni's touch_member swallows DCS errors: a member key we could not write is not a
+        // reason to demote (the lock renewal that follows decides that).
+        await this.publishMember().catch((e) => log.warning(`failed to update member key: ${errText(e)}`))
         return {}
       case 'fetch-peer-status': {
         const peers = await fetchPeers(this.d.peers, a.members, log)
@@ -885,8 +914,20 @@ export class HaLoop {
       return
     }
     if (key === this.followKey) return
-    await this.writeConfig(version, recovery)
+    const params = await this.writeConfig(version, recovery)
     this.followKey = key
+    // A new upstream may be behind us (an asynchronous replica ahead of the member that won):
+    // check for divergence before streaming from it, as Patroni does after changing
+    // primary_conninfo (the next cycle asks check-rewind, and rewinds when needed).
+    if (leader) this.triggerRewindCheck(obs)
+    if (obs.pg.process === 'running' && version < 130000) {
+      // Up to PostgreSQL 12 the recovery settings (recovery.conf) take effect only at a start.
+      this.clearPendingRestart(params.cmdline)
+      this.startTask('follow-restart', 'restart to follow', (signal) =>
+        pg.restart({mode: 'fast', timeoutMs: this.d.config.postgresql.pg_ctl_timeout * 1000}, {cmdline: params.cmdline, signal}))
+      log.info(leader ? `following ${leader}: recovery settings updated, restarting (PostgreSQL ${Math.floor(version / 10000)} reads them only at start)` : 'running without an upstream: restarting')
+      return
+    }
     if (obs.pg.process === 'running') await pg.reload()
     log.info(leader ? `following ${leader}: recovery settings updated` : 'running without an upstream')
   }
@@ -1154,6 +1195,8 @@ export class HaLoop {
 
   private async dropUnusedSlots(wanted: Set<string>): Promise<void> {
     const {pg, log, clock} = this.d
+    // In maintenance mode nothing is dropped: the operator may be moving members around.
+    if (this.dynamic.pause) return
     const rows = await pg.replicationSlots().catch((e) => {
       log.warning(`could not list replication slots: ${errText(e)}`)
       return undefined

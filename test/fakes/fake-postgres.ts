@@ -123,6 +123,8 @@ export interface PgFaults {
   slowStopMs: number
   /** The status query hangs while this is set (an overloaded server). */
   slowQueries?: boolean
+  /** The WAL receiver gets nothing (network to the upstream cut, replay stuck). */
+  noStreaming?: boolean
 }
 
 export interface PgEvent {
@@ -241,7 +243,7 @@ export class FakePostgres implements PostgresControl {
     if (!p || !this.data || !p.inRecovery) return
     const up = p.upstream ? this.world.nodes.find((n) => n.address === p.upstream) : undefined
     const src = up?.proc?.state === 'running' && up.data && up.data.sysid === this.data.sysid ? up.data.lineage : undefined
-    if (!src || !isPrefix(this.data.lineage, src)) {
+    if (!src || this.faults.noStreaming || !isPrefix(this.data.lineage, src)) {
       p.streaming = false
       p.receivedTimeline = null
       return

@@ -133,3 +133,52 @@ test('item 10: a primary whose status query hangs keeps renewing its lock (no fa
   assert.deepEqual(r.events.filter((e) => e.type === 'promote'), [], show(r))
   assert.equal(r.maxWritable, 1)
 })
+
+test('item 6: check_timeline: a second failover soon after the first still finds the replica on the new timeline', async () => {
+  // Before the fix a replica without a WAL receiver (its upstream just died) reported pg_control's
+  // timeline, which lags a switch until the next restartpoint: after the second failure every
+  // replica looked "behind the cluster timeline" and nobody was promoted.
+  const r = await scenario(
+    [
+      {kind: 'kill-node', node: 0, at: 2, duration: 200},
+      {kind: 'kill-node', node: 1, at: 40, duration: 200},
+    ],
+    {dcs: {check_timeline: true}},
+  )
+  const promotions = r.events.filter((e) => e.type === 'promote')
+  assert.deepEqual(promotions.map((e) => e.node), ['node1', 'node2'], show(r))
+  assert.deepEqual(r.violations, [], show(r))
+})
+
+test('item 7: a replica ahead of the member that won is rewound when it switches to it, and streams again', async () => {
+  // node1 stops receiving WAL and falls behind; node2 keeps up but its REST API is cut off when
+  // node0 dies, so node1 (within maximum_lag_on_failover) wins. node2 is ahead of the new
+  // timeline's fork point. Before the fix it was pointed at node1 without a divergence check
+  // and never streamed again ("timeline forked" for ever).
+  const r = await scenario([
+    {kind: 'stream-stop', node: 1, at: 2, duration: 30},
+    {kind: 'peer-partition', node: 2, at: 10, duration: 30},
+    {kind: 'kill-node', node: 0, at: 12, duration: 100},
+  ])
+  assert.deepEqual(r.violations, [], show(r))
+  assert.ok(r.events.some((e) => e.type === 'promote' && e.node === 'node1'), `node1 took over\n${show(r)}`)
+  assert.ok(r.events.some((e) => e.type === 'rewind' && e.node === 'node2'), `node2 was rewound\n${show(r)}`)
+  assert.deepEqual(r.notStreaming, [], `every member streams from the primary at the end\n${show(r)}`)
+})
+
+test('item 11: no replication slot is dropped while the cluster is paused', async () => {
+  // Before the fix the leader dropped node2's slot as soon as node2's member key expired
+  // (member_slots_ttl 0), in maintenance mode too.
+  const r = await scenario(
+    [
+      {kind: 'pause', node: 0, at: 2, duration: 60},
+      {kind: 'kill-node', node: 2, at: 5, duration: 50},
+    ],
+    {dcs: {member_slots_ttl: 0}},
+  )
+  assert.deepEqual(r.violations, [], show(r))
+  const paused = r.trace.findIndex((l) => l.includes('cluster paused'))
+  const resumed = r.trace.findIndex((l) => l.includes('cluster resumed'))
+  assert.ok(paused > 0 && resumed > paused, show(r))
+  assert.deepEqual(r.trace.slice(paused, resumed).filter((l) => l.includes('dropped unused replication slot')), [], show(r))
+})

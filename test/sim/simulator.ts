@@ -76,6 +76,7 @@ export type FaultKind =
   | 'slow-stop'
   | 'slow-queries'
   | 'bad-pause'
+  | 'stream-stop'
 
 export const FAULT_KINDS: FaultKind[] = [
   'dcs-partition',
@@ -95,6 +96,7 @@ export const FAULT_KINDS: FaultKind[] = [
   'slow-stop',
   'slow-queries',
   'bad-pause',
+  'stream-stop',
 ]
 
 export interface Fault {
@@ -122,6 +124,8 @@ export interface SimResult {
   ackedCommits: number
   /** Every PostgreSQL event (start, stop, crash, promote, rewind, clone) in order. */
   events: PgEvent[]
+  /** Members not streaming from the final primary at the end (reported; scenarios assert it). */
+  notStreaming: string[]
   /** Most PostgreSQL servers writable at one check, whatever their agents believed. */
   maxWritable: number
   /** Asynchronous mode: acknowledged commits not on the final primary (allowed, reported). */
@@ -682,6 +686,9 @@ export class Simulation {
       case 'slow-queries':
         n.pg.faults.slowQueries = on
         break
+      case 'stream-stop':
+        n.pg.faults.noStreaming = on
+        break
       case 'stop-fails':
         n.pg.faults.stopFails = on
         break
@@ -701,7 +708,7 @@ export class Simulation {
       n.setDcsPartition(false)
       n.setDcsLatency(0)
       n.peerPartitioned = false
-      n.pg.faults = {queryFails: false, stopFails: false, promoteFails: false, slowStopMs: 0, slowQueries: false}
+      n.pg.faults = {queryFails: false, stopFails: false, promoteFails: false, slowStopMs: 0, slowQueries: false, noStreaming: false}
       n.thaw()
       if (!n.agent) n.start()
     }
@@ -742,6 +749,7 @@ export class Simulation {
       if (this.sync && lost.length) this.violate(`synchronous mode: the final primary ${final.name} lacks ${lost.length} acknowledged commit(s)`)
       lostAsync = this.sync ? 0 : lost.length
     }
+    const notStreaming = this.nodes.filter((n) => n !== final && !(n.pg.proc?.streaming && n.pg.proc.upstream === final?.pg.address)).map((n) => n.name)
     const simulatedS = (this.clock.now() - this.t0) / 1000
     for (const n of this.nodes) {
       if (n.agent) n.kill()
@@ -757,6 +765,7 @@ export class Simulation {
       steps: this.clock.fired + this.ticks,
       ackedCommits: this.acked.length,
       events: this.world.events,
+      notStreaming,
       maxWritable: this.maxWritable,
       lostAsync,
       recoveryS,
