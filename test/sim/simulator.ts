@@ -23,6 +23,7 @@
 import {HaLoop} from '../../src/agent/ha-loop'
 import {runCycles, shutdownAgent} from '../../src/agent/runtime'
 import {snapshot} from '../../src/agent/snapshot'
+import {createRestActions} from '../../src/agent/rest-actions'
 import {Etcd3Dcs} from '../../src/adapters/dcs-etcd3/etcd3-dcs'
 import type {CallOptions, Compare, KvBackend, TxnOp, WatchHandle, WatchHandlers, WatchEvent} from '../../src/adapters/dcs-etcd3/kv'
 import {buildStatusDocument} from '../../src/api/status'
@@ -273,6 +274,7 @@ class NodeKv implements KvBackend {
 
 interface AgentProcess {
   gate: Gate
+  log: Logger
   kv: NodeKv
   dcs: Etcd3Dcs
   loop: HaLoop
@@ -380,7 +382,7 @@ class SimNode {
         stop.abort()
       },
     })
-    const agent: AgentProcess = {gate, kv, dcs, loop, stop, done: Promise.resolve(), nextRunMs: sim.clock.now()}
+    const agent: AgentProcess = {gate, log, kv, dcs, loop, stop, done: Promise.resolve(), nextRunMs: sim.clock.now()}
     const deps = {loop, dcs, pg: gated(sim.agentPg(this), gate), clock, log}
     agent.done = (async () => {
       try {
@@ -624,16 +626,21 @@ export class Simulation {
     }
   }
 
+  /**
+   * POST /switchover to the candidate's own REST API, through the agent's real handler (its
+   * preconditions, the failover key, the wait for the result): as patronictl would.
+   */
   private async switchover(candidate: SimNode): Promise<void> {
-    try {
-      const view = await this.ctl.loadCluster({fresh: true})
-      const leader = view.leader?.name
-      if (!leader || leader === candidate.name || this.paused) return
-      await this.ctl.setFailover({leader, member: candidate.name})
-      this.note(`switchover requested: ${leader} -> ${candidate.name}`)
-    } catch (e) {
-      this.note(`switchover request failed: ${(e as Error).message}`)
-    }
+    const a = candidate.agent
+    if (!a || a.gate.state !== 'run' || candidate.peerPartitioned) return this.note(`switchover to ${candidate.name}: its REST API does not answer`)
+    const leader = a.loop.lastCluster?.leader?.name
+    if (!leader || leader === candidate.name) return
+    const handlers = createRestActions({loop: a.loop, dcs: a.dcs, clock: gatedClock(this.clock, a.gate), log: a.log, peers: gated(this.peersFor(candidate), a.gate), reload: async () => {}})
+    this.note(`switchover requested: ${leader} -> ${candidate.name}`)
+    void handlers.switchover!({leader, candidate: candidate.name}, {clientAddress: '127.0.0.1', signal: new AbortController().signal}).then(
+      (r) => this.note(`switchover answer: ${r.status} ${r.body}`),
+      (e: unknown) => this.note(`switchover failed: ${(e as Error).message}`),
+    )
   }
 
   private async apply(f: Fault, on: boolean): Promise<void> {
