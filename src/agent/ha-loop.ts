@@ -689,10 +689,11 @@ export class HaLoop {
   }
 
   /**
-   * Patroni's reload_config for a running PostgreSQL (ha-loop.md 6.3): when the parameters or
+   * Patroni's reload_config for a running PostgreSQL (patroni/postgresql/config.py
+   * ConfigHandler.reload_config; docs/ha-rules.md#postgresql-configuration): when the parameters or
    * pg_hba/pg_ident wanted now differ from what was written, rewrite the files and reload. A
-   * command-line parameter (max_connections, wal_level, ...) cannot change without a restart:
-   * it becomes pending_restart, and pg_settings adds the file parameters that need one.
+   * command-line parameter (max_connections, wal_level, ...) cannot change without a restart: it
+   * becomes pending_restart, and pg_settings adds the file parameters that need one.
    */
   private async applyPgConfigIfChanged(force = false): Promise<void> {
     const {pg, log, clock} = this.d
@@ -951,7 +952,10 @@ export class HaLoop {
     await pg.checkpoint().catch((e) => log.warning(`CHECKPOINT after promote failed: ${errText(e)}`))
   }
 
-  /** `/history` from the local timeline history file, keeping stamps already stored (3.13.1). */
+  /**
+   * `/history` from the local timeline history file, keeping stamps already stored (patroni/ha.py
+   * Ha.update_cluster_history).
+   */
   private async writeHistory(obs: Observation, viaDcs: <T>(fn: () => Promise<T>) => Promise<T>): Promise<void> {
     const {pg, dcs, config, clock, log} = this.d
     const tl = obs.pg.timeline
@@ -975,8 +979,9 @@ export class HaLoop {
   }
 
   /**
-   * Stop PostgreSQL for demotion (3.14). The restart as a replica is the core's next decision
-   * (recover/follow), after the rewind check this triggers.
+   * Stop PostgreSQL for demotion (docs/ha-rules.md#demotion; patroni/ha.py Ha.demote). The restart
+   * as a replica is the core's next decision (recover/follow), after the rewind check this
+   * triggers.
    */
   private async demote(mode: DemoteMode, obs: Observation): Promise<void> {
     const {pg, dcs, config, log} = this.d
@@ -1035,9 +1040,10 @@ export class HaLoop {
   }
 
   /**
-   * The lock holder's synchronous replication upkeep (ha-loop.md 4.3). Order is the safety: a
-   * standby leaves `/sync` before it leaves synchronous_standby_names, and enters `/sync` only
-   * after synchronous_standby_names names it and it reports `sync` at or past the barrier.
+   * The lock holder's synchronous replication upkeep (docs/ha-rules.md#synchronous-mode;
+   * patroni/ha.py Ha._process_multisync_replication). Order is the safety: a standby leaves `/sync`
+   * before it leaves synchronous_standby_names, and enters `/sync` only after
+   * synchronous_standby_names names it and it reports `sync` at or past the barrier.
    */
   private async manageSync(obs: Observation, viaDcs: <T>(fn: () => Promise<T>) => Promise<T>): Promise<void> {
     const {pg, dcs, log, clock} = this.d
@@ -1297,8 +1303,9 @@ export class HaLoop {
 
   /**
    * A restart scheduled through POST /restart runs when due, in a cluster with a leader, not in
-   * pause, with nothing else running (ha-loop.md 3.19). It is dropped when the postmaster was
-   * restarted meanwhile, when it is stale, or when its filters no longer match.
+   * pause, with nothing else running (docs/ha-rules.md#scheduled-actions; patroni/ha.py
+   * Ha.evaluate_scheduled_restart). It is dropped when the postmaster was restarted meanwhile, when
+   * it is stale, or when its filters no longer match.
    */
   private async runScheduledRestart(obs: Observation): Promise<void> {
     const sr = this.scheduledRestart

@@ -2,9 +2,9 @@
  * The two effects `hactl vip` needs: knowing whether this node should hold the virtual IP
  * (LeaderSource) and putting the address on or off an interface (VipControl).
  *
- * "Unknown is not healthy" (DESIGN.md rule 3): both ports keep "I could not find out" apart
- * from a definite answer, and the reconciler (src/vip/reconcile.ts) releases the address on
- * unknown leadership.
+ * "Unknown is not healthy" (docs/architecture.md#unknown-is-not-healthy): both ports keep "I could
+ * not find out" apart from a definite answer, and the reconciler (src/vip/reconcile.ts) releases
+ * the address on unknown leadership.
  */
 
 /** The levels LeaderSource implementations log at (the logger's method names). */

@@ -1,7 +1,7 @@
 /**
- * The recovery settings a replica should run with (ha-loop.md 3.16.1). Pure, and used by the HA
- * loop (agent/ha-loop.ts), which hands the result to PostgresControl (ports/postgres.ts), so it
- * lives outside the adapter; src/adapters/postgres re-exports it.
+ * The recovery settings a replica should run with (docs/ha-rules.md#following). Pure, and used by
+ * the HA loop (agent/ha-loop.ts), which hands the result to PostgresControl (ports/postgres.ts), so
+ * it lives outside the adapter; src/adapters/postgres re-exports it.
  */
 import type {ConnParams} from '../ports/postgres'
 
@@ -23,9 +23,10 @@ export interface RecoveryParamsInput {
 }
 
 /**
- * Desired recovery settings for following `upstream` (ha-loop.md 3.16.1): recovery_conf without
- * targets, latest timeline, blanked targets on PG12+ (so a stray setting in an included file
- * cannot pause, promote or stop the standby), and a primary_conninfo naming this member.
+ * Desired recovery settings for following `upstream` (patroni/postgresql/config.py
+ * ConfigHandler.build_recovery_params): recovery_conf without targets, latest timeline, blanked
+ * targets on PG12+ (so a stray setting in an included file cannot pause, promote or stop the
+ * standby), and a primary_conninfo naming this member.
  */
 export function recoveryParameters(input: RecoveryParamsInput): {parameters: Record<string, string>; primaryConninfo?: ConnParams} {
   const parameters: Record<string, string> = {}

@@ -1,7 +1,8 @@
 /**
- * Hand-written simulator schedules, one per safety bug of the executor issue that a simulation
- * can show; each failed on the code before its fix (the comment says how). They run the same
- * agents, fakes and invariants as the seeded schedules (test/sim/schedules.test.ts).
+ * Hand-written simulator schedules, one per safety bug of the agent's executor that a simulation
+ * can show (numbered `item N` in the test names); each failed on the code before its fix (the
+ * comment says how). They run the same agents, fakes and invariants as the seeded schedules
+ * (test/sim/schedules.test.ts).
  */
 import assert from 'node:assert/strict'
 import {test} from 'node:test'

@@ -1,7 +1,7 @@
 /**
- * Patroni's Etcd3 DCS semantics (patroni/dcs/etcd3.py, patroni-wire.md 1.5-1.7) on top of the
- * KvBackend primitives. The real etcd client and the in-memory fake both sit under this class,
- * so what the contract suite checks is this logic itself plus each backend's etcd semantics.
+ * Patroni's Etcd3 DCS semantics (patroni/dcs/etcd3.py; docs/ha-rules.md#leader-lock) on top of the
+ * KvBackend primitives. The real etcd client and the in-memory fake both sit under this class, so
+ * what the contract suite checks is this logic itself plus each backend's etcd semantics.
  */
 import {type ClusterView, type HistoryLine, type MemberData, type Version} from '../../core/cluster'
 import {KEY, clusterPrefix, memberKey} from '../../core/keys'

@@ -1,7 +1,8 @@
 /**
- * Builds the etcd v3 Dcs from Patroni's `etcd3:` section (patroni-wire.md 1.4): `host`,
- * `hosts` (list or comma-separated), `url`, `protocol`, `username`, `password`, `cacert`,
- * `cert`, `key`. Only the composition root (src/wiring) calls this.
+ * Builds the etcd v3 Dcs from Patroni's `etcd3:` section (read the way patroni/dcs/etcd.py
+ * AbstractEtcd.get_etcd_client reads it): `host`, `hosts` (list or comma-separated), `url`,
+ * `protocol`, `username`, `password`, `cacert`, `cert`, `key`. Only the composition root
+ * (src/wiring) calls this.
  */
 import {readFileSync} from 'node:fs'
 import {HactlError, errorMessage} from '../../errors'

@@ -1,6 +1,7 @@
 /**
- * Timeline history and the "did we diverge from the new primary?" decision (ha-loop.md 3.17),
- * pure so that every branch is unit-tested.
+ * Timeline history and the "did we diverge from the new primary?" decision
+ * (docs/ha-rules.md#rewind-and-reinitialize; patroni/postgresql/rewind.py), pure so that every
+ * branch is unit-tested.
  */
 import {formatLsn as fmt, parseLsn} from '../../core/lsn'
 import type {HistoryEntry} from '../../core/timeline-history'
