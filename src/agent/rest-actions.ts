@@ -9,6 +9,7 @@ import {dynamicInForce, parseDynamicConfig} from '../config/dynamic-schema'
 import {describeIssue} from '../config/issues'
 import type {ClusterView} from '../core/cluster'
 import {hasFailover} from '../core/cluster'
+import {checkManualRequest, membersToAsk, noGoodCandidate} from '../core/preconditions'
 import type {Clock} from '../ports/clock'
 import type {Dcs} from '../ports/dcs'
 import type {Peers} from '../ports/peers'
@@ -114,25 +115,12 @@ export function createRestActions(d: RestActionDeps): ActionHandlers {
   const inForce = (c: ClusterView) => (c.config?.valid ? dynamicInForce(d.loop.dynamic, c.config.data).config : d.loop.dynamic)
   const paused = (c: ClusterView) => inForce(c).pause === true
   const syncMode = (c: ClusterView) => inForce(c).synchronous_mode === true
-  const syncMatches = (c: ClusterView, name: string) => (c.sync.syncStandby ?? '').split(',').map((s) => s.trim()).includes(name) && c.sync.leader === c.leader?.name
-
   /** Patroni's is_failover_possible (REST side): a text when not possible, null otherwise. */
-  async function failoverImpossible(c: ClusterView, leader: string | undefined, candidate: string | undefined, action: string): Promise<string | null> {
-    if (leader && (!c.leader || c.leader.name !== leader)) return 'leader name does not match'
-    let members
-    if (candidate) {
-      if (action === 'switchover' && syncMode(c) && !syncMatches(c, candidate)) return 'candidate name does not match with sync_standby'
-      members = c.members.filter((m) => m.name === candidate)
-      if (members.length === 0) return 'candidate does not exists'
-    } else if (syncMode(c)) {
-      members = c.members.filter((m) => syncMatches(c, m.name))
-      if (members.length === 0) return `${action} is not possible: can not find sync_standby`
-    } else {
-      members = c.members.filter((m) => !c.leader || (m.name !== c.leader.name && m.apiUrl))
-      if (members.length === 0) return `${action} is not possible: cluster does not have members except leader`
-    }
+  async function failoverImpossible(c: ClusterView, leader: string | undefined, candidate: string | undefined, action: 'switchover' | 'failover'): Promise<string | null> {
+    const ask = membersToAsk(action, leader, candidate, {leaderName: c.leader?.name ?? null, members: c.members, syncMode: syncMode(c), sync: c.sync})
+    if ('refusal' in ask) return ask.refusal
     const statuses = await Promise.all(
-      members.map(async (m) => {
+      ask.members.map(async (m) => {
         if (!m.apiUrl) return peerStatusFrom(0, undefined)
         try {
           const r = await fetchStatus(m.apiUrl)
@@ -142,8 +130,7 @@ export function createRestActions(d: RestActionDeps): ActionHandlers {
         }
       }),
     )
-    if (statuses.some((s) => s.reachable && !s.nofailover && !s.watchdogFailed)) return null
-    return `${action} is not possible: no good candidates have been found`
+    return noGoodCandidate(action, statuses)
   }
 
   async function pollResult(leader: string | null, candidate: string | undefined, action: 'switchover' | 'failover', signal: AbortSignal): Promise<ActionResult> {
@@ -178,23 +165,17 @@ export function createRestActions(d: RestActionDeps): ActionHandlers {
     }
     const isPaused = paused(c)
     d.log.info(`received ${kind} request with leader=${leader ?? 'None'} candidate=${candidate ?? 'None'} scheduled_at=${body['scheduled_at'] ?? 'None'}`)
-    if (kind === 'failover' && !candidate) return text(400, 'Failover could be performed only to a specific candidate')
-    if (kind === 'switchover' && !leader) return text(400, 'Switchover could be performed only from a specific leader')
+    const hasSchedule = body['scheduled_at'] !== undefined && body['scheduled_at'] !== null && body['scheduled_at'] !== ''
     let scheduled: string | undefined
-    if (body['scheduled_at'] !== undefined && body['scheduled_at'] !== null && body['scheduled_at'] !== '') {
-      if (kind === 'failover') return text(400, "Failover can't be scheduled")
-      if (isPaused) return text(400, "Can't schedule switchover in the paused state")
+    const check = checkManualRequest({kind, leader, candidate, scheduled: hasSchedule}, isPaused, () => {
       const s = parseSchedule(body['scheduled_at'], kind, d.clock.now())
-      if (!s.ok) return text(s.status, s.message)
+      if (!s.ok) return {status: s.status, message: s.message}
       scheduled = s.iso
-    }
-    if (isPaused && !candidate) return text(400, 'Switchover is possible only to a specific candidate in a paused state')
-    let action = kind
-    if (action === 'failover' && leader) {
-      d.log.warning('received failover request with leader specified - performing switchover instead')
-      action = 'switchover'
-    }
-    if (leader === candidate) return text(400, 'Switchover target and source are the same')
+      return null
+    })
+    if (!check.ok) return text(check.status, check.message)
+    if (check.warning) d.log.warning(check.warning)
+    const action = check.action
     if (!scheduled) {
       const why = await failoverImpossible(c, leader, candidate, action)
       if (why) return text(412, why)

@@ -4,6 +4,7 @@
  * shape, the version hactl reports; the [4.x] extras (`lsn`, `receive_lsn`, `replay_lsn`,
  * `receive_lag`, `replay_lag`) are not emitted.
  */
+import {isStandbyClusterConfig} from '../core/standby'
 import {isUnlocked, syncMatches, type ClusterView, type Member} from '../core/cluster'
 
 export interface ClusterMemberJson {
@@ -39,10 +40,7 @@ function truthy(v: unknown): boolean {
 }
 
 export function configIsStandby(cfg: Record<string, unknown>): boolean {
-  const sc = cfg['standby_cluster']
-  if (!sc || typeof sc !== 'object') return false
-  const o = sc as Record<string, unknown>
-  return Boolean(o['host'] || o['port'] || o['restore_command'])
+  return isStandbyClusterConfig(cfg['standby_cluster'])
 }
 
 function connHostPort(connUrl: string | null): {host?: string; port?: number} {

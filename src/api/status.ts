@@ -8,6 +8,7 @@
  * 3.3.1 added: `patroni.name`, `replication_state` on replicas and `pending_restart_reason`.
  * Those are extra keys; 3.0.2 peers ignore them.
  */
+import {isStandbyClusterConfig as isStandbyCluster} from '../core/standby'
 import {isUnlocked, syncMatches} from '../core/cluster'
 import type {NodeRole, NodeSnapshot, ReplicationRow} from './types'
 
@@ -61,8 +62,7 @@ export function isSynchronousMode(s: NodeSnapshot): boolean {
 }
 
 export function isStandbyClusterConfig(s: NodeSnapshot): boolean {
-  const sc = s.globalConfig.standby_cluster
-  return sc !== undefined && Boolean(sc.host || sc.port || sc.restore_command)
+  return isStandbyCluster(s.globalConfig.standby_cluster)
 }
 
 export function buildStatusDocument(s: NodeSnapshot, opts: StatusOptions): StatusDocument {

@@ -27,6 +27,7 @@ import {
   withDefault,
 } from './kit'
 import {applySupportTable} from './support'
+import {isStandbyClusterConfig} from '../core/standby'
 
 export const TIMING_MINIMUMS = {ttl: 20, loop_wait: 1, retry_timeout: 3} as const
 
@@ -240,8 +241,7 @@ export function parseDynamicConfig(input: unknown, basePath = ''): DynamicParseR
  * (patroni/global_config.py GlobalConfig.is_standby_cluster).
  */
 export function isStandbyCluster(cfg: Pick<DynamicConfig, 'standby_cluster'>): boolean {
-  const s = cfg.standby_cluster
-  return s !== undefined && Boolean(s.host || s.port || s.restore_command)
+  return isStandbyClusterConfig(cfg.standby_cluster)
 }
 
 export interface DynamicInForce {

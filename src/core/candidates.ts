@@ -4,6 +4,7 @@
  * to", and the non-leader side of a manual failover/switchover. Every answer carries the sentence
  * an operator needs to see why, with the numbers that decided it.
  */
+import {syncCandidateOk} from './preconditions'
 import type {Action} from './actions'
 import type {Member} from './cluster'
 import type {PeerStatus} from './observation'
@@ -121,7 +122,7 @@ export function manualFailoverNoLeader(ctx: Ctx): RaceAnswer {
     if (f.candidate === ctx.name) {
       // Patroni checks this only in the REST API; a hand-written key must not promote a node
       // that may lack acknowledged commits (also in pause, where this path runs first).
-      if (f.leader && ctx.syncActive && !inSync(ctx, ctx.name)) {
+      if (f.leader && !syncCandidateOk(ctx.syncActive, ctx.cluster.sync, null, ctx.name)) {
         return {answer: 'no', reason: `switchover candidate ${ctx.name} is not in /sync (${ctx.cluster.sync.syncStandby ?? 'none'})`}
       }
       return {answer: 'yes', reason: `manual failover: to ${ctx.name}, i am the candidate`}
@@ -142,7 +143,7 @@ export function manualFailoverNoLeader(ctx: Ctx): RaceAnswer {
     const cand = member(ctx, f.candidate)
     // A switchover candidate outside /sync refuses to promote (above), so waiting for it would
     // leave the cluster without a primary for ever (Patroni waits): it counts as unhealthy.
-    const mayPromote = !(f.leader && ctx.syncActive && !inSync(ctx, f.candidate))
+    const mayPromote = !f.leader || syncCandidateOk(ctx.syncActive, ctx.cluster.sync, null, f.candidate)
     if (cand && mayPromote) {
       const lim = failoverLimitation(ctx.peer(cand.name))
       if (lim === null) return {answer: 'no', reason: `manual failover: to ${cand.name}, i am ${ctx.name}`}

@@ -6,7 +6,7 @@
  */
 import {parseDynamicConfig} from '../config/dynamic-schema'
 import type {ClusterView, Member} from '../core/cluster'
-import {syncMatches} from '../core/cluster'
+import {syncCandidateOk} from '../core/preconditions'
 import {formatLsn} from '../core/lsn'
 
 /** What GET /patroni on a candidate gave: its state, or why there was no answer. */
@@ -110,7 +110,7 @@ export function explainRefusal(input: ExplainInput): Explanation {
         )
       }
     }
-    if (syncOn && leaderName && !syncMatches(view.sync, name)) {
+    if (syncOn && leaderName && !syncCandidateOk(true, view.sync, leaderName, name)) {
       obstacles.push(`not in the synchronous standby set (synchronous_mode is on; /sync lists ${view.sync.syncStandby || 'no standby'})`)
     }
     if (dyn.check_timeline && m.timeline !== null && leaderTl !== null && m.timeline < leaderTl) {

@@ -5,6 +5,7 @@
  * messages and exit codes follow patronictl 3.0.2 (but for a switchover or failover that an agent
  * refuses or cannot confirm: EXIT_REFUSED, EXIT_IN_PROGRESS), the output tables the read commands' format.
  */
+import {isStandbyClusterConfig} from '../core/standby'
 import {spawnSync} from 'node:child_process'
 import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -148,8 +149,7 @@ function membersLeaderFirst(view: ClusterView): Member[] {
 // --- switchover / failover ---------------------------------------------------------------------
 
 function isStandbyCluster(view: ClusterView): boolean {
-  const sc = view.config?.data['standby_cluster']
-  return typeof sc === 'object' && sc !== null && !Array.isArray(sc) && Object.keys(sc).length > 0
+  return isStandbyClusterConfig(view.config?.data['standby_cluster'])
 }
 
 async function failoverOrSwitchover(

@@ -5,6 +5,7 @@
  */
 import type {Action, Decision} from '../actions'
 import {isFailoverPossible} from '../candidates'
+import {syncCandidateOk} from '../preconditions'
 import type {History} from '../cluster'
 import {scheduleVerdict} from '../timing'
 import {type Ctx, done, inSync, step, withFirst} from './context'
@@ -40,7 +41,7 @@ export function manualFailoverFromLeader(ctx: Ctx, rule: string): LeaderFailover
     return {pre: clear, note: `${kind} is possible only to a specific candidate in a paused state`}
   }
   let possible
-  if (ctx.syncConfigured && f.candidate && !inSync(ctx, f.candidate)) {
+  if (f.candidate && !syncCandidateOk(ctx.syncConfigured, ctx.cluster.sync, ctx.name, f.candidate)) {
     possible = {ok: false, reason: `candidate ${f.candidate} does not match with sync_standbys ${ctx.cluster.sync.syncStandby ?? 'none'}`}
   } else {
     possible = isFailoverPossible(ctx, {only: f.candidate ? [f.candidate] : undefined, checkSync: ctx.syncConfigured})
