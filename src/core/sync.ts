@@ -273,3 +273,71 @@ export function sameSet(a: readonly string[], b: readonly string[]): boolean {
   const y = new Set(b.map((s) => s.toLowerCase()))
   return x.size === y.size && [...x].every((s) => y.has(s))
 }
+
+/**
+ * One step of the lock holder's synchronous replication upkeep (Patroni's ha.py
+ * process_sync_replication / _process_multisync_replication), computed from what it sees now;
+ * the executor applies it, looks again and asks for the next, until null. The order is the
+ * safety (docs/ha-rules.md, synchronous mode):
+ * - a standby leaves `/sync` before it leaves synchronous_standby_names, and enters `/sync` only
+ *   once synchronous_standby_names names it and it is proven synchronous (`allowPromote`);
+ * - every `/sync` write is a compare-and-set by the executor (a lost one ends the upkeep);
+ * - after naming new standbys, one short wait lets PostgreSQL report them synchronous, so that
+ *   `/sync` can follow in the same cycle (Patroni waits 2 s too).
+ */
+export type SyncStep =
+  /** synchronous_mode is off: remove `/sync`. */
+  | {type: 'delete-sync-key'}
+  /** synchronous_mode is off: stop managing synchronous_standby_names (the user's value applies). */
+  | {type: 'release-ssn'}
+  /** `/sync` names another leader: take it over, with no standby. */
+  | {type: 'claim-sync-key'}
+  /** Write `/sync` with exactly these standbys. */
+  | {type: 'publish'; standbys: string[]}
+  /** Set synchronous_standby_names to these names (`*` = any standby, strict mode with nobody). */
+  | {type: 'set-ssn'; names: string[]}
+  /** Wait this long, then look again (PostgreSQL applies a reload asynchronously). */
+  | {type: 'wait'; ms: number}
+
+export interface SyncView {
+  /** synchronous_mode is on. */
+  enabled: boolean
+  strict: boolean
+  me: string
+  /** PostgreSQL answers as a primary. */
+  primary: boolean
+  /** `/sync` exists (any content). */
+  keyExists: boolean
+  /** `/sync`'s leader and standbys. */
+  keyLeader: string | null
+  keyStandbys: readonly string[]
+  /** synchronous_standby_names is managed by the agent (undefined: the user's value). */
+  managed: boolean
+  /** The value PostgreSQL runs with now. */
+  liveSsn: string
+  /** pickSyncStandbys' answer for the current rows (absent when not primary or not enabled). */
+  pick?: {picked: readonly string[]; allowPromote: readonly string[]}
+  /** A `wait` step was already taken in this upkeep round. */
+  waited: boolean
+}
+
+export function nextSyncStep(v: SyncView): SyncStep | null {
+  if (!v.enabled) {
+    if (v.keyExists) return {type: 'delete-sync-key'}
+    return v.managed ? {type: 'release-ssn'} : null
+  }
+  if (!v.primary || !v.pick) return null
+  if ((v.keyLeader ?? '').toLowerCase() !== v.me.toLowerCase()) return {type: 'claim-sync-key'}
+  const lower = (xs: readonly string[]) => xs.map((x) => x.toLowerCase())
+  const current = lower(v.keyStandbys)
+  const allow = v.pick.allowPromote
+  const common = allow.filter((n) => current.includes(n.toLowerCase()))
+  if (!sameSet(common, current)) return {type: 'publish', standbys: common}
+  const want = v.pick.picked.length === 0 && v.strict ? ['*'] : [...v.pick.picked]
+  const live = parseSsn(v.liveSsn)
+  const liveNames = live.hasStar ? ['*', ...live.members] : live.members
+  if (!v.managed || !sameSet(liveNames, want)) return {type: 'set-ssn', names: want}
+  if (want.length && !want.includes('*') && !sameSet(allow, want) && !v.waited) return {type: 'wait', ms: 2000}
+  if (allow.length && !sameSet(allow, current)) return {type: 'publish', standbys: [...allow]}
+  return null
+}
