@@ -1,8 +1,9 @@
 /**
- * The agent's side of Patroni's unsafe REST endpoints (wire spec 2.6-2.9): switchover and
- * failover (through the `failover` key, like Patroni: the HA loops do the work), restart (now or
- * scheduled), reinitialize, reload, and the dynamic configuration (PATCH/PUT /config). Texts and
- * status codes are Patroni's, because patronictl matches on them.
+ * The agent's side of Patroni's unsafe REST endpoints (patroni/api.py do_POST_switchover,
+ * do_POST_failover, do_POST_restart, do_POST_reinitialize, do_POST_reload, do_PATCH_config,
+ * do_PUT_config): switchover and failover (through the `failover` key, like Patroni: the HA loops
+ * do the work), restart (now or scheduled), reinitialize, reload, and the dynamic configuration
+ * (PATCH/PUT /config). Texts and status codes are Patroni's, because patronictl matches on them.
  */
 import type {ActionHandlers, ActionResult} from '../api/types'
 import {dynamicInForce, parseDynamicConfig} from '../config/dynamic-schema'
@@ -276,9 +277,10 @@ export function createRestActions(d: RestActionDeps): ActionHandlers {
     },
 
     /**
-     * POST /failsafe from a primary that cannot reach etcd (ha-loop.md 4.6): a replica remembers
-     * it as the leader for one ttl and answers `Accepted` with its WAL position in `lsn`; a node
-     * running as primary refuses (500), and without failsafe_mode the request is 502.
+     * POST /failsafe from a primary that cannot reach etcd (docs/ha-rules.md#failsafe-mode;
+     * patroni/api.py do_POST_failsafe): a replica remembers it as the leader for one ttl and
+     * answers `Accepted` with its WAL position in `lsn`; a node running as primary refuses (500),
+     * and without failsafe_mode the request is 502.
      */
     async failsafe(body) {
       if (!d.loop.dynamic.failsafe_mode) return text(502, 'failsafe_mode is not enabled')
