@@ -14,7 +14,7 @@ export interface PeerAnswer {
 }
 
 export interface Peers {
-  /** GET `<api_url host>/patroni`. */
+  /** GET the api_url as the member published it (normally `.../patroni`), as Patroni does. */
   status(apiUrl: string, timeoutMs: number): Promise<PeerAnswer>
   /** POST `<api_url host>/failsafe` with a JSON body. */
   postFailsafe(apiUrl: string, body: unknown, timeoutMs: number): Promise<PeerAnswer>
