@@ -9,14 +9,14 @@ import {join} from 'node:path'
 import {PATRONI_COMPAT_VERSION} from '../build-info'
 import {HactlError} from '../errors'
 import type {LocalConfig} from '../config/load'
-import {dynamicInForce, parseDynamicConfig, type DynamicConfig} from '../config/dynamic-schema'
+import {dynamicInForce, type DynamicConfig} from '../config/dynamic-schema'
 import {describeIssue} from '../config/issues'
 import type {Action, Decision, DemoteMode} from '../core/actions'
 import {BRANCHING} from '../core/actions'
 import type {ClusterView, HistoryLine, MemberData} from '../core/cluster'
 import {getMember, timelineFromHistory} from '../core/cluster'
 import {decide} from '../core/decide'
-import type {AgentMemory, DcsObservation, Observation, PeerStatus, PgObservation, RewindState, StepOutcome, TaskKind} from '../core/observation'
+import type {DcsObservation, Observation, PeerStatus, PgObservation, RewindState, StepOutcome, TaskKind} from '../core/observation'
 import {humanSetting, serverParameters} from '../core/pg-params'
 import {type IgnoreSlot, slotCleanup} from '../core/slots'
 import {formatSsn, parseSsn, pickSyncStandbys, sameSet, syncMemberInfo, syncStandbys} from '../core/sync'
@@ -27,13 +27,14 @@ import type {Logger} from '../log/logger'
 import type {Clock} from '../ports/clock'
 import type {Dcs} from '../ports/dcs'
 import type {Peers} from '../ports/peers'
-import type {ConnParams, Controldata, PgStatus, PostgresControl, RecoveryConfig, ReplicationRow} from '../ports/postgres'
+import type {ConnParams, Controldata, PgStatus, PostgresControl, RecoveryConfig} from '../ports/postgres'
 import {Callbacks, shellSplit, type CallbackAction} from './callbacks'
 import {localConn} from './settings'
 import {TaskSlot} from './task-slot'
-import {FailsafeState, withFailsafeLeader} from './failsafe'
+import {type FailsafeState, withFailsafeLeader} from './failsafe'
 import {historyLinesFrom, PrePromoteFailed, replicationConn, rewindConn, runArgv, runScript} from './execute-failover'
-import {decideConfig, getPeerStatus, hostPortOf, hostPortText, initialMemory, peerStatusFrom, slotNameFor} from './helpers'
+import {decideConfig, getPeerStatus, hostPortOf, hostPortText, peerStatusFrom, slotNameFor} from './helpers'
+import {initialState, isLeader, leaseValid, stoppingPostgres, type AgentState, type ScheduledRestart} from './state'
 
 /** Patroni 4's default member_slots_ttl: a member slot outlives its member by 30 minutes. */
 const DEFAULT_MEMBER_SLOTS_TTL_S = 1800
@@ -65,87 +66,58 @@ export interface HaLoopDeps {
 }
 
 export class HaLoop {
-  memory: AgentMemory = initialMemory()
+  /** The agent's state as one record (state.ts): what the loop keeps between cycles and what the REST API reads. */
+  readonly state: AgentState
   readonly slot: TaskSlot
-  /** Last cycle's facts, for the REST API and member key. */
-  lastPg: PgObservation | null = null
-  lastStatus: PgStatus | null = null
-  sysid: string | null = null
-  dynamic: DynamicConfig
-  lastCluster: ClusterView | null = null
-  private lastLockRenewal: number | null = null
-  private unreachableSince: number | null = null
-  private lastLockedMembers: ClusterView['members'] = []
-  private startingSince: number | null = null
-  private followKey: string | null = null
-  /** The member PG streams from (null: none or primary), as last written into its recovery settings. */
-  private upstream: string | null = null
-  /** Recovery settings PG runs with, so a reload rewrites the same ones. */
-  private runningRecovery: RecoveryConfig | null = null
-  /** Parameters/hba/ident last written, and the command-line parameters of the last start. */
-  private appliedKey: string | null = null
-  private startedCmdline: Record<string, string> | null = null
-  /** When to read pg_settings.pending_restart after a reload (the postmaster applies SIGHUP asynchronously). */
-  private pendingCheckAt: number | null = null
-  pendingRestart = false
-  /** POST /restart with `schedule`: published in the member key, run by the loop when due. */
-  scheduledRestart: {schedule: string; postmaster_start_time?: string; role?: string; postgres_version?: string; restart_pending?: boolean; timeout?: number} | null = null
-  pendingRestartReason: Record<string, {old_value: string; new_value: string}> | null = null
-  /** synchronous_standby_names as the sync logic manages it; undefined: not managed (user's value). */
-  private ssn: string | undefined
-  private ssnSeen: string | null = null
-  private syncBarrier = 0
-  private syncReady = new Set<number>()
-  /** pg_stat_replication of the last cycle (primary only). */
-  replication: ReplicationRow[] = []
-  /** pg_controldata of the running postmaster (pid:start time), read once per postmaster. */
-  private controlCache: {postmaster: string; cd: Controldata} | null = null
-  /** Slots nobody wants, and since when (core/slots.ts); reset when the agent restarts. */
-  private slotsUnusedSince: Record<string, number> = {}
   private warned = new Set<string>()
-  /** patroni.dynamic.json read (once, at the first cycle) and the JSON last written. */
-  private cacheLoaded = false
-  private cachedJson: string | null = null
-  /** IDENTIFY_SYSTEM's timeline of this replica, and the cluster timeline it was asked at. */
-  private replicaTl: {key: number; timeline: number} | null = null
-  /** Version of the DCS config key last applied (its warnings are logged once per version). */
-  private configSeen: number | null = null
-  /** Warnings said once per process, not once per cycle. */
-  private warnedForever = new Set<string>()
 
   readonly callbacks: Callbacks
 
   constructor(private readonly d: HaLoopDeps) {
     this.slot = new TaskSlot(d.clock, () => d.dcs.wakeup())
     this.callbacks = new Callbacks({commands: () => this.d.config.postgresql.callbacks as never, scope: () => this.d.config.scope, log: d.log})
-    this.dynamic = d.config.bootstrap?.dcs ?? parseDynamicConfig({}).config
-    this.failsafe = new FailsafeState(() => d.clock.now())
+    this.state = initialState(d.config, d.clock)
   }
 
-  /** failsafe_mode: the primary's pings (on a replica) or the last vouched round (on the primary). */
-  readonly failsafe: FailsafeState
+  // --- read by runtime.ts, rest-actions.ts and the simulator ---
+
+  get dynamic(): DynamicConfig {
+    return this.state.dynamic
+  }
+
+  get lastPg(): PgObservation | null {
+    return this.state.lastPg
+  }
+
+  get lastStatus(): PgStatus | null {
+    return this.state.lastStatus
+  }
+
+  get failsafe(): FailsafeState {
+    return this.state.failsafe
+  }
+
+  /** POST /restart with `schedule` sets it, DELETE /restart clears it; the cycle runs it when due. */
+  get scheduledRestart(): ScheduledRestart | null {
+    return this.state.scheduledRestart
+  }
+
+  set scheduledRestart(v: ScheduledRestart | null) {
+    this.state.scheduledRestart = v
+  }
 
   /** The lock is no longer ours (released or demoted): the REST API stops answering as leader at once. */
   forgetLock(): void {
-    this.lastLockRenewal = null
+    this.state.lastLockRenewal = null
   }
 
   get isLeader(): boolean {
-    return this.lastCluster?.leader?.name === this.d.config.name
+    return isLeader(this.state, this.d.config.name)
   }
 
-  /**
-   * What the REST API answers as "I am the leader" (GET /primary, /leader, /readiness): Patroni's
-   * is_leader(), from the lease and not from the last view: the lock was acquired or renewed by
-   * us less than ttl ago, and no demotion has started since. A leader cut off from etcd or
-   * frozen past its ttl stops answering 200 when its lease could have expired, not when it next
-   * manages to read the DCS.
-   */
+  /** state.ts leaseValid: what GET /primary answers from (Patroni's Ha.is_leader). */
   leaseValid(now: number): boolean {
-    if (!this.isLeader || this.lastLockRenewal === null) return false
-    const k = this.slot.current?.kind
-    if (k === 'switchover-demote' || k === 'offline-demote') return false
-    return now < this.lastLockRenewal + this.dynamic.ttl * 1000
+    return leaseValid(this.state, this.d.config.name, this.slot.current, now)
   }
 
   /**
@@ -168,8 +140,8 @@ export class HaLoop {
     if (finished) {
       if (!finished.ok && !finished.cancelled) log.error(`${finished.description} failed: ${errText(finished.error)}`)
       const prePromoteFailed = finished.error instanceof PrePromoteFailed
-      this.memory = {
-        ...this.memory,
+      this.state.memory = {
+        ...this.state.memory,
         lastTask: {kind: finished.kind as TaskKind, ok: finished.ok, finishedAt: clock.now(), ...(prePromoteFailed ? {prePromoteFailed} : {})},
       }
     }
@@ -193,13 +165,13 @@ export class HaLoop {
           throw e
         }
       }
-      if (dec.remember) this.memory = {...this.memory, ...dec.remember}
+      if (dec.remember) this.state.memory = {...this.state.memory, ...dec.remember}
       if (dec.then === 'done') {
         final = dec
         break
       }
       log.debug(`${dec.rule}: ${dec.reason}`)
-      obs = {...obs, outcomes, peers, memory: this.memory, now: clock.now()}
+      obs = {...obs, outcomes, peers, memory: this.state.memory, now: clock.now()}
     }
     if (!final) throw new Error('decide() did not finish the cycle within 16 steps')
     if (obs.dcs.reachable && !this.d.config.bootstrap?.dcs) void 0
@@ -213,28 +185,28 @@ export class HaLoop {
 
   private async observe(): Promise<Observation> {
     const {clock, config} = this.d
-    if (!this.cacheLoaded) await this.loadDynamicCache()
+    if (!this.state.cacheLoaded) await this.loadDynamicCache()
     // The DCS read and the PostgreSQL observation run side by side, the latter bounded by
     // retry_timeout/2 (Patroni's deadline for local queries): the lock renewal that follows then
     // starts at most retry_timeout after the cycle began, which ttl >= loop_wait + 2*retry_timeout
     // was chosen to allow. A query that does not answer in time is an unknown state, not a wait.
-    const pgDeadline = clock.monotonic() + this.dynamic.retry_timeout * 500
+    const pgDeadline = clock.monotonic() + this.state.dynamic.retry_timeout * 500
     const [dcsObs, pg] = await Promise.all([this.observeDcs(), this.observePg(pgDeadline)])
-    this.lastPg = pg
-    if (pg.process === 'running') this.memory = {...this.memory, pgState: 'running'}
+    this.state.lastPg = pg
+    if (pg.process === 'running') this.state.memory = {...this.state.memory, pgState: 'running'}
     await this.saveDynamicCache()
     const t = this.slot.current
     const now = clock.now()
     return {
       name: config.name,
       now,
-      config: decideConfig(config, this.dynamic),
+      config: decideConfig(config, this.state.dynamic),
       dcs: dcsObs,
       dcsLastSeen: this.d.dcs.lastSeen,
-      lastLockRenewal: this.lastLockRenewal,
+      lastLockRenewal: this.state.lastLockRenewal,
       pg,
       task: t ? {kind: t.kind as TaskKind, name: TASK_NAMES[t.kind as TaskKind] ?? t.description, startedAt: now - (clock.monotonic() - t.startedAt)} : null,
-      memory: this.memory,
+      memory: this.state.memory,
       outcomes: [],
     }
   }
@@ -244,26 +216,26 @@ export class HaLoop {
    * while etcd is down runs with the cluster's settings (pause above all) instead of defaults.
    */
   private async loadDynamicCache(): Promise<void> {
-    this.cacheLoaded = true
+    this.state.cacheLoaded = true
     const cached = await this.d.pg.readDynamicCache().catch(() => undefined)
     if (cached === undefined) return
-    const r = dynamicInForce(this.dynamic, cached)
+    const r = dynamicInForce(this.state.dynamic, cached)
     this.applyDynamic(r.config)
-    this.cachedJson = JSON.stringify(r.config)
+    this.state.cachedJson = JSON.stringify(r.config)
     this.d.log.info(`dynamic configuration loaded from patroni.dynamic.json${r.config.pause ? ' (the cluster is paused)' : ''}`)
   }
 
   /** Writes patroni.dynamic.json when the configuration in force changed (once there is data). */
   private async saveDynamicCache(): Promise<void> {
-    if (this.memory.role === 'uninitialized' || this.lastPg?.dataDir.kind !== 'present') return
-    const json = JSON.stringify(this.dynamic)
-    if (json === this.cachedJson) return
+    if (this.state.memory.role === 'uninitialized' || this.state.lastPg?.dataDir.kind !== 'present') return
+    const json = JSON.stringify(this.state.dynamic)
+    if (json === this.state.cachedJson) return
     try {
-      await this.d.pg.writeDynamicCache(this.dynamic as unknown as Record<string, unknown>)
-      this.cachedJson = json
+      await this.d.pg.writeDynamicCache(this.state.dynamic as unknown as Record<string, unknown>)
+      this.state.cachedJson = json
     } catch (e) {
-      if (!this.warnedForever.has('dynamic-cache')) this.d.log.warning(`could not write patroni.dynamic.json: ${errText(e)}`)
-      this.warnedForever.add('dynamic-cache')
+      if (!this.state.warnedForever.has('dynamic-cache')) this.d.log.warning(`could not write patroni.dynamic.json: ${errText(e)}`)
+      this.state.warnedForever.add('dynamic-cache')
     }
   }
 
@@ -271,20 +243,20 @@ export class HaLoop {
     const {dcs, clock} = this.d
     try {
       let cluster = await dcs.loadCluster()
-      this.unreachableSince = null
-      if (cluster.leader) this.lastLockedMembers = cluster.members
-      if (!cluster.leader && this.dynamic.failsafe_mode) {
+      this.state.unreachableSince = null
+      if (cluster.leader) this.state.lastLockedMembers = cluster.members
+      if (!cluster.leader && this.state.dynamic.failsafe_mode) {
         // The lock expired, but the primary pinged us within the ttl: it runs and only lost etcd.
-        const ping = this.failsafe.leader(this.dynamic.ttl)
+        const ping = this.state.failsafe.leader(this.state.dynamic.ttl)
         if (ping) cluster = withFailsafeLeader(cluster, ping)
       }
-      this.lastCluster = cluster
+      this.state.lastCluster = cluster
       this.applyDcsConfig(cluster)
-      return {reachable: true, cluster, lastLockedMembers: this.lastLockedMembers}
+      return {reachable: true, cluster, lastLockedMembers: this.state.lastLockedMembers}
     } catch (e) {
       this.d.log.error(`failed to read the cluster from the DCS: ${errText(e)}`)
-      this.unreachableSince ??= clock.now()
-      return {reachable: false, unreachableSince: this.unreachableSince, lastCluster: this.lastCluster, store: 'etcd'}
+      this.state.unreachableSince ??= clock.now()
+      return {reachable: false, unreachableSince: this.state.unreachableSince, lastCluster: this.state.lastCluster, store: 'etcd'}
     }
   }
 
@@ -295,13 +267,13 @@ export class HaLoop {
   private applyDcsConfig(cluster: ClusterView): void {
     const cfg = cluster.config
     if (!cfg) return
-    const fresh = this.configSeen !== cfg.version
-    this.configSeen = cfg.version
+    const fresh = this.state.configSeen !== cfg.version
+    this.state.configSeen = cfg.version
     if (!cfg.valid) {
       if (fresh) this.d.log.warning('the DCS config key is not a JSON mapping; the dynamic configuration in force is kept')
       return
     }
-    const r = dynamicInForce(this.dynamic, cfg.data)
+    const r = dynamicInForce(this.state.dynamic, cfg.data)
     this.applyDynamic(r.config)
     if (!fresh) return
     for (const i of r.issues) {
@@ -311,8 +283,8 @@ export class HaLoop {
   }
 
   private applyDynamic(next: DynamicConfig): void {
-    const before = this.dynamic
-    this.dynamic = next
+    const before = this.state.dynamic
+    this.state.dynamic = next
     if (before.ttl !== next.ttl || before.loop_wait !== next.loop_wait || before.retry_timeout !== next.retry_timeout) {
       this.d.dcs.setTiming({ttl: next.ttl, loopWait: next.loop_wait, retryTimeout: next.retry_timeout})
     }
@@ -325,13 +297,13 @@ export class HaLoop {
    * connection, cached until the cluster's timeline changes. Falls back to pg_control's.
    */
   private async replicaTimeline(fallback: number, deadline: number): Promise<number> {
-    const key = timelineFromHistory(this.lastCluster?.history ?? null)
-    if (this.replicaTl && this.replicaTl.key === key) return this.replicaTl.timeline
+    const key = timelineFromHistory(this.state.lastCluster?.history ?? null)
+    if (this.state.replicaTl && this.state.replicaTl.key === key) return this.state.replicaTl.timeline
     const pgc = this.d.config.postgresql
     const host = pgc.listen.host === '*' || pgc.listen.host === '0.0.0.0' || pgc.listen.host === '' ? '127.0.0.1' : pgc.listen.host
     try {
       const id = await this.byDeadline(this.d.pg.identifySystem(replicationConn(this.d.config, {host, port: pgc.listen.port})), deadline, 'IDENTIFY_SYSTEM')
-      this.replicaTl = {key, timeline: id.timeline}
+      this.state.replicaTl = {key, timeline: id.timeline}
       return id.timeline
     } catch (e) {
       this.d.log.debug(`IDENTIFY_SYSTEM on the local replica failed, using pg_control's timeline ${fallback}: ${errText(e)}`)
@@ -377,20 +349,20 @@ export class HaLoop {
       const st = await pg.dataDirState()
       if (st === 'missing' || st === 'empty') {
         out.dataDir = {kind: 'empty'}
-        this.controlCache = null
+        this.state.controlCache = null
       } else {
         let cd: Controldata | undefined
-        if (postmaster !== null && this.controlCache?.postmaster === postmaster) cd = this.controlCache.cd
+        if (postmaster !== null && this.state.controlCache?.postmaster === postmaster) cd = this.state.controlCache.cd
         else {
           cd = st === 'initialized' ? await pg.controldata().catch(() => undefined) : undefined
-          this.controlCache = cd && postmaster !== null ? {postmaster, cd} : null
+          this.state.controlCache = cd && postmaster !== null ? {postmaster, cd} : null
         }
         out.dataDir = {kind: 'present', sysid: cd?.systemIdentifier ?? null}
         out.controlState = cd?.clusterState ?? null
         if (cd) {
-          this.sysid = cd.systemIdentifier
-          const canRewind = decideConfig(this.d.config, this.dynamic).usePgRewind && (cd.walLogHints || cd.dataChecksums)
-          if (canRewind !== this.memory.canRewind) this.memory = {...this.memory, canRewind}
+          this.state.sysid = cd.systemIdentifier
+          const canRewind = decideConfig(this.d.config, this.state.dynamic).usePgRewind && (cd.walLogHints || cd.dataChecksums)
+          if (canRewind !== this.state.memory.canRewind) this.state.memory = {...this.state.memory, canRewind}
         }
       }
     } catch (e) {
@@ -425,10 +397,10 @@ export class HaLoop {
       status = {...status, timeline: await this.replicaTimeline(status.timeline, deadline)}
       out.timeline = status.timeline
     }
-    this.lastStatus = status
-    if (out.process === 'starting') this.startingSince ??= this.d.clock.now()
-    else this.startingSince = null
-    out.startingSince = this.startingSince
+    this.state.lastStatus = status
+    if (out.process === 'starting') this.state.startingSince ??= this.d.clock.now()
+    else this.state.startingSince = null
+    out.startingSince = this.state.startingSince
     return out
   }
 
@@ -448,31 +420,31 @@ export class HaLoop {
         // The lease counts from before the call: it cannot have been granted later than that.
         const at = clock.now()
         const ok = await viaDcs(() => dcs.attemptToAcquireLeader())
-        if (ok) this.lastLockRenewal = at
+        if (ok) this.state.lastLockRenewal = at
         return {outcome: {type: 'acquire-lock', ok}}
       }
       case 'update-lock': {
-        const cluster = obs.dcs.reachable ? obs.dcs.cluster : this.lastCluster
+        const cluster = obs.dcs.reachable ? obs.dcs.cluster : this.state.lastCluster
         if (!cluster) throw new DcsFailed('no cluster view')
         const lsn = a.status && obs.pg.walPosition !== null ? obs.pg.walPosition : undefined
-        const failsafe = this.dynamic.failsafe_mode ? this.failsafeTopology(cluster) : undefined
+        const failsafe = this.state.dynamic.failsafe_mode ? this.failsafeTopology(cluster) : undefined
         const extras = lsn !== undefined || failsafe ? {...(lsn !== undefined ? {lastLsn: lsn} : {}), ...(failsafe ? {failsafe} : {})} : undefined
         const at = clock.now()
         const ok = await viaDcs(() => dcs.updateLeader(cluster, extras))
         if (ok) {
-          this.lastLockRenewal = at
-          this.failsafe.setActive(0)
+          this.state.lastLockRenewal = at
+          this.state.failsafe.setActive(0)
         }
         return {outcome: {type: 'update-lock', ok}}
       }
       case 'release-lock':
-        this.lastLockRenewal = null
+        this.state.lastLockRenewal = null
         await viaDcs(() => dcs.deleteLeader(a.lastLsn))
         return {}
       case 'take-leader': {
         const at = clock.now()
         await viaDcs(() => dcs.takeLeader())
-        this.lastLockRenewal = at
+        this.state.lastLockRenewal = at
         return {}
       }
       case 'initialize': {
@@ -485,7 +457,7 @@ export class HaLoop {
         await this.moveDataDirAside()
         return {}
       case 'restore-config':
-        await viaDcs(() => dcs.setConfig(this.dynamic as unknown as Record<string, unknown>))
+        await viaDcs(() => dcs.setConfig(this.state.dynamic as unknown as Record<string, unknown>))
         return {}
       case 'touch-member':
         // Patroni's touch_member swallows DCS errors: a member key we could not write is not a
@@ -506,11 +478,11 @@ export class HaLoop {
         return {}
       case 'stop':
         await pg.stop({mode: a.mode, timeoutMs: config.postgresql.pg_ctl_timeout * 1000})
-        this.memory = {...this.memory, pgState: 'stopped'}
+        this.state.memory = {...this.state.memory, pgState: 'stopped'}
         return {}
       case 'activate-watchdog':
-        if (!this.warnedForever.has('watchdog')) {
-          this.warnedForever.add('watchdog')
+        if (!this.state.warnedForever.has('watchdog')) {
+          this.state.warnedForever.add('watchdog')
           log.warning('watchdog support is not implemented yet; continuing without a watchdog')
         }
         return {outcome: {type: 'activate-watchdog', ok: false}}
@@ -550,7 +522,7 @@ export class HaLoop {
         if (v === false) return {outcome: {type: 'set-sync', ok: false}}
         // Until a standby is proven synchronous, commits on the new primary either wait (strict) or
         // do not wait at all; never for a standby that /sync does not name.
-        this.ssn = a.strict ? '*' : ''
+        this.state.ssn = a.strict ? '*' : ''
         await this.applyPgConfigIfChanged()
         return {outcome: {type: 'set-sync', ok: true}}
       }
@@ -636,7 +608,7 @@ export class HaLoop {
   private pgHba(): string[] | undefined {
     const b = this.d.config.bootstrap?.pg_hba
     if (Array.isArray(b) && b.every((x) => typeof x === 'string')) return b as string[]
-    return this.d.config.postgresql.pg_hba ?? this.dynamic.postgresql.pg_hba
+    return this.d.config.postgresql.pg_hba ?? this.state.dynamic.postgresql.pg_hba
   }
 
   private serverParams(version: number) {
@@ -645,11 +617,11 @@ export class HaLoop {
       serverVersion: version,
       scope: c.scope,
       listen: `${c.postgresql.listen.hosts.join(',')}:${c.postgresql.listen.port}`,
-      dynamicParameters: this.dynamic.postgresql.parameters,
+      dynamicParameters: this.state.dynamic.postgresql.parameters,
       localParameters: c.postgresql.parameters,
-      synchronousMode: this.dynamic.synchronous_mode !== false,
-      synchronousModeStrict: this.dynamic.synchronous_mode_strict,
-      synchronousStandbyNames: this.ssn,
+      synchronousMode: this.state.dynamic.synchronous_mode !== false,
+      synchronousModeStrict: this.state.dynamic.synchronous_mode_strict,
+      synchronousStandbyNames: this.state.ssn,
     })
     for (const w of p.warnings) this.d.log.warning(w)
     return p
@@ -657,14 +629,14 @@ export class HaLoop {
 
   private recoveryFor(version: number, upstream: string | null): RecoveryConfig {
     const c = this.d.config.postgresql
-    const up = upstream ? hostPortOf(this.lastCluster ? getMember(this.lastCluster, upstream)?.connUrl : null) : undefined
+    const up = upstream ? hostPortOf(this.state.lastCluster ? getMember(this.state.lastCluster, upstream)?.connUrl : null) : undefined
     const r = recoveryParameters({
       serverVersion: version,
       name: this.d.config.name,
       upstream: up,
       replication: {...c.authentication.replication, user: c.authentication.replication.username} as ConnParams & {username?: string},
-      recoveryConf: c.recovery_conf ?? this.dynamic.postgresql.recovery_conf,
-      slotName: this.dynamic.postgresql.use_slots ? slotNameFor(this.d.config.name) : undefined,
+      recoveryConf: c.recovery_conf ?? this.state.dynamic.postgresql.recovery_conf,
+      slotName: this.state.dynamic.postgresql.use_slots ? slotNameFor(this.d.config.name) : undefined,
     })
     return {signal: 'standby', parameters: r.parameters, primaryConninfo: r.primaryConninfo}
   }
@@ -679,8 +651,8 @@ export class HaLoop {
       pgIdent: this.d.config.postgresql.pg_ident,
       recovery,
     })
-    this.runningRecovery = recovery
-    this.appliedKey = this.configKey(params)
+    this.state.runningRecovery = recovery
+    this.state.appliedKey = this.configKey(params)
     return params
   }
 
@@ -697,19 +669,19 @@ export class HaLoop {
    */
   private async applyPgConfigIfChanged(force = false): Promise<void> {
     const {pg, log, clock} = this.d
-    if (this.pendingCheckAt !== null && clock.now() >= this.pendingCheckAt && this.lastPg?.process === 'running') {
-      this.pendingCheckAt = null
+    if (this.state.pendingCheckAt !== null && clock.now() >= this.state.pendingCheckAt && this.state.lastPg?.process === 'running') {
+      this.state.pendingCheckAt = null
       await this.refreshPendingRestart()
     }
-    if (this.lastPg?.process !== 'running' || this.slot.busy || this.appliedKey === null) return
+    if (this.state.lastPg?.process !== 'running' || this.slot.busy || this.state.appliedKey === null) return
     const version = await pg.binaryVersion()
     const params = this.serverParams(version)
-    if (!force && this.configKey(params) === this.appliedKey) return
-    await this.writeConfig(version, this.runningRecovery)
+    if (!force && this.configKey(params) === this.state.appliedKey) return
+    await this.writeConfig(version, this.state.runningRecovery)
     await pg.reload()
     log.info('PostgreSQL configuration changed: files rewritten and reloaded')
     this.fireCallback('on_reload', this.publishedRole())
-    this.pendingCheckAt = clock.now() + 1000
+    this.state.pendingCheckAt = clock.now() + 1000
     this.d.dcs.wakeup()
   }
 
@@ -718,7 +690,7 @@ export class HaLoop {
     const params = this.serverParams(await this.d.pg.binaryVersion())
     const rows = await this.d.pg.settings()
     for (const [k, v] of Object.entries(params.cmdline)) {
-      const was = this.startedCmdline?.[k]
+      const was = this.state.startedCmdline?.[k]
       if (was !== undefined && was !== v) reasons[k] = {old_value: was, new_value: v}
     }
     // pg_settings still shows the running value of a parameter waiting for a restart.
@@ -728,9 +700,9 @@ export class HaLoop {
       }
     }
     const pending = Object.keys(reasons).length > 0
-    if (pending && !this.pendingRestart) this.d.log.info(`pending restart: ${Object.keys(reasons).sort().join(', ')}`)
-    this.pendingRestart = pending
-    this.pendingRestartReason = pending ? reasons : null
+    if (pending && !this.state.pendingRestart) this.d.log.info(`pending restart: ${Object.keys(reasons).sort().join(', ')}`)
+    this.state.pendingRestart = pending
+    this.state.pendingRestartReason = pending ? reasons : null
   }
 
   private async bootstrap(signal: AbortSignal): Promise<void> {
@@ -744,7 +716,7 @@ export class HaLoop {
     const params = await this.writeConfig(version, null)
     const r = await pg.start({cmdline: params.cmdline, timeoutMs: config.postgresql.pg_ctl_timeout * 1000, signal})
     if (r.outcome === 'still-starting') throw new Error('PostgreSQL did not accept connections in time after initdb')
-    this.memory = {...this.memory, pgState: 'running'}
+    this.state.memory = {...this.state.memory, pgState: 'running'}
   }
 
   private async postBootstrap(): Promise<void> {
@@ -780,7 +752,7 @@ export class HaLoop {
   }
 
   private memberConn(name: string): {host: string; port: number} | undefined {
-    return hostPortOf(this.lastCluster ? getMember(this.lastCluster, name)?.connUrl : null)
+    return hostPortOf(this.state.lastCluster ? getMember(this.state.lastCluster, name)?.connUrl : null)
   }
 
   /**
@@ -826,10 +798,10 @@ export class HaLoop {
     await pg.restoreConfigFiles().catch(() => {})
     // Start the copy as a replica inside the same task, as Patroni does: a fresh base backup's
     // pg_control says "in production", and left stopped it would look like a crashed primary.
-    const upstream = this.lastCluster?.leader?.name ?? null
+    const upstream = this.state.lastCluster?.leader?.name ?? null
     log.info(upstream ? `starting the clone as a replica of ${upstream}` : 'starting the clone as a replica')
     await this.startPg('replica', upstream === config.name ? null : upstream, config.postgresql.pg_ctl_timeout * 1000, signal)
-    this.memory = {...this.memory, role: 'replica'}
+    this.state.memory = {...this.state.memory, role: 'replica'}
   }
 
   private async runReplicaMethod(method: string, options: Record<string, unknown>, conn: ConnParams | null, signal: AbortSignal): Promise<void> {
@@ -879,11 +851,11 @@ export class HaLoop {
     const version = await pg.binaryVersion()
     const recovery = as === 'replica' ? this.recoveryFor(version, upstream) : null
     const params = await this.writeConfig(version, recovery)
-    this.followKey = JSON.stringify(recovery)
-    this.upstream = upstream
-    if (as === 'replica') this.ssn = undefined
+    this.state.followKey = JSON.stringify(recovery)
+    this.state.upstream = upstream
+    if (as === 'replica') this.state.ssn = undefined
     this.clearPendingRestart(params.cmdline)
-    const before = this.memory.role
+    const before = this.state.memory.role
     const r = await pg.start({cmdline: params.cmdline, timeoutMs, signal})
     if (r.outcome === 'started') {
       const wasPrimary = before === 'primary' || before === 'promoted' || before === 'demoted'
@@ -893,10 +865,10 @@ export class HaLoop {
   }
 
   private clearPendingRestart(cmdline: Record<string, string>): void {
-    this.startedCmdline = {...cmdline}
-    this.pendingRestart = false
-    this.pendingRestartReason = null
-    this.pendingCheckAt = null
+    this.state.startedCmdline = {...cmdline}
+    this.state.pendingRestart = false
+    this.state.pendingRestartReason = null
+    this.state.pendingCheckAt = null
   }
 
   /** Point a running replica at `leader`: rewrite recovery settings and reload when they changed. */
@@ -905,18 +877,18 @@ export class HaLoop {
     const version = await pg.binaryVersion()
     const recovery = this.recoveryFor(version, leader)
     const key = JSON.stringify(recovery)
-    this.upstream = leader
+    this.state.upstream = leader
     if (obs.pg.inRecovery === false) {
       const params = await this.writeConfig(version, recovery)
-      this.followKey = key
+      this.state.followKey = key
       this.clearPendingRestart(params.cmdline)
       this.startTask('follow-restart', 'restart to follow', (signal) =>
         pg.restart({mode: 'fast', timeoutMs: this.d.config.postgresql.pg_ctl_timeout * 1000}, {cmdline: params.cmdline, signal}))
       return
     }
-    if (key === this.followKey) return
+    if (key === this.state.followKey) return
     const params = await this.writeConfig(version, recovery)
-    this.followKey = key
+    this.state.followKey = key
     // A new upstream may be behind us (an asynchronous replica ahead of the member that won):
     // check for divergence before streaming from it, as Patroni does after changing
     // primary_conninfo (the next cycle asks check-rewind, and rewinds when needed).
@@ -936,7 +908,7 @@ export class HaLoop {
   /** pre_promote (a failure aborts: the core then releases the lock), pg_ctl promote, CHECKPOINT. */
   private async promote(signal: AbortSignal): Promise<void> {
     const {pg, config, log} = this.d
-    this.failsafe.setActive(0)
+    this.state.failsafe.setActive(0)
     const script = config.postgresql.pre_promote
     if (script) {
       const r = await runScript(script, signal)
@@ -945,7 +917,7 @@ export class HaLoop {
     // Until pg_ctl promote runs, a cancel (lock lost) leaves nothing to undo.
     signal.throwIfAborted()
     await pg.promote({timeoutMs: config.postgresql.pg_ctl_timeout * 1000})
-    this.memory = {...this.memory, pgState: 'running'}
+    this.state.memory = {...this.state.memory, pgState: 'running'}
     log.info('PostgreSQL promoted')
     this.fireCallback('on_role_change', 'primary')
     // pg_rewind on the old primary refuses a source whose pg_control still shows the old timeline.
@@ -971,8 +943,8 @@ export class HaLoop {
           return
         }
       }
-      const existing = (obs.dcs.reachable ? obs.dcs.cluster : this.lastCluster)?.history?.lines ?? []
-      lines = historyLinesFrom(file.text, existing, config.name, file.mtimeMs, this.dynamic.max_timelines_history)
+      const existing = (obs.dcs.reachable ? obs.dcs.cluster : this.state.lastCluster)?.history?.lines ?? []
+      lines = historyLinesFrom(file.text, existing, config.name, file.mtimeMs, this.state.dynamic.max_timelines_history)
     }
     await viaDcs(() => dcs.setHistory(lines))
     log.info(`updated /history for timeline ${tl} (${lines.length} entries)`)
@@ -991,12 +963,12 @@ export class HaLoop {
     const fastTimeout = this.primaryStopTimeoutMs()
     const timeoutMs = mode === 'immediate' || mode === 'immediate-nolock' ? config.postgresql.pg_ctl_timeout * 1000 : fastTimeout
     const mine = this.isLeader
-    this.lastLockRenewal = null
+    this.state.lastLockRenewal = null
     this.stoppingPostgres()
     this.triggerRewindCheck(obs)
     const stopped = () => {
       this.fireCallback('on_stop', 'primary')
-      this.memory = {...this.memory, pgState: 'stopped', role: 'demoted'}
+      this.state.memory = {...this.state.memory, pgState: 'stopped', role: 'demoted'}
     }
     if (mode === 'graceful') {
       this.startTask('switchover-demote', 'demote', async (signal) => {
@@ -1023,20 +995,15 @@ export class HaLoop {
     }
   }
 
-  /**
-   * PostgreSQL is being stopped: until the next observation the REST API reports no WAL position
-   * and no running primary (a shutting-down server answers no queries, as Patroni's REST API then
-   * shows), so peers do not wait for a "primary still alive" that no longer takes writes.
-   */
+  /** state.ts stoppingPostgres: no WAL position, no running primary until the next observation. */
   stoppingPostgres(): void {
-    this.lastStatus = null
-    if (this.lastPg) this.lastPg = {...this.lastPg, inRecovery: null, walPosition: null}
+    stoppingPostgres(this.state)
   }
 
   /** Patroni's primary_stop_timeout(): honoured only in synchronous mode; undefined = no limit. */
   private primaryStopTimeoutMs(): number | undefined {
-    const t = this.dynamic.primary_stop_timeout
-    return this.dynamic.synchronous_mode !== false && t > 0 ? t * 1000 : undefined
+    const t = this.state.dynamic.primary_stop_timeout
+    return this.state.dynamic.synchronous_mode !== false && t > 0 ? t * 1000 : undefined
   }
 
   /**
@@ -1050,18 +1017,18 @@ export class HaLoop {
     if (!obs.dcs.reachable) return
     const cluster = obs.dcs.cluster
     const me = this.d.config.name
-    if (this.dynamic.synchronous_mode !== true) {
+    if (this.state.dynamic.synchronous_mode !== true) {
       if (cluster.sync.version !== null) {
         if (!(await viaDcs(() => dcs.deleteSync(cluster.sync.version!)))) return
         log.info('synchronous mode off: removed /sync')
       }
-      if (this.ssn !== undefined) {
-        this.ssn = undefined
+      if (this.state.ssn !== undefined) {
+        this.state.ssn = undefined
         await this.applyPgConfigIfChanged()
       }
       return
     }
-    if (this.lastPg?.inRecovery !== false) return
+    if (this.state.lastPg?.inRecovery !== false) return
     let version = cluster.sync.version
     let current = cluster.sync.leader === me ? syncStandbys(cluster.sync.syncStandby) : []
     if (cluster.sync.leader !== me) {
@@ -1074,11 +1041,11 @@ export class HaLoop {
       const live = rows.find((r) => r.name === 'synchronous_standby_names')?.setting ?? ''
       const commit = rows.find((r) => r.name === 'synchronous_commit')?.setting ?? 'on'
       const st = await pg.status()
-      if (live !== this.ssnSeen) {
+      if (live !== this.state.ssnSeen) {
         // A new list: a standby counts as caught up only once it reaches what the primary had then.
-        this.ssnSeen = live
-        this.syncBarrier = st.walPosition
-        this.syncReady = new Set()
+        this.state.ssnSeen = live
+        this.state.syncBarrier = st.walPosition
+        this.state.syncReady = new Set()
       }
       const reps = await pg.replicationStats()
       const lsnOf = (r: (typeof reps)[number]) => (commit === 'remote_apply' ? r.replayLsn : commit === 'remote_write' ? r.writeLsn : r.flushLsn) ?? 0
@@ -1087,13 +1054,13 @@ export class HaLoop {
         members: cluster.members.filter((m) => m.name.toLowerCase() !== me.toLowerCase()).map(syncMemberInfo),
         current,
         ssn: parseSsn(live),
-        ready: this.syncReady,
-        barrier: this.syncBarrier,
+        ready: this.state.syncReady,
+        barrier: this.state.syncBarrier,
         primaryLsn: st.walPosition,
-        nodeCount: this.dynamic.synchronous_node_count,
-        maxLagOnSyncnode: this.dynamic.maximum_lag_on_syncnode,
+        nodeCount: this.state.dynamic.synchronous_node_count,
+        maxLagOnSyncnode: this.state.dynamic.maximum_lag_on_syncnode,
       })
-      this.syncReady = pick.ready
+      this.state.syncReady = pick.ready
       return pick
     }
     const publish = async (names: string[]) => {
@@ -1113,10 +1080,10 @@ export class HaLoop {
     }
     const common = allowPromote.filter((n) => current.includes(n.toLowerCase()))
     if (!sameSet(common, current) && !(await publish(common))) return
-    const want = picked.length === 0 && this.dynamic.synchronous_mode_strict ? ['*'] : picked
+    const want = picked.length === 0 && this.state.dynamic.synchronous_mode_strict ? ['*'] : picked
     const value = formatSsn(want)
-    if (value !== this.ssn) {
-      this.ssn = value
+    if (value !== this.state.ssn) {
+      this.state.ssn = value
       log.info(`assigning synchronous standby status to ${want.length ? want.join(', ') : 'nobody'} (synchronous_standby_names = '${value}')`)
       await this.applyPgConfigIfChanged()
     }
@@ -1132,19 +1099,19 @@ export class HaLoop {
   /** Rewind state INITIAL/CHECK/... -> CHECK when a rewind or reinit on divergence is allowed. */
   private triggerRewindCheck(obs: Observation): void {
     const c = obs.config
-    const allowed = (c.usePgRewind && this.memory.canRewind) || c.removeDataDirectoryOnDivergedTimelines
-    if (allowed && this.memory.rewind !== 'need') this.memory = {...this.memory, rewind: 'check'}
+    const allowed = (c.usePgRewind && this.state.memory.canRewind) || c.removeDataDirectoryOnDivergedTimelines
+    if (allowed && this.state.memory.rewind !== 'need') this.state.memory = {...this.state.memory, rewind: 'check'}
   }
 
   private async checkRewind(leader: string): Promise<RewindState> {
     const {pg, config, log} = this.d
     const src = this.memberConn(leader)
-    if (!src) return this.memory.rewind
+    if (!src) return this.state.memory.rewind
     const r = await pg.checkRewind(rewindConn(config, src), replicationConn(config, src))
     const state: RewindState = r.result === 'need-rewind' ? 'need' : r.result === 'not-needed' ? 'not-need' : 'check'
     if (r.result === 'need-rewind') log.info(`a rewind from ${leader} is needed: ${r.reason}`)
     else if (r.result === 'undecided') log.info(`cannot tell yet whether a rewind from ${leader} is needed: ${r.reason}`)
-    this.memory = {...this.memory, rewind: state}
+    this.state.memory = {...this.state.memory, rewind: state}
     return state
   }
 
@@ -1152,20 +1119,20 @@ export class HaLoop {
     const {pg, config, log} = this.d
     await pg.close().catch(() => {})
     await pg.stop({mode: 'fast', checkpoint: false, timeoutMs: config.postgresql.pg_ctl_timeout * 1000})
-    this.memory = {...this.memory, pgState: 'stopped'}
+    this.state.memory = {...this.state.memory, pgState: 'stopped'}
     try {
       await pg.rewind({source: rewindConn(config, src), signal})
-      this.memory = {...this.memory, rewind: 'success'}
+      this.state.memory = {...this.state.memory, rewind: 'success'}
       log.info(`pg_rewind from ${hostPortText(src)} finished`)
     } catch (e) {
       // Aborted, or the source is not ready yet (no checkpoint since promotion): try again later.
       if (signal.aborted || (e instanceof HactlError && e.recoverable)) throw e
-      this.memory = {...this.memory, rewind: 'failed'}
+      this.state.memory = {...this.state.memory, rewind: 'failed'}
       const p = config.postgresql
       if (p.remove_data_directory_on_rewind_failure || p.remove_data_directory_on_diverged_timelines) {
         log.warning('pg_rewind failed: removing the data directory so that the node is cloned again')
         await pg.removeDataDir()
-        this.memory = {...this.memory, rewind: 'initial'}
+        this.state.memory = {...this.state.memory, rewind: 'initial'}
       }
       throw e
     }
@@ -1177,17 +1144,17 @@ export class HaLoop {
    * drops an inactive physical slot nobody wants once unused for member_slots_ttl (core/slots.ts).
    */
   private async primaryMaintenance(): Promise<void> {
-    this.replication = this.lastPg?.inRecovery === false ? await this.d.pg.replicationStats().catch(() => []) : []
-    if (this.lastPg?.process === 'running' && this.lastPg.inRecovery === true && !this.slot.busy) {
+    this.state.replication = this.state.lastPg?.inRecovery === false ? await this.d.pg.replicationStats().catch(() => []) : []
+    if (this.state.lastPg?.process === 'running' && this.state.lastPg.inRecovery === true && !this.slot.busy) {
       // A replica keeps only the permanent slots: an old primary that rejoined still has its
       // members' slots, and on a standby an inactive slot holds back WAL removal for ever.
-      await this.dropUnusedSlots(new Set(Object.keys(this.dynamic.slots ?? {})))
+      await this.dropUnusedSlots(new Set(Object.keys(this.state.dynamic.slots ?? {})))
       return
     }
-    if (!this.isLeader || !this.dynamic.postgresql.use_slots || this.lastPg?.inRecovery !== false || !this.lastCluster) return
+    if (!this.isLeader || !this.state.dynamic.postgresql.use_slots || this.state.lastPg?.inRecovery !== false || !this.state.lastCluster) return
     const mine = slotNameFor(this.d.config.name)
-    const permanent = Object.entries(this.dynamic.slots ?? {}).filter(([name, spec]) => spec.type !== 'logical' && name !== mine).map(([name]) => name)
-    const members = this.lastCluster.members.filter((m) => m.name !== this.d.config.name).map((m) => slotNameFor(m.name))
+    const permanent = Object.entries(this.state.dynamic.slots ?? {}).filter(([name, spec]) => spec.type !== 'logical' && name !== mine).map(([name]) => name)
+    const members = this.state.lastCluster.members.filter((m) => m.name !== this.d.config.name).map((m) => slotNameFor(m.name))
     const want = [...new Set([...members, ...permanent])]
     for (const slot of want) {
       try {
@@ -1196,33 +1163,33 @@ export class HaLoop {
         this.d.log.warning(`failed to create replication slot ${slot}: ${errText(e)}`)
       }
     }
-    await this.dropUnusedSlots(new Set([...want, ...Object.keys(this.dynamic.slots ?? {})]))
+    await this.dropUnusedSlots(new Set([...want, ...Object.keys(this.state.dynamic.slots ?? {})]))
   }
 
   private async dropUnusedSlots(wanted: Set<string>): Promise<void> {
     const {pg, log, clock} = this.d
     // In maintenance mode nothing is dropped: the operator may be moving members around.
-    if (this.dynamic.pause) return
+    if (this.state.dynamic.pause) return
     const rows = await pg.replicationSlots().catch((e) => {
       log.warning(`could not list replication slots: ${errText(e)}`)
       return undefined
     })
     if (!rows) return
-    const ttlS = this.dynamic.member_slots_ttl ?? DEFAULT_MEMBER_SLOTS_TTL_S
+    const ttlS = this.state.dynamic.member_slots_ttl ?? DEFAULT_MEMBER_SLOTS_TTL_S
     const r = slotCleanup({
       now: clock.now(),
       slots: rows.map((x) => ({name: x.slotName, type: x.slotType, plugin: x.plugin, database: x.database, active: x.active})),
       wanted,
-      ignore: (this.dynamic.ignore_slots ?? []) as IgnoreSlot[],
+      ignore: (this.state.dynamic.ignore_slots ?? []) as IgnoreSlot[],
       ttlS,
-      unusedSince: this.slotsUnusedSince,
+      unusedSince: this.state.slotsUnusedSince,
     })
     for (const w of r.waiting) {
-      if (this.slotsUnusedSince[w.name] === undefined) {
+      if (this.state.slotsUnusedSince[w.name] === undefined) {
         log.warning(`replication slot ${w.name} is used by no member: dropping it in ${w.leftS}s (member_slots_ttl ${ttlS}s) unless a member uses it again or it is listed in slots or ignore_slots`)
       }
     }
-    this.slotsUnusedSince = r.unusedSince
+    this.state.slotsUnusedSince = r.unusedSince
     for (const name of r.drop) {
       try {
         if (await pg.dropSlot(name)) log.info(`dropped unused replication slot ${name} (unused for member_slots_ttl ${ttlS}s)`)
@@ -1236,15 +1203,15 @@ export class HaLoop {
     const {pg, config} = this.d
     await pg.close().catch(() => {})
     await pg.stop({mode: 'immediate', checkpoint: false, timeoutMs: config.postgresql.pg_ctl_timeout * 1000})
-    this.memory = {...this.memory, pgState: 'stopped', rewind: 'initial'}
+    this.state.memory = {...this.state.memory, pgState: 'stopped', rewind: 'initial'}
     await pg.removeDataDir()
     await this.clone(src, signal)
   }
 
   /** Runs a configured callback (never while bootstrapping) and remembers that one ran. */
   fireCallback(action: CallbackAction, role: string): void {
-    if (this.memory.bootstrapping) return
-    if (this.callbacks.fire(action, role)) this.memory = {...this.memory, callbackFired: true}
+    if (this.state.memory.bootstrapping) return
+    if (this.callbacks.fire(action, role)) this.state.memory = {...this.state.memory, callbackFired: true}
   }
 
   /** The running task's name as Patroni words it in `<x> already in progress`. */
@@ -1258,9 +1225,9 @@ export class HaLoop {
     const mine = this.publishedRole()
     const norm = (r: string) => (r === 'primary' ? 'master' : r)
     if (role && norm(role) !== norm(mine)) return 'host role mismatch'
-    const running = this.lastStatus?.serverVersion
+    const running = this.state.lastStatus?.serverVersion
     if (postgresVersion !== undefined && running !== undefined && postgresVersion <= running) return 'postgres version mismatch'
-    if (pendingOnly && !this.pendingRestart) return 'pending restart flag is not set'
+    if (pendingOnly && !this.state.pendingRestart) return 'pending restart flag is not set'
     return null
   }
 
@@ -1272,11 +1239,11 @@ export class HaLoop {
     const {pg, config, log} = this.d
     let settle!: (r: {ok: boolean | null; message: string}) => void
     const result = new Promise<{ok: boolean | null; message: string}>((r) => (settle = r))
-    const startTimeoutS = timeoutS ?? this.dynamic.primary_start_timeout
+    const startTimeoutS = timeoutS ?? this.state.dynamic.primary_start_timeout
     const started = this.slot.start('restart', 'restart', async (signal) => {
       try {
         const version = await pg.binaryVersion()
-        const recovery = this.lastPg?.inRecovery === false ? null : this.recoveryFor(version, this.upstream)
+        const recovery = this.state.lastPg?.inRecovery === false ? null : this.recoveryFor(version, this.state.upstream)
         const params = await this.writeConfig(version, recovery)
         this.clearPendingRestart(params.cmdline)
         await pg.close().catch(() => {})
@@ -1284,7 +1251,7 @@ export class HaLoop {
           {mode: 'fast', timeoutMs: config.postgresql.pg_ctl_timeout * 1000},
           {cmdline: params.cmdline, timeoutMs: startTimeoutS * 1000, signal},
         )
-        this.memory = {...this.memory, pgState: r.outcome === 'started' ? 'running' : 'starting'}
+        this.state.memory = {...this.state.memory, pgState: r.outcome === 'started' ? 'running' : 'starting'}
         if (r.outcome === 'started') {
           log.info('PostgreSQL restarted')
           this.fireCallback('on_restart', this.publishedRole())
@@ -1297,7 +1264,7 @@ export class HaLoop {
       }
     })
     if (!started) return {ok: false, message: this.busyText()}
-    this.memory = {...this.memory, recovering: true, startTimeoutS}
+    this.state.memory = {...this.state.memory, recovering: true, startTimeoutS}
     return result
   }
 
@@ -1308,15 +1275,15 @@ export class HaLoop {
    * it is stale, or when its filters no longer match.
    */
   private async runScheduledRestart(obs: Observation): Promise<void> {
-    const sr = this.scheduledRestart
-    if (!sr || this.slot.busy || this.dynamic.pause || !obs.dcs.reachable || !obs.dcs.cluster.leader) return
+    const sr = this.state.scheduledRestart
+    if (!sr || this.slot.busy || this.state.dynamic.pause || !obs.dcs.reachable || !obs.dcs.cluster.leader) return
     const {log, clock} = this.d
     const at = Date.parse(sr.schedule)
-    const v = scheduleVerdict(at, clock.now(), this.dynamic.loop_wait)
+    const v = scheduleVerdict(at, clock.now(), this.state.dynamic.loop_wait)
     if (v.kind === 'wait') return
-    this.scheduledRestart = null
+    this.state.scheduledRestart = null
     if (v.kind === 'stale') return log.warning(`dropping a stale scheduled restart (${v.lateSeconds}s late): ${sr.schedule}`)
-    if (sr.postmaster_start_time && this.lastStatus && sr.postmaster_start_time !== this.lastStatus.postmasterStartTime) {
+    if (sr.postmaster_start_time && this.state.lastStatus && sr.postmaster_start_time !== this.state.lastStatus.postmasterStartTime) {
       return log.info('cancelling the scheduled restart: PostgreSQL was restarted since it was requested')
     }
     const version = sr.postgres_version !== undefined ? postgresVersionNum(sr.postgres_version) : undefined
@@ -1360,17 +1327,17 @@ export class HaLoop {
     const t = this.slot.current
     if (t?.kind === 'bootstrap') return 'initializing new cluster'
     if (t?.kind === 'clone') return 'creating replica'
-    const p = this.lastPg?.process
+    const p = this.state.lastPg?.process
     if (p === 'running') return 'running'
     if (p === 'starting') return 'starting'
-    if (this.memory.pgState === 'crashed') return 'crashed'
+    if (this.state.memory.pgState === 'crashed') return 'crashed'
     if (p === 'unknown') return 'unknown'
     return 'stopped'
   }
 
   publishedRole(): string {
-    const pg = this.lastPg
-    let role: string = this.memory.role
+    const pg = this.state.lastPg
+    let role: string = this.state.memory.role
     if (pg?.inRecovery === false) role = 'primary'
     else if (pg?.inRecovery === true && role === 'primary') role = 'replica'
     return role === 'primary' ? 'master' : role
@@ -1414,7 +1381,7 @@ export class HaLoop {
       }),
     )
     const ok = answers.every(Boolean)
-    if (ok) this.failsafe.setActive(clock.now())
+    if (ok) this.state.failsafe.setActive(clock.now())
     return ok
   }
 
@@ -1427,22 +1394,22 @@ export class HaLoop {
       role: this.publishedRole(),
       version: PATRONI_COMPAT_VERSION,
     }
-    const pg = this.lastPg
+    const pg = this.state.lastPg
     if (pg?.walPosition !== null && pg?.walPosition !== undefined) data.xlog_location = pg.walPosition
     if (pg?.timeline) data.timeline = pg.timeline
-    const s = this.lastStatus
+    const s = this.state.lastStatus
     if (s?.inRecovery) {
       if (s.receivedLsn !== undefined) data.receive_lsn = s.receivedLsn
       if (s.replayedLsn !== undefined) data.replay_lsn = s.replayedLsn
       data.replication_state = s.walReceiver?.status === 'streaming' ? 'streaming' : 'in archive recovery'
     }
-    if (this.pendingRestart) {
+    if (this.state.pendingRestart) {
       data.pending_restart = true
-      if (this.pendingRestartReason) data.pending_restart_reason = structuredClone(this.pendingRestartReason)
+      if (this.state.pendingRestartReason) data.pending_restart_reason = structuredClone(this.state.pendingRestartReason)
     }
-    if (this.scheduledRestart) data.scheduled_restart = {...this.scheduledRestart}
+    if (this.state.scheduledRestart) data.scheduled_restart = {...this.state.scheduledRestart}
     if (Object.keys(c.tags).length > 0) data.tags = {...c.tags}
-    if (this.dynamic.pause) data.pause = true
+    if (this.state.dynamic.pause) data.pause = true
     return data
   }
 

@@ -91,8 +91,8 @@ export async function shutdownAgent(d: RuntimeDeps, cause: ShutdownCause): Promi
   }
   if (stopped) {
     // Like Patroni: the member key says `stopped` at once instead of the last running state until the ttl.
-    loop.lastPg = null
-    loop.lastStatus = null
+    loop.state.lastPg = null
+    loop.state.lastStatus = null
     await dcs.touchMember(loop.memberData()).catch((e) => log.warning(`failed to update the member key: ${errText(e)}`))
   }
 }

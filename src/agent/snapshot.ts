@@ -1,12 +1,16 @@
 /**
  * The agent's state as the REST API reads it (GET /patroni, the health endpoints, /metrics): one
- * record built from the HA loop, so the API never reaches into the loop's fields itself.
+ * record built from the agent's state record (state.ts) and the task slot's running task, so the
+ * API never reaches into the loop itself.
  */
 import type {NodeSnapshot, PostgresStatus} from '../api/types'
 import type {HaLoop} from './ha-loop'
+import {leaseValid} from './state'
 
 export async function snapshot(loop: HaLoop, name: string, scope: string, nextRunMs: number, dcsLastSeen: number, tags: Record<string, unknown>, now: number): Promise<NodeSnapshot> {
-  const s = loop.lastStatus
+  const st = loop.state
+  const task = loop.slot.current
+  const s = st.lastStatus
   let postgres: PostgresStatus | null = null
   if (s) {
     postgres = {
@@ -17,7 +21,7 @@ export async function snapshot(loop: HaLoop, name: string, scope: string, nextRu
         : {kind: 'primary', location: s.walPosition},
       timeline: s.timeline,
       replicationState: s.inRecovery ? (s.walReceiver?.status === 'streaming' ? 'streaming' : 'in archive recovery') : null,
-      replication: loop.replication.map((r) => ({
+      replication: st.replication.map((r) => ({
         usename: r.userName,
         application_name: r.applicationName,
         client_addr: r.clientAddr,
@@ -34,18 +38,18 @@ export async function snapshot(loop: HaLoop, name: string, scope: string, nextRu
     state: loop.memberState(),
     role: role === 'master' ? 'primary' : (role as NodeSnapshot['role']),
     postgres,
-    sysid: loop.sysid,
-    cluster: loop.lastCluster,
-    globalConfig: loop.dynamic,
-    isLeader: loop.leaseValid(now),
-    paused: loop.dynamic.pause === true,
-    failsafeActive: loop.dynamic.failsafe_mode === true && loop.failsafe.isActive(loop.dynamic.ttl),
+    sysid: st.sysid,
+    cluster: st.lastCluster,
+    globalConfig: st.dynamic,
+    isLeader: leaseValid(st, loop.config.name, task, now),
+    paused: st.dynamic.pause === true,
+    failsafeActive: st.dynamic.failsafe_mode === true && st.failsafe.isActive(st.dynamic.ttl),
     dcsLastSeen: Math.floor(dcsLastSeen / 1000),
     configuredTags: tags,
     effectiveTags: tags,
-    pendingRestartReason: loop.pendingRestartReason,
-    pendingRestart: loop.pendingRestart,
-    scheduledRestart: loop.scheduledRestart,
+    pendingRestartReason: st.pendingRestartReason,
+    pendingRestart: st.pendingRestart,
+    scheduledRestart: st.scheduledRestart,
     watchdogFailed: false,
     nextRunMs,
   }

@@ -633,7 +633,7 @@ export class Simulation {
   private async switchover(candidate: SimNode): Promise<void> {
     const a = candidate.agent
     if (!a || a.gate.state !== 'run' || candidate.peerPartitioned) return this.note(`switchover to ${candidate.name}: its REST API does not answer`)
-    const leader = a.loop.lastCluster?.leader?.name
+    const leader = a.loop.state.lastCluster?.leader?.name
     if (!leader || leader === candidate.name) return
     const handlers = createRestActions({loop: a.loop, dcs: a.dcs, clock: gatedClock(this.clock, a.gate), log: a.log, peers: gated(this.peersFor(candidate), a.gate), reload: async () => {}})
     this.note(`switchover requested: ${leader} -> ${candidate.name}`)
