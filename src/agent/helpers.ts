@@ -3,7 +3,7 @@
  */
 import type {LocalConfig} from '../config/load'
 import type {DynamicConfig} from '../config/dynamic-schema'
-import type {AgentMemory, DecideConfig, PeerStatus} from '../core/observation'
+import type {AgentMemory, DecideConfig, PeerStatus, TaskKind} from '../core/observation'
 import type {Peers} from '../ports/peers'
 
 /** Patroni's slot_name_from_member_name: lower case, [a-z0-9_] only, at most 63 bytes. */
@@ -119,4 +119,26 @@ export async function getPeerStatus(apiUrl: string, timeoutMs = 2000, peers: Pee
     body = undefined
   }
   return {status: r.status, body}
+}
+
+export function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e)
+}
+
+/** The long tasks as Patroni names them in `<x> already in progress` and in the observation. */
+const TASK_NAMES: Partial<Record<TaskKind, string>> = {
+  bootstrap: 'bootstrap',
+  'post-bootstrap': 'post_bootstrap',
+  clone: 'clone',
+  promote: 'promote',
+  'crash-recovery': 'crash recovery',
+  rewind: 'pg_rewind',
+  reinitialize: 'reinitialize',
+  'switchover-demote': 'demote',
+  'offline-demote': 'demote',
+}
+
+/** A running task's name: Patroni's for the known kinds, else its description. */
+export function taskName(t: {kind: string; description: string}): string {
+  return TASK_NAMES[t.kind as TaskKind] ?? t.description
 }

@@ -5,6 +5,7 @@
  */
 import type {NodeSnapshot, PostgresStatus} from '../api/types'
 import type {HaLoop} from './ha-loop'
+import {memberState, publishedRole} from './publish'
 import {leaseValid} from './state'
 
 export async function snapshot(loop: HaLoop, name: string, scope: string, nextRunMs: number, dcsLastSeen: number, tags: Record<string, unknown>, now: number): Promise<NodeSnapshot> {
@@ -31,11 +32,11 @@ export async function snapshot(loop: HaLoop, name: string, scope: string, nextRu
       })),
     }
   }
-  const role = loop.publishedRole()
+  const role = publishedRole(st)
   return {
     name,
     scope,
-    state: loop.memberState(),
+    state: memberState(st, task),
     role: role === 'master' ? 'primary' : (role as NodeSnapshot['role']),
     postgres,
     sysid: st.sysid,

@@ -1,0 +1,77 @@
+/**
+ * What the executor's parts work with: the ports (Dcs, PostgresControl, Clock, Peers, the log),
+ * the task slot, the callbacks, the local configuration in force and the agent's state record
+ * (state.ts). HaLoop builds one AgentContext; observe.ts, the action handlers (execute/*),
+ * pg-config.ts, maintenance.ts, restart.ts and publish.ts take it as their only dependency, so
+ * that the simulator and the unit tests run them on fakes (docs/architecture.md#one-ha-cycle).
+ */
+import type {LocalConfig} from '../config/load'
+import type {TaskKind} from '../core/observation'
+import {getMember} from '../core/cluster'
+import type {ShutdownCause} from '../core/shutdown'
+import type {Logger} from '../log/logger'
+import type {Clock} from '../ports/clock'
+import type {Dcs} from '../ports/dcs'
+import type {Peers} from '../ports/peers'
+import type {PostgresControl} from '../ports/postgres'
+import {Callbacks, type CallbackAction} from './callbacks'
+import {hostPortOf} from './helpers'
+import {initialState, type AgentState} from './state'
+import {TaskSlot} from './task-slot'
+
+/** The ports and the configuration the agent is started with. */
+export interface AgentPorts {
+  config: LocalConfig
+  dcs: Dcs
+  pg: PostgresControl
+  clock: Clock
+  log: Logger
+  /** The other members' REST APIs (leader race, failsafe). */
+  peers: Peers
+  /** Called by the `exit` action: the daemon shuts down with this code. */
+  requestExit: (code: number, cause?: ShutdownCause) => void
+}
+
+export interface AgentContext extends Readonly<Omit<AgentPorts, 'config'>> {
+  /** The local configuration in force (HaLoop.reloadLocal replaces it). */
+  config: LocalConfig
+  /** The one slot for long actions (task-slot.ts); a task that ends wakes the loop. */
+  readonly slot: TaskSlot
+  readonly callbacks: Callbacks
+  readonly state: AgentState
+}
+
+/** A fresh agent: the initial state, an empty task slot, the callbacks of the configuration in force. */
+export function createAgentContext(d: AgentPorts): AgentContext {
+  const slot = new TaskSlot(d.clock, () => d.dcs.wakeup())
+  const state = initialState(d.config, d.clock)
+  const x: AgentContext = {
+    config: d.config,
+    dcs: d.dcs,
+    pg: d.pg,
+    clock: d.clock,
+    log: d.log,
+    peers: d.peers,
+    requestExit: d.requestExit,
+    slot,
+    callbacks: new Callbacks({commands: () => x.config.postgresql.callbacks as never, scope: () => x.config.scope, log: d.log}),
+    state,
+  }
+  return x
+}
+
+/** Runs a configured callback (never while bootstrapping) and remembers that one ran. */
+export function fireCallback(x: AgentContext, action: CallbackAction, role: string): void {
+  if (x.state.memory.bootstrapping) return
+  if (x.callbacks.fire(action, role)) x.state.memory = {...x.state.memory, callbackFired: true}
+}
+
+/** Starts a long task in the slot; a busy slot is logged, never queued (docs/ha-rules.md#long-tasks). */
+export function startTask(x: AgentContext, kind: TaskKind, description: string, fn: (signal: AbortSignal) => Promise<unknown>): void {
+  if (!x.slot.start(kind, description, fn)) x.log.warning(`cannot start ${description}: ${x.slot.current?.description} is running`)
+}
+
+/** host/port of a member's conn_url in the last view; undefined when unknown or unusable. */
+export function memberConn(x: AgentContext, name: string): {host: string; port: number} | undefined {
+  return hostPortOf(x.state.lastCluster ? getMember(x.state.lastCluster, name)?.connUrl : null)
+}

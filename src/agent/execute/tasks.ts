@@ -1,0 +1,267 @@
+/**
+ * The bodies of the long tasks the handlers start in the task slot (docs/ha-rules.md#long-tasks;
+ * Patroni runs them in patroni/async_executor.py AsyncExecutor): initdb and the first start,
+ * post_bootstrap, cloning (pg_basebackup or create_replica_methods) and the start that follows
+ * it, starting PostgreSQL, promotion, pg_rewind, reinitialization and the graceful demotion.
+ * Each takes the task's AbortSignal; none decides what to do next (the core does, from the
+ * task's outcome).
+ */
+import {mkdtempSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {HactlError} from '../../errors'
+import type {ConnParams} from '../../ports/postgres'
+import {shellSplit} from '../callbacks'
+import {fireCallback, type AgentContext} from '../context'
+import {PrePromoteFailed, replicationConn, rewindConn, runArgv, runScript} from '../execute-failover'
+import {errText, hostPortText} from '../helpers'
+import {clearPendingRestart, recoveryFor, writeConfig} from '../pg-config'
+import {localConn} from '../settings'
+
+/** initdb (only the initdb method), the configuration files, the first start (patroni/ha.py Ha.bootstrap). */
+export async function bootstrapTask(x: AgentContext, signal: AbortSignal): Promise<void> {
+  const {pg, config} = x
+  if (config.bootstrap?.method && config.bootstrap.method !== 'initdb') {
+    throw new Error(`bootstrap.method ${config.bootstrap.method} is not implemented yet (only initdb)`)
+  }
+  const su = config.postgresql.authentication.superuser
+  await pg.initdb({options: config.bootstrap?.initdb, superuser: {username: su.username, password: su.password}, signal})
+  const version = await pg.binaryVersion()
+  const params = await writeConfig(x, version, null)
+  const r = await pg.start({cmdline: params.cmdline, timeoutMs: config.postgresql.pg_ctl_timeout * 1000, signal})
+  if (r.outcome === 'still-starting') throw new Error('PostgreSQL did not accept connections in time after initdb')
+  x.state.memory = {...x.state.memory, pgState: 'running'}
+}
+
+/** The roles, then bootstrap.post_bootstrap (patroni/ha.py Ha.post_bootstrap). */
+export async function postBootstrapTask(x: AgentContext): Promise<void> {
+  const {pg, config} = x
+  const a = config.postgresql.authentication
+  await pg.createRoles({superuser: a.superuser, replication: a.replication, rewind: a.rewind})
+  const cmd = config.bootstrap?.post_bootstrap ?? config.bootstrap?.post_init
+  if (typeof cmd === 'string' && cmd.trim()) await runPostBootstrap(x, cmd)
+  x.callbacks.fire('on_start', 'primary')
+}
+
+/**
+ * Patroni's call_post_bootstrap (patroni/postgresql/bootstrap.py Bootstrap.call_post_bootstrap):
+ * `<script...> <dsn>` as the superuser over the local connection, the password in a private
+ * passfile (never on the command line), commits local.
+ */
+async function runPostBootstrap(x: AgentContext, cmd: string): Promise<void> {
+  const {config, log} = x
+  const argv = shellSplit(cmd)
+  if (!argv?.length) throw new Error(`bootstrap.post_bootstrap: cannot split the command line: ${cmd}`)
+  const c = localConn(config)
+  const dir = mkdtempSync(join(tmpdir(), 'hactl-post-bootstrap-'))
+  try {
+    const esc = (v: unknown) => String(v ?? '').replace(/\\/g, '\\\\').replace(/:/g, '\\:')
+    const passfile = join(dir, 'pgpass')
+    writeFileSync(passfile, `${esc(c.host)}:${esc(c.port)}:*:${esc(c.user)}:${esc(c.password)}\n`, {mode: 0o600})
+    const dsn = `dbname=${c.dbname} user=${c.user} host=${c.host} port=${c.port}`
+    log.info(`running post_bootstrap: ${argv.join(' ')}`)
+    const r = await runArgv([...argv, dsn], {...process.env, PGPASSFILE: passfile, PGOPTIONS: '-c synchronous_commit=local'})
+    if (r.code !== 0) throw new Error(`post_bootstrap script ${argv[0]} returned non-zero code ${r.code}${r.output.trim() ? `: ${r.output.trim()}` : ''}`)
+  } finally {
+    rmSync(dir, {recursive: true, force: true})
+  }
+}
+
+/**
+ * Patroni's create_replica (patroni/postgresql/bootstrap.py Bootstrap.create_replica), then
+ * start the copy as a replica: `create_replica_methods` in order until one succeeds.
+ * `basebackup` is pg_basebackup from `src`; any other name runs `postgresql.<method>.command`
+ * (default: the name) with the method's other keys as `--key=value`, then --scope,
+ * --role=replica, --datadir and --connstring (none of them with `no_params`), the replication
+ * password in a private PGPASSFILE. Without a source (no leader yet) only methods marked
+ * `no_leader` (or `no_master`) are tried.
+ */
+export async function cloneTask(x: AgentContext, src: {host: string; port: number} | null, signal: AbortSignal): Promise<void> {
+  const {pg, config, log} = x
+  const configured = config.postgresql.create_replica_methods
+  const section = (m: string) => ((config.postgresql as Record<string, unknown>)[m] ?? {}) as Record<string, unknown>
+  const methods = src ? configured : configured.filter((m) => m !== 'basebackup' && (truthy(section(m)['no_leader']) || truthy(section(m)['no_master'])))
+  if (!methods.length) throw new Error(`no replica method can work without a leader (create_replica_methods: ${configured.join(', ')}; mark one no_leader: true)`)
+  const conn = src ? replicationConn(config, src) : null
+  let failure: unknown
+  let created = false
+  for (const m of methods) {
+    if (signal.aborted) break
+    try {
+      if (m === 'basebackup') {
+        log.info(`cloning from ${hostPortText(src!)} with pg_basebackup`)
+        await pg.basebackup({source: {...conn!, dbname: config.postgresql.database}, options: config.postgresql.basebackup as never, signal})
+      } else {
+        await runReplicaMethod(x, m, section(m), conn, signal)
+      }
+      log.info(`replica has been created using ${m}`)
+      created = true
+      break
+    } catch (e) {
+      log.error(`Error creating replica using method ${m}: ${errText(e)}`)
+      failure = e
+    }
+  }
+  if (!created) {
+    // As Patroni does: an empty data dir again, so the next cycle clones afresh instead of
+    // taking a half-copied directory for existing data.
+    await pg.removeDataDir().catch((e) => log.error(`could not empty ${config.postgresql.data_dir}: ${errText(e)}`))
+    throw failure instanceof Error ? failure : new Error(`no replica method succeeded (${methods.join(', ')})`)
+  }
+  await pg.restoreConfigFiles().catch(() => {})
+  // Start the copy as a replica inside the same task, as Patroni does: a fresh base backup's
+  // pg_control says "in production", and left stopped it would look like a crashed primary.
+  const upstream = x.state.lastCluster?.leader?.name ?? null
+  log.info(upstream ? `starting the clone as a replica of ${upstream}` : 'starting the clone as a replica')
+  await startPg(x, 'replica', upstream === config.name ? null : upstream, config.postgresql.pg_ctl_timeout * 1000, signal)
+  x.state.memory = {...x.state.memory, role: 'replica'}
+}
+
+async function runReplicaMethod(x: AgentContext, method: string, options: Record<string, unknown>, conn: ConnParams | null, signal: AbortSignal): Promise<void> {
+  const {pg, config, log} = x
+  const opts = {...options}
+  const dataDir = config.postgresql.data_dir
+  let empty = true
+  try {
+    empty = readdirSync(dataDir).length === 0
+  } catch {
+    empty = true
+  }
+  if (!empty) {
+    if (truthy(opts['keep_data'])) log.info('Leaving data directory uncleaned')
+    else await pg.removeDataDir()
+  }
+  const command = typeof opts['command'] === 'string' ? opts['command'] : method
+  delete opts['command']
+  const argv = shellSplit(command)
+  if (!argv?.length) throw new Error(`postgresql.${method}.command: cannot split the command line: ${command}`)
+  if (!truthy(opts['no_params'])) {
+    const connstring = conn ? `dbname=${config.postgresql.database} user=${conn.user} host=${conn.host} port=${conn.port}` : ''
+    Object.assign(opts, {scope: config.scope, role: 'replica', datadir: dataDir, connstring})
+  } else {
+    for (const k of ['no_params', 'no_master', 'no_leader', 'keep_data']) delete opts[k]
+  }
+  const params = Object.entries(opts).map(([k, v]) => `--${k}=${pyStr(v)}`)
+  const dir = mkdtempSync(join(tmpdir(), 'hactl-replica-method-'))
+  try {
+    const env: NodeJS.ProcessEnv = {...process.env}
+    if (conn) {
+      const esc = (v: unknown) => String(v ?? '').replace(/\\/g, '\\\\').replace(/:/g, '\\:')
+      const passfile = join(dir, 'pgpass')
+      writeFileSync(passfile, `${esc(conn.host)}:${esc(conn.port)}:*:${esc(conn.user)}:${esc(conn.password)}\n`, {mode: 0o600})
+      env.PGPASSFILE = passfile
+    }
+    log.info(`creating a replica with ${method}: ${[...argv, ...params].join(' ')}`)
+    const r = await runArgv([...argv, ...params], env, signal)
+    if (r.code !== 0) throw new Error(`${command} exited with code=${r.code}${r.output.trim() ? `: ${r.output.trim()}` : ''}`)
+  } finally {
+    rmSync(dir, {recursive: true, force: true})
+  }
+}
+
+/** Write the configuration (recovery settings for a replica) and start PostgreSQL (docs/ha-rules.md#starting-postgresql). */
+export async function startPg(x: AgentContext, as: 'primary' | 'replica', upstream: string | null, timeoutMs: number, signal: AbortSignal): Promise<void> {
+  const {pg} = x
+  const st = x.state
+  const version = await pg.binaryVersion()
+  const recovery = as === 'replica' ? recoveryFor(x, version, upstream) : null
+  const params = await writeConfig(x, version, recovery)
+  st.followKey = JSON.stringify(recovery)
+  st.upstream = upstream
+  if (as === 'replica') st.ssn = undefined
+  clearPendingRestart(x, params.cmdline)
+  const before = st.memory.role
+  const r = await pg.start({cmdline: params.cmdline, timeoutMs, signal})
+  if (r.outcome === 'started') {
+    const wasPrimary = before === 'primary' || before === 'promoted' || before === 'demoted'
+    if (as === 'replica' && wasPrimary) fireCallback(x, 'on_role_change', 'replica')
+    else fireCallback(x, 'on_start', as)
+  }
+}
+
+/**
+ * pre_promote (a failure aborts: the core then releases the lock), pg_ctl promote, CHECKPOINT
+ * (docs/ha-rules.md#promotion; patroni/postgresql/__init__.py Postgresql.promote).
+ */
+export async function promoteTask(x: AgentContext, signal: AbortSignal): Promise<void> {
+  const {pg, config, log} = x
+  x.state.failsafe.setActive(0)
+  const script = config.postgresql.pre_promote
+  if (script) {
+    const r = await runScript(script, signal)
+    if (r.code !== 0) throw new PrePromoteFailed(`pre_promote script exited with code ${r.code}${r.output.trim() ? `: ${r.output.trim()}` : ''}`)
+  }
+  // Until pg_ctl promote runs, a cancel (lock lost) leaves nothing to undo.
+  signal.throwIfAborted()
+  await pg.promote({timeoutMs: config.postgresql.pg_ctl_timeout * 1000})
+  x.state.memory = {...x.state.memory, pgState: 'running'}
+  log.info('PostgreSQL promoted')
+  fireCallback(x, 'on_role_change', 'primary')
+  // pg_rewind on the old primary refuses a source whose pg_control still shows the old timeline.
+  await pg.checkpoint().catch((e) => log.warning(`CHECKPOINT after promote failed: ${errText(e)}`))
+}
+
+/**
+ * The graceful demotion's task (docs/ha-rules.md#demotion; patroni/ha.py Ha.demote): a fast stop
+ * with the shutdown checkpoint, then, when the lock was `mine`, the leader key released with
+ * that checkpoint's LSN, between cycles. `stopped` records the stop.
+ */
+export async function gracefulDemoteTask(x: AgentContext, mine: boolean, timeoutMs: number | undefined, stopped: () => void, signal: AbortSignal): Promise<void> {
+  const {pg, dcs, log} = x
+  await pg.close().catch(() => {})
+  await pg.stop({mode: 'fast', checkpoint: true, ...(timeoutMs !== undefined ? {timeoutMs} : {})})
+  stopped()
+  // The shutdown checkpoint is the last WAL a candidate must have to be eligible.
+  const cd = await pg.controldata().catch(() => undefined)
+  // Never while a cycle runs: its renewal could re-create the key we delete (the cycle
+  // that follows sees the task ended and the key gone).
+  if (mine && (await x.slot.exclusive(signal, () => dcs.deleteLeader(cd?.checkpointLsn)))) log.info('released the leader key after demotion')
+}
+
+/** pg_rewind from `src` after a fast stop (docs/ha-rules.md#rewind-and-reinitialize; patroni/postgresql/rewind.py Rewind.execute). */
+export async function rewindTask(x: AgentContext, src: {host: string; port: number}, signal: AbortSignal): Promise<void> {
+  const {pg, config, log} = x
+  const st = x.state
+  await pg.close().catch(() => {})
+  await pg.stop({mode: 'fast', checkpoint: false, timeoutMs: config.postgresql.pg_ctl_timeout * 1000})
+  st.memory = {...st.memory, pgState: 'stopped'}
+  try {
+    await pg.rewind({source: rewindConn(config, src), signal})
+    st.memory = {...st.memory, rewind: 'success'}
+    log.info(`pg_rewind from ${hostPortText(src)} finished`)
+  } catch (e) {
+    // Aborted, or the source is not ready yet (no checkpoint since promotion): try again later.
+    if (signal.aborted || (e instanceof HactlError && e.recoverable)) throw e
+    st.memory = {...st.memory, rewind: 'failed'}
+    const p = config.postgresql
+    if (p.remove_data_directory_on_rewind_failure || p.remove_data_directory_on_diverged_timelines) {
+      log.warning('pg_rewind failed: removing the data directory so that the node is cloned again')
+      await pg.removeDataDir()
+      st.memory = {...st.memory, rewind: 'initial'}
+    }
+    throw e
+  }
+}
+
+/** Stop, wipe and clone again from `src` (patroni/ha.py Ha.reinitialize, Ha._do_reinitialize). */
+export async function reinitializeFrom(x: AgentContext, src: {host: string; port: number}, signal: AbortSignal): Promise<void> {
+  const {pg, config} = x
+  await pg.close().catch(() => {})
+  await pg.stop({mode: 'immediate', checkpoint: false, timeoutMs: config.postgresql.pg_ctl_timeout * 1000})
+  x.state.memory = {...x.state.memory, pgState: 'stopped', rewind: 'initial'}
+  await pg.removeDataDir()
+  await cloneTask(x, src, signal)
+}
+
+/** Python's truth value of a YAML setting (Patroni tests method options with `if value`). */
+function truthy(v: unknown): boolean {
+  return !(v === undefined || v === null || v === false || v === 0 || v === '' || (Array.isArray(v) && v.length === 0))
+}
+
+/** str() of a YAML value as Python prints it into `--key=value` (True, False, None). */
+function pyStr(v: unknown): string {
+  if (v === true) return 'True'
+  if (v === false) return 'False'
+  if (v === null || v === undefined) return 'None'
+  return typeof v === 'object' ? JSON.stringify(v) : String(v)
+}

@@ -1,0 +1,129 @@
+/**
+ * PostgreSQL's configuration as the agent writes it (docs/ha-rules.md#postgresql-configuration):
+ * server parameters, pg_hba/pg_ident, recovery settings, the reload when they changed and the
+ * pending-restart bookkeeping. Patroni's patroni/postgresql/config.py ConfigHandler.
+ */
+import {humanSetting, serverParameters} from '../core/pg-params'
+import {getMember} from '../core/cluster'
+import {recoveryParameters} from '../postgres/recovery'
+import type {ConnParams, RecoveryConfig} from '../ports/postgres'
+import {fireCallback, type AgentContext} from './context'
+import {hostPortOf, slotNameFor} from './helpers'
+import {publishedRole} from './publish'
+
+export type ServerParams = ReturnType<typeof serverParameters>
+
+export function pgHba(x: AgentContext): string[] | undefined {
+  const b = x.config.bootstrap?.pg_hba
+  if (Array.isArray(b) && b.every((y) => typeof y === 'string')) return b as string[]
+  return x.config.postgresql.pg_hba ?? x.state.dynamic.postgresql.pg_hba
+}
+
+export function serverParams(x: AgentContext, version: number): ServerParams {
+  const c = x.config
+  const dyn = x.state.dynamic
+  const p = serverParameters({
+    serverVersion: version,
+    scope: c.scope,
+    listen: `${c.postgresql.listen.hosts.join(',')}:${c.postgresql.listen.port}`,
+    dynamicParameters: dyn.postgresql.parameters,
+    localParameters: c.postgresql.parameters,
+    synchronousMode: dyn.synchronous_mode !== false,
+    synchronousModeStrict: dyn.synchronous_mode_strict,
+    synchronousStandbyNames: x.state.ssn,
+  })
+  for (const w of p.warnings) x.log.warning(w)
+  return p
+}
+
+/** The recovery settings for following `upstream` (null: a replica without upstream). */
+export function recoveryFor(x: AgentContext, version: number, upstream: string | null): RecoveryConfig {
+  const c = x.config.postgresql
+  const lastCluster = x.state.lastCluster
+  const up = upstream ? hostPortOf(lastCluster ? getMember(lastCluster, upstream)?.connUrl : null) : undefined
+  const r = recoveryParameters({
+    serverVersion: version,
+    name: x.config.name,
+    upstream: up,
+    replication: {...c.authentication.replication, user: c.authentication.replication.username} as ConnParams & {username?: string},
+    recoveryConf: c.recovery_conf ?? x.state.dynamic.postgresql.recovery_conf,
+    slotName: x.state.dynamic.postgresql.use_slots ? slotNameFor(x.config.name) : undefined,
+  })
+  return {signal: 'standby', parameters: r.parameters, primaryConninfo: r.primaryConninfo}
+}
+
+/** Writes the configuration files (and the recovery settings) and remembers what was written. */
+export async function writeConfig(x: AgentContext, version: number, recovery: RecoveryConfig | null): Promise<ServerParams> {
+  const params = serverParams(x, version)
+  await x.pg.writeConfigFiles({
+    serverVersion: version,
+    parameters: params.parameters,
+    customConf: x.config.postgresql.custom_conf,
+    pgHba: pgHba(x),
+    pgIdent: x.config.postgresql.pg_ident,
+    recovery,
+  })
+  x.state.runningRecovery = recovery
+  x.state.appliedKey = configKey(x, params)
+  return params
+}
+
+function configKey(x: AgentContext, params: ServerParams): string {
+  return JSON.stringify([params.parameters, pgHba(x) ?? null, x.config.postgresql.pg_ident ?? null, x.config.postgresql.custom_conf ?? null])
+}
+
+/**
+ * Patroni's reload_config for a running PostgreSQL (patroni/postgresql/config.py
+ * ConfigHandler.reload_config; docs/ha-rules.md#postgresql-configuration): when the parameters
+ * or pg_hba/pg_ident wanted now differ from what was written, rewrite the files and reload. A command-line parameter (max_connections, wal_level, ...) cannot change
+ * without a restart: it becomes pending_restart, and pg_settings adds the file parameters that
+ * need one.
+ */
+export async function applyPgConfigIfChanged(x: AgentContext, force = false): Promise<void> {
+  const {pg, log, clock} = x
+  const st = x.state
+  if (st.pendingCheckAt !== null && clock.now() >= st.pendingCheckAt && st.lastPg?.process === 'running') {
+    st.pendingCheckAt = null
+    await refreshPendingRestart(x)
+  }
+  if (st.lastPg?.process !== 'running' || x.slot.busy || st.appliedKey === null) return
+  const version = await pg.binaryVersion()
+  const params = serverParams(x, version)
+  if (!force && configKey(x, params) === st.appliedKey) return
+  await writeConfig(x, version, st.runningRecovery)
+  await pg.reload()
+  log.info('PostgreSQL configuration changed: files rewritten and reloaded')
+  fireCallback(x, 'on_reload', publishedRole(st))
+  st.pendingCheckAt = clock.now() + 1000
+  x.dcs.wakeup()
+}
+
+async function refreshPendingRestart(x: AgentContext): Promise<void> {
+  const st = x.state
+  const reasons: Record<string, {old_value: string; new_value: string}> = {}
+  const params = serverParams(x, await x.pg.binaryVersion())
+  const rows = await x.pg.settings()
+  for (const [k, v] of Object.entries(params.cmdline)) {
+    const was = st.startedCmdline?.[k]
+    if (was !== undefined && was !== v) reasons[k] = {old_value: was, new_value: v}
+  }
+  // pg_settings still shows the running value of a parameter waiting for a restart.
+  for (const r of rows) {
+    if (r.pendingRestart && !reasons[r.name]) {
+      reasons[r.name] = {old_value: humanSetting(r.setting, r.unit), new_value: params.parameters[r.name] ?? '(changed in the configuration files)'}
+    }
+  }
+  const pending = Object.keys(reasons).length > 0
+  if (pending && !st.pendingRestart) x.log.info(`pending restart: ${Object.keys(reasons).sort().join(', ')}`)
+  st.pendingRestart = pending
+  st.pendingRestartReason = pending ? reasons : null
+}
+
+/** PostgreSQL (re)starts with `cmdline`: nothing is pending a restart any more. */
+export function clearPendingRestart(x: AgentContext, cmdline: Record<string, string>): void {
+  const st = x.state
+  st.startedCmdline = {...cmdline}
+  st.pendingRestart = false
+  st.pendingRestartReason = null
+  st.pendingCheckAt = null
+}
