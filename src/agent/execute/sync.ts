@@ -5,7 +5,7 @@
  */
 import type {Action, ActionType} from '../../core/actions'
 import type {Observation} from '../../core/observation'
-import {formatSsn, parseSsn, pickSyncStandbys, sameSet, syncMemberInfo, syncStandbys} from '../../core/sync'
+import {formatSsn, nextSyncStep, parseSsn, pickSyncStandbys, syncMemberInfo, syncStandbys} from '../../core/sync'
 import type {AgentContext} from '../context'
 import {applyPgConfigIfChanged} from '../pg-config'
 import {viaDcs, type Handler} from './common'
@@ -28,14 +28,18 @@ export const setSync: Handler<Of<'set-sync'>> = async (a, _obs, x) => {
 
 /**
  * The lock holder's synchronous replication upkeep (docs/ha-rules.md#synchronous-mode;
- * patroni/ha.py Ha._process_multisync_replication). Order is the safety: a standby leaves `/sync`
- * before it leaves synchronous_standby_names, and enters `/sync` only after
- * synchronous_standby_names names it and it reports `sync` at or past the barrier.
+ * patroni/ha.py Ha._process_multisync_replication): core/sync.ts nextSyncStep decides each step
+ * from what is seen now (the order is the safety: a standby leaves `/sync` before it leaves
+ * synchronous_standby_names, and enters `/sync` only once named and proven synchronous); this
+ * carries the step out, looks again, and asks for the next, until there is none.
  */
 export const manageSync: Handler<Of<'manage-sync'>> = async (a, obs, x) => {
   await syncUpkeep(x, a.type, obs)
   return {}
 }
+
+/** Upper bound of steps in one upkeep round (a round needs at most six). */
+const MAX_SYNC_STEPS = 10
 
 async function syncUpkeep(x: AgentContext, type: ActionType, obs: Observation): Promise<void> {
   const {pg, dcs, log, clock} = x
@@ -43,29 +47,13 @@ async function syncUpkeep(x: AgentContext, type: ActionType, obs: Observation): 
   if (!obs.dcs.reachable) return
   const cluster = obs.dcs.cluster
   const me = x.config.name
-  if (st.dynamic.synchronous_mode !== true) {
-    if (cluster.sync.version !== null) {
-      if (!(await viaDcs(x, type, () => dcs.deleteSync(cluster.sync.version!)))) return
-      log.info('synchronous mode off: removed /sync')
-    }
-    if (st.ssn !== undefined) {
-      st.ssn = undefined
-      await applyPgConfigIfChanged(x)
-    }
-    return
+  const key = {
+    exists: cluster.sync.version !== null,
+    leader: cluster.sync.leader,
+    standbys: syncStandbys(cluster.sync.syncStandby),
+    version: cluster.sync.version,
   }
-  if (st.lastPg?.inRecovery !== false) return
-  let version = cluster.sync.version
-  let current = cluster.sync.leader === me ? syncStandbys(cluster.sync.syncStandby) : []
-  if (cluster.sync.leader !== me) {
-    const v = await viaDcs(x, type, () => dcs.setSync({leader: me, sync_standby: null}, version ?? 0))
-    if (v === false) {
-      log.info('Synchronous replication key updated by someone else.')
-      return
-    }
-    version = v
-  }
-  const compute = async () => {
+  const compute = async (current: string[]) => {
     const rows = await pg.settings(['synchronous_standby_names', 'synchronous_commit'])
     const live = rows.find((r) => r.name === 'synchronous_standby_names')?.setting ?? ''
     const commit = rows.find((r) => r.name === 'synchronous_commit')?.setting ?? 'on'
@@ -90,37 +78,60 @@ async function syncUpkeep(x: AgentContext, type: ActionType, obs: Observation): 
       maxLagOnSyncnode: st.dynamic.maximum_lag_on_syncnode,
     })
     st.syncReady = pick.ready
-    return pick
+    return {live, pick}
   }
-  const publish = async (names: string[]) => {
-    const v = await viaDcs(x, type, () => dcs.setSync({leader: me, sync_standby: names.length ? [...names].sort().join(',') : null}, version ?? 0))
-    if (v === false) {
-      log.info('Synchronous replication key updated by someone else.')
-      return false
+  let waited = false
+  for (let i = 0; i < MAX_SYNC_STEPS; i++) {
+    const enabled = st.dynamic.synchronous_mode === true
+    const primary = st.lastPg?.inRecovery === false
+    const mine = (key.leader ?? '').toLowerCase() === me.toLowerCase()
+    const seen = enabled && primary && mine ? await compute(key.standbys) : enabled && primary ? {live: '', pick: {picked: [], allowPromote: []}} : undefined
+    const step = nextSyncStep({
+      enabled,
+      strict: st.dynamic.synchronous_mode_strict,
+      me,
+      primary,
+      keyExists: key.exists,
+      keyLeader: key.leader,
+      keyStandbys: mine ? key.standbys : [],
+      managed: st.ssn !== undefined,
+      // What the agent asked for (a reload takes effect a moment later); PostgreSQL's own value when it asked nothing yet.
+      liveSsn: st.ssn ?? seen?.live ?? '',
+      ...(seen ? {pick: seen.pick} : {}),
+      waited,
+    })
+    if (!step) return
+    switch (step.type) {
+      case 'delete-sync-key':
+        if (!(await viaDcs(x, type, () => dcs.deleteSync(key.version ?? undefined)))) return
+        log.info('synchronous mode off: removed /sync')
+        Object.assign(key, {exists: false, leader: null, standbys: [], version: null})
+        break
+      case 'release-ssn':
+        st.ssn = undefined
+        await applyPgConfigIfChanged(x)
+        break
+      case 'claim-sync-key':
+      case 'publish': {
+        const names = step.type === 'publish' ? step.standbys : []
+        const v = await viaDcs(x, type, () => dcs.setSync({leader: me, sync_standby: names.length ? [...names].sort().join(',') : null}, key.version ?? 0))
+        if (v === false) return log.info('Synchronous replication key updated by someone else.')
+        Object.assign(key, {exists: true, leader: me, standbys: names.map((n) => n.toLowerCase()), version: v})
+        if (names.length) log.info(`synchronous standby for ${me}: ${names.join(', ')} (published in /sync)`)
+        break
+      }
+      case 'set-ssn': {
+        const value = formatSsn(step.names)
+        st.ssn = value
+        log.info(`assigning synchronous standby status to ${step.names.length ? step.names.join(', ') : 'nobody'} (synchronous_standby_names = '${value}')`)
+        await applyPgConfigIfChanged(x)
+        break
+      }
+      case 'wait':
+        await clock.sleep(step.ms)
+        waited = true
+        break
     }
-    version = v
-    current = names.map((n) => n.toLowerCase())
-    return true
   }
-  let {picked, allowPromote} = await compute()
-  if (sameSet(picked, current)) {
-    if (!sameSet(allowPromote, current)) await publish(allowPromote)
-    return
-  }
-  const common = allowPromote.filter((n) => current.includes(n.toLowerCase()))
-  if (!sameSet(common, current) && !(await publish(common))) return
-  const want = picked.length === 0 && st.dynamic.synchronous_mode_strict ? ['*'] : picked
-  const value = formatSsn(want)
-  if (value !== st.ssn) {
-    st.ssn = value
-    log.info(`assigning synchronous standby status to ${want.length ? want.join(', ') : 'nobody'} (synchronous_standby_names = '${value}')`)
-    await applyPgConfigIfChanged(x)
-  }
-  if (want.length && !want.includes('*') && !sameSet(allowPromote, want)) {
-    await clock.sleep(2000)
-    ;({allowPromote} = await compute())
-  }
-  if (allowPromote.length && !sameSet(allowPromote, common)) {
-    if (await publish(allowPromote)) log.info(`synchronous standby for ${me}: ${allowPromote.join(', ')} (published in /sync)`)
-  }
+  log.warning(`synchronous replication upkeep did not settle within ${MAX_SYNC_STEPS} steps; continuing next cycle`)
 }
