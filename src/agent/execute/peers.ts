@@ -73,6 +73,11 @@ async function vouchedByAll(x: AgentContext, obs: Observation): Promise<boolean>
     }),
   )
   const ok = answers.every(Boolean)
-  if (ok) x.state.failsafe.setActive(clock.now())
+  if (ok) {
+    x.state.failsafe.setActive(clock.now())
+    // Every member vouched: this node goes on as the leader for another ttl, and the REST API
+    // says so (Patroni's _handle_dcs_error calls set_is_leader(True) here).
+    x.state.lastLockRenewal = clock.now()
+  }
   return ok
 }
