@@ -4,7 +4,7 @@
  * `<command...> <action> <role> <scope>`, fire-and-forget. A new callback ends a previous one that
  * still runs (its whole process group), except on_reload, which has its own slot, as in Patroni.
  */
-import {spawn, type ChildProcess} from 'node:child_process'
+import type {ProcessRunner} from '../ports/process-runner'
 import type {Logger} from '../log/logger'
 
 export type CallbackAction = 'on_start' | 'on_stop' | 'on_restart' | 'on_reload' | 'on_role_change'
@@ -48,14 +48,19 @@ export function shellSplit(text: string): string[] | undefined {
 }
 
 export class Callbacks {
-  private main?: ChildProcess
-  private reload?: ChildProcess
+  /** The running on_* callback (one at a time) and the running on_reload, each abortable. */
+  private main?: AbortController
+  private reload?: AbortController
 
   constructor(
     private readonly d: {
       commands: () => Partial<Record<CallbackAction, string>> | undefined
       scope: () => string
       log: Logger
+      /** Runs the callback; aborting its signal kills its whole process tree (ProcessRunner's contract). */
+      runner: Pick<ProcessRunner, 'run'>
+      /** The callback's environment (the agent's own, as Patroni passes it). */
+      env: () => Record<string, string>
     },
   ) {}
 
@@ -69,27 +74,23 @@ export class Callbacks {
       return false
     }
     const wire = role === 'primary' || role === 'promoted' ? 'master' : role
-    const previous = action === 'on_reload' ? this.reload : this.main
-    if (previous && previous.exitCode === null && previous.signalCode === null) killGroup(previous)
-    try {
-      const child = spawn(argv[0], [...argv.slice(1), action, wire, this.d.scope()], {detached: true, stdio: 'ignore'})
-      child.on('error', (e) => this.d.log.warning(`callback ${action} failed to start: ${e.message}`))
-      child.unref()
-      if (action === 'on_reload') this.reload = child
-      else this.main = child
-      this.d.log.info(`calling callback ${action} with role ${wire}`)
-      return true
-    } catch (e) {
-      this.d.log.warning(`callback ${action} failed to start: ${(e as Error).message}`)
-      return false
+    const ac = new AbortController()
+    if (action === 'on_reload') {
+      this.reload?.abort()
+      this.reload = ac
+    } else {
+      this.main?.abort()
+      this.main = ac
     }
-  }
-}
-
-function killGroup(child: ChildProcess): void {
-  try {
-    if (child.pid) process.kill(-child.pid, 'SIGKILL')
-  } catch {
-    child.kill('SIGKILL')
+    this.d.log.info(`calling callback ${action} with role ${wire}`)
+    this.d.runner.run(argv[0], [...argv.slice(1), action, wire, this.d.scope()], {env: this.d.env(), signal: ac.signal, maxOutputBytes: 4096}).then(
+      (r) => {
+        if (r.code !== 0 && !ac.signal.aborted) this.d.log.warning(`callback ${action} exited with ${r.code === null ? `signal ${r.signal}` : `code ${r.code}`}${r.stderr.trim() ? `: ${r.stderr.trim().slice(-500)}` : ''}`)
+      },
+      (e: unknown) => {
+        if (!ac.signal.aborted) this.d.log.warning(`callback ${action} failed to start: ${(e as Error).message}`)
+      },
+    )
+    return true
   }
 }

@@ -14,6 +14,7 @@ import type {Clock} from '../ports/clock'
 import type {Dcs} from '../ports/dcs'
 import type {Peers} from '../ports/peers'
 import type {PostgresControl} from '../ports/postgres'
+import type {ProcessRunner} from '../ports/process-runner'
 import {Callbacks, type CallbackAction} from './callbacks'
 import {hostPortOf} from './helpers'
 import {initialState, type AgentState} from './state'
@@ -30,6 +31,10 @@ export interface AgentPorts {
   peers: Peers
   /** Called by the `exit` action: the daemon shuts down with this code. */
   requestExit: (code: number, cause?: ShutdownCause) => void
+  /** External programs: callbacks, post_bootstrap, replica methods, pre_promote. */
+  processes: ProcessRunner
+  /** The environment those programs get (the agent's own, as Patroni passes it). */
+  childEnv: Record<string, string>
 }
 
 export interface AgentContext extends Readonly<Omit<AgentPorts, 'config'>> {
@@ -54,7 +59,9 @@ export function createAgentContext(d: AgentPorts): AgentContext {
     peers: d.peers,
     requestExit: d.requestExit,
     slot,
-    callbacks: new Callbacks({commands: () => x.config.postgresql.callbacks as never, scope: () => x.config.scope, log: d.log}),
+    processes: d.processes,
+    childEnv: d.childEnv,
+    callbacks: new Callbacks({commands: () => x.config.postgresql.callbacks as never, scope: () => x.config.scope, log: d.log, runner: d.processes, env: () => d.childEnv}),
     state,
   }
   return x

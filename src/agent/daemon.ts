@@ -13,6 +13,7 @@ import {Logger} from '../log/logger'
 import type {ShutdownCause} from '../core/shutdown'
 import type {Clock} from '../ports/clock'
 import type {Dcs, DcsTiming} from '../ports/dcs'
+import type {ProcessRunner} from '../ports/process-runner'
 import type {Peers} from '../ports/peers'
 import type {PostgresControl} from '../ports/postgres'
 import {errText, HaLoop} from './ha-loop'
@@ -30,6 +31,8 @@ export interface AgentPorts {
   createDcs(config: LocalConfig, timing: DcsTiming, log: Logger, clock: Clock): Dcs
   /** The local PostgreSQL from the configuration. */
   createPostgres(config: LocalConfig, log: Logger): PostgresControl
+  /** External programs the agent runs (callbacks, post_bootstrap, replica methods, pre_promote). */
+  processes: ProcessRunner
 }
 
 export async function runAgent(ports: AgentPorts, configPath: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -57,7 +60,9 @@ export async function runAgent(ports: AgentPorts, configPath: string | undefined
     }
     stopper.abort()
   }
-  const loop = new HaLoop({config, dcs, pg, clock, log, peers, requestExit})
+  // Programs the agent runs get its own environment, as Patroni's do.
+  const childEnv = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string'))
+  const loop = new HaLoop({config, dcs, pg, clock, log, peers, requestExit, processes: ports.processes, childEnv})
   let nextRunMs = clock.now()
 
   const source: AgentStateSource = {

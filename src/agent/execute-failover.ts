@@ -2,11 +2,11 @@
  * Helpers of the failover actions (promote, write-history, rewind): the pre_promote hook, the
  * timeline history file and `/history` lines, and the connection parameters of the rewind user.
  */
-import {spawn} from 'node:child_process'
 import type {LocalConfig} from '../config/load'
 import type {HistoryLine} from '../core/cluster'
 import {parseTimelineHistory} from '../core/timeline-history'
 import type {ConnParams} from '../ports/postgres'
+import type {ProcessRunner} from '../ports/process-runner'
 
 /** The pre_promote script exited non-zero (or could not run): nothing was promoted. */
 export class PrePromoteFailed extends Error {}
@@ -15,18 +15,8 @@ export class PrePromoteFailed extends Error {}
  * Runs `postgresql.pre_promote` through /bin/sh (so quoting works as operators expect) and
  * resolves with its exit code; a script that cannot be spawned or is killed counts as failure.
  */
-export function runScript(script: string, signal?: AbortSignal, timeoutMs = 60_000): Promise<{code: number; output: string}> {
-  return new Promise((resolve) => {
-    let output = ''
-    const child = spawn('/bin/sh', ['-c', script], {stdio: ['ignore', 'pipe', 'pipe'], signal, timeout: timeoutMs, killSignal: 'SIGKILL'})
-    const keep = (b: Buffer) => {
-      output = (output + b.toString()).slice(-2000)
-    }
-    child.stdout.on('data', keep)
-    child.stderr.on('data', keep)
-    child.on('error', (e) => resolve({code: -1, output: `${output}${e.message}`}))
-    child.on('close', (code) => resolve({code: code ?? -1, output}))
-  })
+export function runScript(runner: Pick<ProcessRunner, 'run'>, script: string, env: Record<string, string>, signal?: AbortSignal, timeoutMs = 60_000): Promise<{code: number; output: string}> {
+  return runArgv(runner, ['/bin/sh', '-c', script], env, signal, timeoutMs)
 }
 
 /** Patroni writes the newest entry's time as an ISO timestamp with an explicit +00:00 offset. */
@@ -70,17 +60,17 @@ export function replicationConn(config: LocalConfig, target: {host: string; port
   return {...(rest as ConnParams), user: username, host: target.host, port: target.port}
 }
 
-/** Runs argv without a shell and resolves with its exit code and the tail of its output. */
-export function runArgv(argv: string[], env: NodeJS.ProcessEnv, signal?: AbortSignal, timeoutMs = 600_000): Promise<{code: number; output: string}> {
-  return new Promise((resolve) => {
-    let output = ''
-    const child = spawn(argv[0], argv.slice(1), {stdio: ['ignore', 'pipe', 'pipe'], env, signal, timeout: timeoutMs, killSignal: 'SIGKILL'})
-    const keep = (b: Buffer) => {
-      output = (output + b.toString()).slice(-2000)
-    }
-    child.stdout.on('data', keep)
-    child.stderr.on('data', keep)
-    child.on('error', (e) => resolve({code: -1, output: `${output}${e.message}`}))
-    child.on('close', (code) => resolve({code: code ?? -1, output}))
-  })
+/**
+ * Runs argv without a shell through the ProcessRunner port and resolves with its exit code (-1
+ * for a signal, a timeout or a program that cannot start) and the tail of its output. Rejects
+ * only when `signal` aborts.
+ */
+export async function runArgv(runner: Pick<ProcessRunner, 'run'>, argv: string[], env: Record<string, string>, signal?: AbortSignal, timeoutMs = 600_000): Promise<{code: number; output: string}> {
+  try {
+    const r = await runner.run(argv[0], argv.slice(1), {env, timeoutMs, maxOutputBytes: 2000, ...(signal ? {signal} : {})})
+    return {code: r.code ?? -1, output: `${r.stdout}${r.stderr}`.slice(-2000)}
+  } catch (e) {
+    if (signal?.aborted) throw e
+    return {code: -1, output: (e as Error).message}
+  }
 }

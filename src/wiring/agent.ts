@@ -63,7 +63,7 @@ export function createPostgres(config: LocalConfig, log: Logger): PostgresAdapte
 
 /** The real ports of the agent: system clock, HTTP peers, etcd v3, PostgreSQL through its tools. */
 export function agentPorts(): AgentPorts {
-  return {clock: systemClock, peers: httpPeers, createDcs, createPostgres}
+  return {clock: systemClock, peers: httpPeers, createDcs, createPostgres, processes: new NodeProcessRunner()}
 }
 
 /** `hactl agent [CONFIG]`: runs the agent on the real ports until SIGTERM/SIGINT; the exit code. */

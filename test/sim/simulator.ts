@@ -33,6 +33,7 @@ import {HactlError} from '../../src/errors'
 import {DEFAULT_LOG_SETTINGS, Logger, type LogSink} from '../../src/log/logger'
 import type {PeerAnswer, Peers} from '../../src/ports/peers'
 import {FakeKv} from '../fakes/fake-dcs'
+import {FakeProcessRunner} from '../fakes/fake-process-runner'
 import {contains, FakePostgres, PgWorld, type PgEvent} from '../fakes/fake-postgres'
 import {drain, Gate, gated, gatedClock, SimClock} from './sim-clock'
 
@@ -377,6 +378,8 @@ class SimNode {
       clock,
       log,
       peers: gated(sim.peersFor(this), gate),
+      processes: gated(new FakeProcessRunner(clock), gate),
+      childEnv: {},
       requestExit: (_code, c) => {
         cause = c ?? 'signal'
         stop.abort()

@@ -60,7 +60,7 @@ async function runPostBootstrap(x: AgentContext, cmd: string): Promise<void> {
     writeFileSync(passfile, `${esc(c.host)}:${esc(c.port)}:*:${esc(c.user)}:${esc(c.password)}\n`, {mode: 0o600})
     const dsn = `dbname=${c.dbname} user=${c.user} host=${c.host} port=${c.port}`
     log.info(`running post_bootstrap: ${argv.join(' ')}`)
-    const r = await runArgv([...argv, dsn], {...process.env, PGPASSFILE: passfile, PGOPTIONS: '-c synchronous_commit=local'})
+    const r = await runArgv(x.processes, [...argv, dsn], {...x.childEnv, PGPASSFILE: passfile, PGOPTIONS: '-c synchronous_commit=local'})
     if (r.code !== 0) throw new Error(`post_bootstrap script ${argv[0]} returned non-zero code ${r.code}${r.output.trim() ? `: ${r.output.trim()}` : ''}`)
   } finally {
     rmSync(dir, {recursive: true, force: true})
@@ -144,7 +144,7 @@ async function runReplicaMethod(x: AgentContext, method: string, options: Record
   const params = Object.entries(opts).map(([k, v]) => `--${k}=${pyStr(v)}`)
   const dir = mkdtempSync(join(tmpdir(), 'hactl-replica-method-'))
   try {
-    const env: NodeJS.ProcessEnv = {...process.env}
+    const env: Record<string, string> = {...x.childEnv}
     if (conn) {
       const esc = (v: unknown) => String(v ?? '').replace(/\\/g, '\\\\').replace(/:/g, '\\:')
       const passfile = join(dir, 'pgpass')
@@ -152,7 +152,7 @@ async function runReplicaMethod(x: AgentContext, method: string, options: Record
       env.PGPASSFILE = passfile
     }
     log.info(`creating a replica with ${method}: ${[...argv, ...params].join(' ')}`)
-    const r = await runArgv([...argv, ...params], env, signal)
+    const r = await runArgv(x.processes, [...argv, ...params], env, signal)
     if (r.code !== 0) throw new Error(`${command} exited with code=${r.code}${r.output.trim() ? `: ${r.output.trim()}` : ''}`)
   } finally {
     rmSync(dir, {recursive: true, force: true})
@@ -188,7 +188,7 @@ export async function promoteTask(x: AgentContext, signal: AbortSignal): Promise
   x.state.failsafe.setActive(0)
   const script = config.postgresql.pre_promote
   if (script) {
-    const r = await runScript(script, signal)
+    const r = await runScript(x.processes, script, x.childEnv, signal)
     if (r.code !== 0) throw new PrePromoteFailed(`pre_promote script exited with code ${r.code}${r.output.trim() ? `: ${r.output.trim()}` : ''}`)
   }
   // Until pg_ctl promote runs, a cancel (lock lost) leaves nothing to undo.
