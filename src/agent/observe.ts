@@ -16,6 +16,9 @@ import {replicationConn} from './execute-failover'
 import {withFailsafeLeader} from './failsafe'
 import {decideConfig, errText, taskName} from './helpers'
 
+/** Ends a helper timer (a given reason spares the DOMException an abort() without one builds). */
+const SETTLED = new Error('settled')
+
 export async function observe(x: AgentContext): Promise<Observation> {
   const {clock, config} = x
   const st = x.state
@@ -111,9 +114,10 @@ function applyDcsConfig(x: AgentContext, cluster: ClusterView): void {
     if (fresh) x.log.warning('the DCS config key is not a JSON mapping; the dynamic configuration in force is kept')
     return
   }
+  // The same version gives the same result: parse only what changed.
+  if (!fresh) return
   const r = dynamicInForce(st.dynamic, cfg.data)
   applyDynamic(x, r.config)
-  if (!fresh) return
   for (const i of r.issues) {
     const kept = i.severity === 'error' ? '; the value in force before is kept' : ''
     x.log.warning(`dynamic configuration (DCS config key): ${describeIssue(i)}${kept}`)
@@ -162,7 +166,7 @@ async function byDeadline<T>(x: AgentContext, p: Promise<T>, deadline: number, w
       }),
     ])
   } finally {
-    ac.abort()
+    ac.abort(SETTLED)
   }
 }
 

@@ -12,6 +12,9 @@ import {compactJson, decodeCluster, encodeFailover, encodeHistory, encodeStatus,
 import {KvCache} from './kv-cache'
 import type {Compare, KeyValue, KvBackend, TxnOp, TxnResult} from './kv'
 
+/** Ends a helper timer (a given reason spares the DOMException an abort() without one builds). */
+const SETTLED = new Error('settled')
+
 export interface Etcd3DcsOptions {
   kv: KvBackend
   clock: Clock
@@ -420,7 +423,7 @@ export class Etcd3Dcs implements Dcs {
       return woken
     } finally {
       signal?.removeEventListener('abort', onAbort)
-      ac.abort()
+      ac.abort(SETTLED)
       this.waiters = this.waiters.filter((w) => w !== waiter)
       this.changed = false
     }

@@ -9,6 +9,9 @@ import {HactlError, errorMessage, isHactlError} from '../../errors'
 import {isAbortError, type Clock} from '../../ports/clock'
 import type {KeyValue, KvBackend, WatchEvent, WatchHandle} from './kv'
 
+/** Ends a helper timer (a given reason spares the DOMException an abort() without one builds). */
+const SETTLED = new Error('settled')
+
 export interface KvCacheOptions {
   kv: KvBackend
   clock: Clock
@@ -72,7 +75,7 @@ export class KvCache {
         new Promise<void>((r) => this.notify.push(r)),
         this.o.clock.sleep(left, ac.signal).catch(() => undefined),
       ])
-      ac.abort()
+      ac.abort(SETTLED)
     }
   }
 
