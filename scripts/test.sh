@@ -15,7 +15,7 @@ for layer in "${layers[@]}"; do
   case "$layer" in
     sim) sim_files+=(test/sim/**/*.test.ts) ;;
     unit|integration|e2e) files+=(test/"$layer"/**/*.test.ts) ;;
-    *) files+=("$layer") ;;
+    *) if [ -d "$layer" ]; then files+=("${layer%/}"/**/*.test.ts); else files+=("$layer"); fi ;;
   esac
 done
 if [ ${#sim_files[@]} -gt 0 ] && [ ${#files[@]} -gt 0 ]; then
