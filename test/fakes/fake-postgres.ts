@@ -290,12 +290,15 @@ export class FakePostgres implements PostgresControl {
     return this.data ? 'initialized' : this.dirPresent ? 'empty' : 'missing'
   }
 
+  /** server_version_num of the "binaries" (tests of version-dependent behaviour change it). */
+  version = 150000
+
   async dataDirVersion(): Promise<number | undefined> {
-    return this.data ? 150000 : undefined
+    return this.data ? Math.floor(this.version / 10000) * 10000 : undefined
   }
 
   async binaryVersion(): Promise<number> {
-    return 150000
+    return this.version
   }
 
   async state(): Promise<PostmasterState> {

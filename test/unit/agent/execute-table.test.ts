@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import {describe, test} from 'node:test'
 import {createAgentContext, type AgentContext} from '../../../src/agent/context'
 import {FakeProcessRunner} from '../../fakes/fake-process-runner'
+import {cluster} from '../core/decide-fixtures'
 import {DcsFailed, execute, HANDLERS, type HandlerTable} from '../../../src/agent/execute'
 import * as lock from '../../../src/agent/execute/lock'
 import * as misc from '../../../src/agent/execute/misc'
@@ -238,5 +239,23 @@ describe('handlers alone', () => {
     await HANDLERS.exit({type: 'exit', code: 1, message: 'system ID mismatch', cause: 'sysid-mismatch'}, NO_OBS, y)
     assert.deepEqual(asked, [[1, 'sysid-mismatch']])
     assert.ok(lines.includes('CRITICAL: system ID mismatch'), lines.join('\n'))
+  })
+
+  test('follow: a new upstream is taken with a reload on PostgreSQL 13+, with a restart up to 12 (recovery.conf); both check for divergence', async () => {
+    for (const [version, restarts] of [[120000, true], [150000, false]] as const) {
+      const {x, clock, world} = agent()
+      const pg = world.nodes[0]
+      pg.version = version
+      await withTime(clock, 5000, pg.initdb({}))
+      await pg.writeConfigFiles({serverVersion: version, parameters: {}, recovery: {signal: 'standby', parameters: {}}})
+      await withTime(clock, 5000, pg.start({}))
+      x.state.lastCluster = cluster({leader: 'node2'})
+      x.state.memory = {...x.state.memory, canRewind: true}
+      const obs = {pg: {inRecovery: true, process: 'running'}, config: {usePgRewind: true, removeDataDirectoryOnDivergedTimelines: false}} as unknown as Observation
+      await execute({type: 'follow', leader: 'node2'}, obs, x)
+      assert.equal(x.slot.current?.kind === 'follow-restart', restarts, `PostgreSQL ${version}: ${restarts ? 'a restart task' : 'no restart'}`)
+      assert.equal(x.state.memory.rewind, 'check', 'a new upstream is checked for divergence first')
+      await withTime(clock, 10_000, x.slot.settled())
+    }
   })
 })
