@@ -1,4 +1,4 @@
-// Bundles src/cli.ts into one CommonJS file for the single executable (toolchain-notes 1).
+// Bundles src/cli.ts into one CommonJS file for the single executable (docs/architecture.md#single-executable).
 import {build} from 'esbuild'
 import {execFileSync} from 'node:child_process'
 import {mkdirSync, rmSync, writeFileSync} from 'node:fs'

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the executable twice from the same tree and fails when the SHA-256 differs.
-# The SEA blob is made without V8's code cache, which is not deterministic (toolchain-notes 2).
+# The SEA blob is made without V8's code cache, which is not deterministic (docs/architecture.md#reproducible-build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build.sh >/dev/null
