@@ -12,6 +12,7 @@ import type {ShutdownCause} from '../core/shutdown'
 import type {Logger} from '../log/logger'
 import type {Clock} from '../ports/clock'
 import type {Dcs} from '../ports/dcs'
+import type {Files} from '../ports/files'
 import type {Peers} from '../ports/peers'
 import type {PostgresControl} from '../ports/postgres'
 import type {ProcessRunner} from '../ports/process-runner'
@@ -35,6 +36,8 @@ export interface AgentPorts {
   processes: ProcessRunner
   /** The environment those programs get (the agent's own, as Patroni passes it). */
   childEnv: Record<string, string>
+  /** Private files handed to those programs (pgpass). */
+  files: Files
 }
 
 export interface AgentContext extends Readonly<Omit<AgentPorts, 'config'>> {
@@ -61,6 +64,7 @@ export function createAgentContext(d: AgentPorts): AgentContext {
     slot,
     processes: d.processes,
     childEnv: d.childEnv,
+    files: d.files,
     callbacks: new Callbacks({commands: () => x.config.postgresql.callbacks as never, scope: () => x.config.scope, log: d.log, runner: d.processes, env: () => d.childEnv}),
     state,
   }

@@ -14,6 +14,7 @@ import type {ShutdownCause} from '../core/shutdown'
 import type {Clock} from '../ports/clock'
 import type {Dcs, DcsTiming} from '../ports/dcs'
 import type {ProcessRunner} from '../ports/process-runner'
+import type {Files} from '../ports/files'
 import type {Peers} from '../ports/peers'
 import type {PostgresControl} from '../ports/postgres'
 import {errText, HaLoop} from './ha-loop'
@@ -33,6 +34,8 @@ export interface AgentPorts {
   createPostgres(config: LocalConfig, log: Logger): PostgresControl
   /** External programs the agent runs (callbacks, post_bootstrap, replica methods, pre_promote). */
   processes: ProcessRunner
+  /** Private files for those programs. */
+  files: Files
 }
 
 export async function runAgent(ports: AgentPorts, configPath: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -62,7 +65,7 @@ export async function runAgent(ports: AgentPorts, configPath: string | undefined
   }
   // Programs the agent runs get its own environment, as Patroni's do.
   const childEnv = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string'))
-  const loop = new HaLoop({config, dcs, pg, clock, log, peers, requestExit, processes: ports.processes, childEnv})
+  const loop = new HaLoop({config, dcs, pg, clock, log, peers, requestExit, processes: ports.processes, childEnv, files: ports.files})
   let nextRunMs = clock.now()
 
   const source: AgentStateSource = {

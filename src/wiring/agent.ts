@@ -4,6 +4,7 @@
  * agent, tests and future commands agree on it. src/wiring is the only place that imports
  * src/adapters (test/unit/architecture.test.ts).
  */
+import {nodeFiles} from '../adapters/fs/node-files'
 import {homedir} from 'node:os'
 import {join} from 'node:path'
 import {createEtcd3Dcs} from '../adapters/dcs-etcd3'
@@ -63,7 +64,7 @@ export function createPostgres(config: LocalConfig, log: Logger): PostgresAdapte
 
 /** The real ports of the agent: system clock, HTTP peers, etcd v3, PostgreSQL through its tools. */
 export function agentPorts(): AgentPorts {
-  return {clock: systemClock, peers: httpPeers, createDcs, createPostgres, processes: new NodeProcessRunner()}
+  return {clock: systemClock, peers: httpPeers, createDcs, createPostgres, processes: new NodeProcessRunner(), files: nodeFiles}
 }
 
 /** `hactl agent [CONFIG]`: runs the agent on the real ports until SIGTERM/SIGINT; the exit code. */

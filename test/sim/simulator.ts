@@ -34,6 +34,7 @@ import {DEFAULT_LOG_SETTINGS, Logger, type LogSink} from '../../src/log/logger'
 import type {PeerAnswer, Peers} from '../../src/ports/peers'
 import {FakeKv} from '../fakes/fake-dcs'
 import {FakeProcessRunner} from '../fakes/fake-process-runner'
+import {FakeFiles} from '../fakes/fake-files'
 import {contains, FakePostgres, PgWorld, type PgEvent} from '../fakes/fake-postgres'
 import {drain, Gate, gated, gatedClock, SimClock} from './sim-clock'
 
@@ -380,6 +381,7 @@ class SimNode {
       peers: gated(sim.peersFor(this), gate),
       processes: gated(new FakeProcessRunner(clock), gate),
       childEnv: {},
+      files: new FakeFiles(),
       requestExit: (_code, c) => {
         cause = c ?? 'signal'
         stop.abort()

@@ -6,8 +6,6 @@
  * Each takes the task's AbortSignal; none decides what to do next (the core does, from the
  * task's outcome).
  */
-import {mkdtempSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
-import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {HactlError} from '../../errors'
 import type {ConnParams} from '../../ports/postgres'
@@ -53,18 +51,18 @@ async function runPostBootstrap(x: AgentContext, cmd: string): Promise<void> {
   const argv = shellSplit(cmd)
   if (!argv?.length) throw new Error(`bootstrap.post_bootstrap: cannot split the command line: ${cmd}`)
   const c = localConn(config)
-  const dir = mkdtempSync(join(tmpdir(), 'hactl-post-bootstrap-'))
-  try {
-    const esc = (v: unknown) => String(v ?? '').replace(/\\/g, '\\\\').replace(/:/g, '\\:')
-    const passfile = join(dir, 'pgpass')
-    writeFileSync(passfile, `${esc(c.host)}:${esc(c.port)}:*:${esc(c.user)}:${esc(c.password)}\n`, {mode: 0o600})
+  await x.files.withPrivateFile('pgpass', pgpassLine(c), async (passfile) => {
     const dsn = `dbname=${c.dbname} user=${c.user} host=${c.host} port=${c.port}`
     log.info(`running post_bootstrap: ${argv.join(' ')}`)
     const r = await runArgv(x.processes, [...argv, dsn], {...x.childEnv, PGPASSFILE: passfile, PGOPTIONS: '-c synchronous_commit=local'})
     if (r.code !== 0) throw new Error(`post_bootstrap script ${argv[0]} returned non-zero code ${r.code}${r.output.trim() ? `: ${r.output.trim()}` : ''}`)
-  } finally {
-    rmSync(dir, {recursive: true, force: true})
-  }
+  })
+}
+
+/** One pgpass line for `c` (`:` and `\\` escaped as libpq reads them). */
+function pgpassLine(c: {host?: unknown; port?: unknown; user?: unknown; password?: unknown}): string {
+  const esc = (v: unknown) => String(v ?? '').replace(/\\/g, '\\\\').replace(/:/g, '\\:')
+  return `${esc(c.host)}:${esc(c.port)}:*:${esc(c.user)}:${esc(c.password)}\n`
 }
 
 /**
@@ -121,12 +119,8 @@ async function runReplicaMethod(x: AgentContext, method: string, options: Record
   const {pg, config, log} = x
   const opts = {...options}
   const dataDir = config.postgresql.data_dir
-  let empty = true
-  try {
-    empty = readdirSync(dataDir).length === 0
-  } catch {
-    empty = true
-  }
+  const dd = await pg.dataDirState().catch(() => 'missing' as const)
+  const empty = dd === 'missing' || dd === 'empty'
   if (!empty) {
     if (truthy(opts['keep_data'])) log.info('Leaving data directory uncleaned')
     else await pg.removeDataDir()
@@ -142,21 +136,13 @@ async function runReplicaMethod(x: AgentContext, method: string, options: Record
     for (const k of ['no_params', 'no_master', 'no_leader', 'keep_data']) delete opts[k]
   }
   const params = Object.entries(opts).map(([k, v]) => `--${k}=${pyStr(v)}`)
-  const dir = mkdtempSync(join(tmpdir(), 'hactl-replica-method-'))
-  try {
-    const env: Record<string, string> = {...x.childEnv}
-    if (conn) {
-      const esc = (v: unknown) => String(v ?? '').replace(/\\/g, '\\\\').replace(/:/g, '\\:')
-      const passfile = join(dir, 'pgpass')
-      writeFileSync(passfile, `${esc(conn.host)}:${esc(conn.port)}:*:${esc(conn.user)}:${esc(conn.password)}\n`, {mode: 0o600})
-      env.PGPASSFILE = passfile
-    }
+  const run = async (env: Record<string, string>) => {
     log.info(`creating a replica with ${method}: ${[...argv, ...params].join(' ')}`)
     const r = await runArgv(x.processes, [...argv, ...params], env, signal)
     if (r.code !== 0) throw new Error(`${command} exited with code=${r.code}${r.output.trim() ? `: ${r.output.trim()}` : ''}`)
-  } finally {
-    rmSync(dir, {recursive: true, force: true})
   }
+  if (!conn) return run({...x.childEnv})
+  await x.files.withPrivateFile('pgpass', pgpassLine(conn), (passfile) => run({...x.childEnv, PGPASSFILE: passfile}))
 }
 
 /** Write the configuration (recovery settings for a replica) and start PostgreSQL (docs/ha-rules.md#starting-postgresql). */

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import {describe, test} from 'node:test'
 import {createAgentContext, type AgentContext} from '../../../src/agent/context'
 import {FakeProcessRunner} from '../../fakes/fake-process-runner'
+import {FakeFiles} from '../../fakes/fake-files'
 import {cluster} from '../core/decide-fixtures'
 import {DcsFailed, execute, HANDLERS, type HandlerTable} from '../../../src/agent/execute'
 import * as lock from '../../../src/agent/execute/lock'
@@ -134,7 +135,7 @@ function agent(): {x: AgentContext; clock: FakeClock; kv: FakeKv; world: PgWorld
   if (!v.config) throw new Error(`test config invalid: ${JSON.stringify(v.issues)}`)
   const lines: string[] = []
   const log = new Logger({...DEFAULT_LOG_SETTINGS, level: 'DEBUG', format: '%(levelname)s: %(message)s'}, {write: (l) => void lines.push(l), close() {}}, 'hactl', () => new Date(clock.now()))
-  const x = createAgentContext({config: v.config, dcs, pg, clock, log, peers, requestExit: () => {}, processes: new FakeProcessRunner(clock), childEnv: {}})
+  const x = createAgentContext({config: v.config, dcs, pg, clock, log, peers, requestExit: () => {}, processes: new FakeProcessRunner(clock), childEnv: {}, files: new FakeFiles()})
   return {x, clock, kv, world, peers, lines}
 }
 
