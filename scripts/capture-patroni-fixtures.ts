@@ -204,7 +204,7 @@ Sequence:
 5. A scheduled switchover one hour ahead (\`*-scheduled.*\`), then \`patronictl flush <scope> switchover --force\`
    (etcd-failover-flushed.json).
 
-Notes on 3.0.2 behaviour seen here (it differs from the 3.3.1 baseline of docs/spec):
+Notes on 3.0.2 behaviour seen here (it differs from Patroni 3.3.1, the version hactl speaks):
 * \`GET /patroni\` has no \`replication_state\` and \`patroni\` lacks \`name\`; replicas report state \`running\`.
 * \`patronictl list\` shows State \`running\` for replicas and the title has no system identifier
   (\` Cluster: demo \`); 3.0.2 only prints the \`(...)\` part for Citus groups.

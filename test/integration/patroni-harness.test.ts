@@ -81,7 +81,7 @@ describe('real Patroni 3.0.2 cluster harness', () => {
     }
   })
 
-  test('etcd holds the keys the wire spec describes', async () => {
+  test('etcd holds the keys of the Patroni layout (docs/ha-rules.md#dcs-keys)', async () => {
     const entries = await cluster.dcsEntries()
     const byKey = new Map<string, DcsEntry>(entries.map((e) => [e.key.slice(cluster.prefix.length), e]))
     const leaderName = await cluster.leaderName()

@@ -33,6 +33,7 @@ import {HactlError} from '../../src/errors'
 import {DEFAULT_LOG_SETTINGS, Logger, type LogSink} from '../../src/log/logger'
 import type {PeerAnswer, Peers} from '../../src/ports/peers'
 import {FakeKv} from '../fakes/fake-dcs'
+import {FakePeers} from '../fakes/fake-peers'
 import {FakeProcessRunner} from '../fakes/fake-process-runner'
 import {FakeFiles} from '../fakes/fake-files'
 import {contains, FakePostgres, PgWorld, type PgEvent} from '../fakes/fake-postgres'
@@ -495,23 +496,31 @@ export class Simulation {
     this.note(`VIOLATION ${msg}`)
   }
 
+  /**
+   * The members' REST APIs as `from` reaches them: FakePeers (held to the same contract as the
+   * real client, test/contract/peers-contract.ts), each member answering GET /patroni from its
+   * agent's state. Before each call the address states follow the faults: a member whose agent is
+   * not running refuses, one that is frozen or cut off (or a caller that is cut off) is silent
+   * until the timeout.
+   */
   peersFor(from: SimNode): Peers {
-    const call = async (apiUrl: string, timeoutMs: number): Promise<PeerAnswer> => {
-      const to = this.nodes.find((n) => n.apiUrl === apiUrl || apiUrl.startsWith(n.apiUrl.replace(/\/patroni$/, '')))
-      if (!to || !to.agent) throw new Error(`connect ECONNREFUSED ${apiUrl}`)
-      if (from.peerPartitioned || to.peerPartitioned || to.agent.gate.state !== 'run') {
-        await this.clock.sleep(timeoutMs)
-        throw new Error(`timed out after ${timeoutMs} ms`)
+    const fp = new FakePeers(this.clock)
+    for (const n of this.nodes) {
+      fp.serve(n.apiUrl, {
+        patroni: () => n.restStatus(),
+        failsafe: () => ({status: 200, body: 'Accepted'}),
+        liveness: () => ({status: 200, body: ''}),
+      })
+    }
+    const follow = () => {
+      for (const n of this.nodes) {
+        fp.setState(n.apiUrl, !n.agent ? 'refused' : from.peerPartitioned || n.peerPartitioned || n.agent.gate.state !== 'run' ? 'silent' : 'up')
       }
-      return to.restStatus()
     }
     return {
-      status: call,
-      postFailsafe: async (apiUrl, _body, timeoutMs) => {
-        await call(apiUrl, timeoutMs)
-        return {status: 200, body: 'Accepted'}
-      },
-      liveness: call,
+      status: (url, ms) => (follow(), fp.status(url, ms)),
+      postFailsafe: (url, body, ms) => (follow(), fp.postFailsafe(url, body, ms)),
+      liveness: (url, ms) => (follow(), fp.liveness(url, ms)),
     }
   }
 

@@ -104,7 +104,7 @@ describe('REST API over HTTP', () => {
   })
   after(() => api.close())
 
-  test('every GET endpoint answers with the code of spec 2.4-2.10 (leader)', async () => {
+  test('every GET endpoint answers with the code patroni/api.py do_GET gives a leader', async () => {
     state.snap = leaderSnapshot({nextRunMs: Date.now()})
     const want: Record<string, number> = {
       '/': 200, '/primary': 200, '/master': 200, '/leader': 200, '/read-write': 200, '/read-only': 200, '/replica': 503,
