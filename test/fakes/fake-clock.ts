@@ -78,3 +78,22 @@ export class FakeClock implements Clock {
 export async function settle(rounds = 20): Promise<void> {
   for (let i = 0; i < rounds; i++) await new Promise<void>((r) => setImmediate(r))
 }
+
+/**
+ * Awaits `p`, advancing `clock` in `stepMs` steps while it is pending (the fakes take their
+ * latencies on the clock); fails after `maxMs` fake ms.
+ */
+export async function drive<T>(clock: FakeClock, p: Promise<T>, maxMs: number, stepMs = 10): Promise<T> {
+  let done = false
+  p.then(
+    () => (done = true),
+    () => (done = true),
+  )
+  await settle()
+  const end = clock.monotonic() + maxMs
+  while (!done) {
+    if (clock.monotonic() >= end) throw new Error(`fake call did not settle within ${maxMs} fake ms`)
+    await clock.advance(stepMs)
+  }
+  return p
+}

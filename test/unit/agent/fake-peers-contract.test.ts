@@ -7,26 +7,10 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {peersContract} from '../../contract/peers-contract'
-import {FakeClock, settle} from '../../fakes/fake-clock'
+import {drive, FakeClock, settle} from '../../fakes/fake-clock'
 import {FakePeers} from '../../fakes/fake-peers'
 
-const STEP_MS = 10
 
-/** Awaits `p`, advancing the clock while it is pending; fails after `maxMs` fake ms. */
-async function drive<T>(clock: FakeClock, p: Promise<T>, maxMs: number): Promise<T> {
-  let done = false
-  p.then(
-    () => (done = true),
-    () => (done = true),
-  )
-  await settle()
-  const end = clock.monotonic() + maxMs
-  while (!done) {
-    if (clock.monotonic() >= end) throw new Error(`fake call did not settle within ${maxMs} fake ms`)
-    await clock.advance(STEP_MS)
-  }
-  return p
-}
 
 peersContract('FakePeers on a fake clock', async () => {
   const clock = new FakeClock()

@@ -6,28 +6,16 @@
  */
 import type {ConnParams, PostgresControl} from '../../../src/ports/postgres'
 import {postgresContract, type PgContractNode} from '../../contract/postgres-contract'
-import {FakeClock, settle} from '../../fakes/fake-clock'
+import {drive as driveFor, FakeClock, settle} from '../../fakes/fake-clock'
 import {FakePostgres, PgWorld} from '../../fakes/fake-postgres'
 
 /** Fake ms a single call may take before the drive gives up (a call parked forever). */
 const MAX_CALL_MS = 600_000
 const STEP_MS = 50
 
-/** Awaits `p`, advancing the clock while it waits on it. */
-async function drive<T>(clock: FakeClock, p: Promise<T>): Promise<T> {
-  let done = false
-  p.then(
-    () => (done = true),
-    () => (done = true),
-  )
-  await settle()
-  const end = clock.monotonic() + MAX_CALL_MS
-  while (!done) {
-    if (clock.monotonic() >= end) throw new Error(`fake call did not settle within ${MAX_CALL_MS} fake ms`)
-    await clock.advance(STEP_MS)
-  }
-  return p
-}
+/** Awaits `p`, advancing fake time while it waits on it. */
+const drive = <T>(clock: FakeClock, p: Promise<T>): Promise<T> => driveFor(clock, p, MAX_CALL_MS, STEP_MS)
+
 
 /** The fake as a PostgresControl whose every async call is driven on the clock. */
 function driven(pg: FakePostgres, clock: FakeClock): PostgresControl {

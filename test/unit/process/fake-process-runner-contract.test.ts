@@ -8,26 +8,11 @@ import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
 import {isHactlError} from '../../../src/errors'
 import {processRunnerContract, type ContractProgram} from '../../contract/process-runner-contract'
-import {FakeClock, settle} from '../../fakes/fake-clock'
+import {drive, FakeClock, settle} from '../../fakes/fake-clock'
 import {FAKE_AGENT_PID, FakeProcessRunner, forever, PROGRAM_CRASHED, type Program} from '../../fakes/fake-process-runner'
 
 const STEP_MS = 10
 
-/** Awaits `p`, advancing the clock while it is pending; fails after `maxMs` fake ms. */
-async function drive<T>(clock: FakeClock, p: Promise<T>, maxMs: number): Promise<T> {
-  let done = false
-  p.then(
-    () => (done = true),
-    () => (done = true),
-  )
-  await settle()
-  const end = clock.monotonic() + maxMs
-  while (!done) {
-    if (clock.monotonic() >= end) throw new Error(`fake call did not settle within ${maxMs} fake ms`)
-    await clock.advance(STEP_MS)
-  }
-  return p
-}
 
 /** The contract's programs, as the integration test's scripts behave. */
 const PROGRAMS: Record<Exclude<ContractProgram, 'not-executable'>, Program> = {
