@@ -11,7 +11,7 @@ import type {CtlIo} from '../ctl/read-commands'
 import {runCtl as runCtlOn} from '../ctl/run'
 import {HactlError} from '../errors'
 import type {Dcs} from '../ports/dcs'
-import {etcd3SectionOf, namespaceOf} from './etcd'
+import {leaselessDcsOptions} from './etcd'
 
 /** A read-only view of one cluster's keys: no lease, no watch; each read is one linearizable range. */
 export function openCtlDcs(ctx: CtlContext, scope: string): Dcs {
@@ -21,16 +21,7 @@ export function openCtlDcs(ctx: CtlContext, scope: string): Dcs {
       hints: ['add an etcd3: section with hosts: [host:port, ...] to the configuration, or pass -d/--dcs-url etcd3://host:port'],
     })
   }
-  return createEtcd3Dcs({
-    section: etcd3SectionOf(ctx),
-    clock: systemClock,
-    name: scope,
-    scope,
-    namespace: namespaceOf(ctx),
-    timing: {retryTimeout: ctx.retryTimeout},
-    watch: false,
-    userAgent: `hactl/${VERSION}`,
-  })
+  return createEtcd3Dcs({...leaselessDcsOptions(ctx, scope, VERSION), clock: systemClock, watch: false})
 }
 
 export const ctlPorts: CtlPorts = {openDcs: openCtlDcs, rest: httpPatroniRest}

@@ -23,3 +23,18 @@ export function etcd3SectionOf(ctx: CtlContext): Etcd3Section {
 export function namespaceOf(ctx: CtlContext): string | undefined {
   return typeof ctx.config.namespace === 'string' ? ctx.config.namespace : undefined
 }
+
+/**
+ * The options of an etcd store that holds no lease (ctl commands, haproxy render): the section,
+ * scope and namespace of the ctl context, its retry_timeout, hactl's user agent.
+ */
+export function leaselessDcsOptions(ctx: CtlContext, scope: string, version: string) {
+  return {
+    section: etcd3SectionOf(ctx),
+    name: scope,
+    scope,
+    namespace: namespaceOf(ctx),
+    timing: {retryTimeout: ctx.retryTimeout},
+    userAgent: `hactl/${version}`,
+  }
+}

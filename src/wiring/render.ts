@@ -6,7 +6,7 @@
 import {VERSION} from '../build-info'
 import type {RenderPorts} from '../render/dcs-source'
 import {runHaproxyRender as runHaproxyRenderOn, type RenderIo, type RenderRunOptions} from '../render/run'
-import {etcd3SectionOf, namespaceOf} from './etcd'
+import {leaselessDcsOptions} from './etcd'
 
 export {RENDER_EXIT} from '../render/run'
 
@@ -14,18 +14,13 @@ export const renderPorts: RenderPorts = {
   async openDcs(ctx, scope, o) {
     const [{createEtcd3Dcs}, {systemClock}] = await Promise.all([import('../adapters/dcs-etcd3'), import('../adapters/clock/system-clock')])
     return createEtcd3Dcs({
-      section: etcd3SectionOf(ctx),
+      ...leaselessDcsOptions(ctx, scope, VERSION),
       clock: systemClock,
-      name: scope,
-      scope,
-      namespace: namespaceOf(ctx),
-      timing: {retryTimeout: ctx.retryTimeout},
       watch: o.watch,
       // confd's trigger: any member key or the leader key, not the HA loop's set.
       wakeOn: 'membership',
       // The watch's own troubles only; malformed member values reach render as warnings already.
       watchLog: o.log,
-      userAgent: `hactl/${VERSION}`,
     })
   },
 }
