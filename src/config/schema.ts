@@ -177,10 +177,57 @@ const bootstrap = obj(
     pg_ident: optional(anything()),
   },
   {
-    // The section named by `method` holds that method's command and options.
-    extra: (key, value, _path, _c, raw) => raw['method'] === key && (isPlainObject(value) || value === null),
+    // The section named by `method` holds that method's command and options (patroni/postgresql/
+    // bootstrap.py Bootstrap.bootstrap, _custom_bootstrap); kept for the agent.
+    extra: (key, value, path, c, raw) => {
+      if (raw['method'] !== key || key === 'initdb') return false
+      if (value === null) return true
+      if (!isPlainObject(value)) {
+        c.error(joinPath(path, key), `must be a mapping with the command of bootstrap method ${key}`, value)
+        return true
+      }
+      const command = value['command']
+      if (command !== undefined && command !== null && (typeof command !== 'string' || !command.trim())) {
+        c.error(joinPath(joinPath(path, key), 'command'), 'must be a non-empty command line', command)
+      }
+      if (value['recovery_conf'] !== undefined && value['recovery_conf'] !== null && !isPlainObject(value['recovery_conf'])) {
+        c.error(joinPath(joinPath(path, key), 'recovery_conf'), 'must be a mapping of recovery settings', value['recovery_conf'])
+      }
+      return 'keep'
+    },
+    check: (b, path, c, raw) => {
+      const m = b.method
+      if (m === undefined || m === 'initdb') return
+      const section = raw[m]
+      if (!isPlainObject(section) || typeof section['command'] !== 'string') {
+        // Patroni runs initdb when the method's section or its command is missing.
+        c.warn(joinPath(path, 'method'), `names ${m}, but bootstrap.${m}.command is not set: initdb is used instead, as Patroni does`)
+      }
+    },
   },
 )
+
+/** A custom bootstrap method's section as kept in the validated configuration. */
+export interface BootstrapMethodSection {
+  command: string
+  no_params?: unknown
+  keep_existing_recovery_conf?: unknown
+  recovery_conf?: Record<string, unknown>
+  [option: string]: unknown
+}
+
+/**
+ * The custom bootstrap method to run, or null for initdb: Patroni runs `bootstrap.<method>.command`
+ * only when the method is not initdb and its section has a command (patroni/postgresql/bootstrap.py
+ * Bootstrap.bootstrap).
+ */
+export function customBootstrap(b: {method?: string} | undefined): {name: string; section: BootstrapMethodSection} | null {
+  const m = b?.method
+  if (!m || m === 'initdb') return null
+  const section = (b as Record<string, unknown>)[m]
+  if (!isPlainObject(section) || typeof section['command'] !== 'string') return null
+  return {name: m, section: section as BootstrapMethodSection}
+}
 
 const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const
 
@@ -250,7 +297,11 @@ const postgresql = obj(
     use_pg_rewind: optional(bool()),
     use_slots: optional(bool()),
     callbacks: optional(callbacks),
-    create_replica_methods: withDefault(list(str({nonEmpty: true}), {nonEmpty: true}), ['basebackup']),
+    // Patroni reads create_replica_methods, and create_replica_method when that one is empty or
+    // missing (patroni/postgresql/__init__.py Postgresql.create_replica_methods); the result is
+    // resolved in the section's check below. Default basebackup.
+    create_replica_methods: withDefault(list(str({nonEmpty: true})), [] as string[]),
+    create_replica_method: optional(list(str({nonEmpty: true}))),
     basebackup: optional(
       either<unknown[], Record<string, unknown>>(list(anything()), dict(), 'must be a list of options or a mapping of option: value'),
     ),
@@ -266,8 +317,8 @@ const postgresql = obj(
   },
   {
     extra: (key, value, path, c, raw) => {
-      const methods = raw['create_replica_methods']
-      if (!Array.isArray(methods) || !methods.includes(key)) return false
+      const listed = (k: string) => (Array.isArray(raw[k]) ? (raw[k] as unknown[]) : [])
+      if (!listed('create_replica_methods').includes(key) && !listed('create_replica_method').includes(key)) return false
       if (value === null) return true
       const parsed = replicaMethod(value, joinPath(path, key), c)
       const command = parsed?.['command']
@@ -278,6 +329,10 @@ const postgresql = obj(
       return 'keep'
     },
     check: (pg, path, c, raw) => {
+      if (pg.create_replica_methods.length === 0) pg.create_replica_methods = pg.create_replica_method?.length ? pg.create_replica_method : ['basebackup']
+      else if (pg.create_replica_method?.length && raw['create_replica_methods'] !== undefined) {
+        c.warn(joinPath(path, 'create_replica_method'), 'is ignored: create_replica_methods is set and takes precedence, as in Patroni')
+      }
       if (raw['use_slots'] !== undefined) {
         c.warn(joinPath(path, 'use_slots'), 'is read only from the dynamic configuration (bootstrap.dcs.postgresql.use_slots, edit-config); the local value is ignored')
       }

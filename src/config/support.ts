@@ -25,8 +25,6 @@ const isTrue = (v: unknown) => v === true || (typeof v === 'string' && ['on', 't
 export const UNSUPPORTED: readonly SupportEntry[] = [
   {scope: 'local', path: 'citus', severity: 'error',
     reason: 'Citus/MPP groups are not supported yet: they use a different DCS key layout (/<namespace>/<scope>/<group>/...); remove the citus section'},
-  {scope: 'local', path: 'bootstrap.method', severity: 'error', when: (v) => v !== 'initdb',
-    reason: 'custom bootstrap methods are not supported yet: hactl would run initdb instead of restoring; remove bootstrap.method or set it to initdb'},
   {scope: 'local', path: 'bootstrap.users', severity: 'warning',
     reason: 'deprecated since Patroni 3.2 and removed in 4.0; hactl does not create these roles: create them in post_bootstrap'},
   {scope: 'local', path: 'bootstrap.pg_hba', severity: 'warning',

@@ -232,3 +232,34 @@ describe('create_replica_methods', () => {
     assert.deepEqual(warnings.map((w) => w.path).filter((p) => p.includes('wal_g')), [])
   })
 })
+
+describe('create_replica_method (Patroni\'s singular alias) and custom bootstrap methods', () => {
+  const base = readFileSync(join(__dirname, '../../fixtures/config/minimal.yml'), 'utf8')
+  const load = (pgExtra: string, top = '') => {
+    const dir = mkdtempSync(join(tmpdir(), 'hactl-cfg-'))
+    const file = join(dir, 'c.yml')
+    writeFileSync(file, base.replace('  data_dir: /var/lib/hactl/demo\n', `  data_dir: /var/lib/hactl/demo\n${pgExtra}`) + top)
+    return loadConfig(file, {})
+  }
+  it("Debian's create_replica_method list and its method section are kept", () => {
+    const {config, warnings} = load('  create_replica_method:\n    - pg_clonecluster\n  pg_clonecluster:\n    command: /usr/share/patroni/pg_clonecluster_patroni\n')
+    assert.deepEqual(config.postgresql.create_replica_methods, ['pg_clonecluster'])
+    assert.deepEqual((config.postgresql as Record<string, unknown>)['pg_clonecluster'], {command: '/usr/share/patroni/pg_clonecluster_patroni'})
+    assert.deepEqual(warnings.map((w) => w.path).filter((p) => p.includes('clone') || p.includes('replica')), [])
+  })
+  it('create_replica_methods wins over create_replica_method, with a warning; an empty one falls back to it', () => {
+    const both = load('  create_replica_methods: [basebackup]\n  create_replica_method: [copy]\n  copy: {command: cp}\n')
+    assert.deepEqual(both.config.postgresql.create_replica_methods, ['basebackup'])
+    assert.ok(both.warnings.some((w) => w.path === 'postgresql.create_replica_method'))
+    const empty = load('  create_replica_methods: []\n  create_replica_method: [copy]\n  copy: {command: cp}\n')
+    assert.deepEqual(empty.config.postgresql.create_replica_methods, ['copy'])
+    assert.deepEqual(load('').config.postgresql.create_replica_methods, ['basebackup'])
+  })
+  it('bootstrap.method with a command section is accepted and kept; without a command it warns (initdb is used)', () => {
+    const ok = load('', 'bootstrap:\n  method: pg_createcluster\n  pg_createcluster:\n    command: /usr/share/patroni/pg_createcluster_patroni\n    extra_opt: 1\n')
+    assert.deepEqual((ok.config.bootstrap as Record<string, unknown>)['pg_createcluster'], {command: '/usr/share/patroni/pg_createcluster_patroni', extra_opt: 1})
+    assert.deepEqual(ok.warnings.filter((w) => w.path.startsWith('bootstrap')), [])
+    const none = load('', 'bootstrap:\n  method: restore\n')
+    assert.ok(none.warnings.some((w) => w.path === 'bootstrap.method' && /initdb is used/.test(w.message)))
+  })
+})

@@ -88,7 +88,9 @@ describe('seed configs', () => {
       ['authentication.yml', [], (c) => assert.equal(c.postgresql.authentication.rewind?.username, 'rewinder')],
       ['replica-methods.yml', [], (c) => assert.deepEqual(c.postgresql.create_replica_methods, ['pgbackrest', 'basebackup'])],
       ['watchdog-required.yml', ['watchdog.mode'], () => {}],
-      ['pgbackrest-bootstrap.yml', ['bootstrap.method'], () => {}],
+      ['pgbackrest-bootstrap.yml', [], (c) => assert.deepEqual((c.bootstrap as Record<string, unknown> | undefined)?.['pgbackrest'], {
+        command: '/bin/bash -c "pgbackrest --stanza=test restore"', keep_existing_recovery_conf: true, no_params: true,
+      })],
     ]
     for (const [fragment, errorPaths, check] of cases) {
       it(`${fragment}: ${errorPaths.length === 0 ? 'valid' : `refused at ${errorPaths.join(', ')}`}`, () => {
