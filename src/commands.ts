@@ -5,6 +5,7 @@
  */
 import type {Command} from '@oclif/core'
 import Agent from './commands/agent'
+import CreateConfig from './commands/createconfig'
 import Dsn from './commands/dsn'
 import EditConfig from './commands/edit-config'
 import Failover from './commands/failover'
@@ -28,6 +29,7 @@ import Vip from './commands/vip'
 
 export const COMMANDS: Record<string, Command.Class> = {
   agent: Agent,
+  createconfig: CreateConfig,
   dsn: Dsn,
   'edit-config': EditConfig,
   failover: Failover,
