@@ -69,7 +69,8 @@ export function decideConfig(local: LocalConfig, dyn: DynamicConfig): DecideConf
     failsafeMode: dyn.failsafe_mode,
     tags: {
       nofailover,
-      failoverPriority: prio,
+      // nofailover: true means priority 0 (patroni/tags.py Tags._priority_tag)
+      failoverPriority: t['nofailover'] === true ? 0 : prio,
       clonefrom: t['clonefrom'] === true,
       replicatefrom: typeof t['replicatefrom'] === 'string' ? (t['replicatefrom'] as string) : null,
       nostream: t['nostream'] === true,
@@ -104,7 +105,7 @@ export function peerStatusFrom(status: number, body: unknown): PeerStatus {
     walPosition: wal,
     timeline: num(b['timeline']),
     nofailover: tags['nofailover'] === true || (tags['nofailover'] === undefined && prio <= 0),
-    failoverPriority: prio,
+    failoverPriority: tags['nofailover'] === true ? 0 : prio,
     watchdogFailed: b['watchdog_failed'] === true,
   }
 }

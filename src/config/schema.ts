@@ -376,12 +376,15 @@ const tagsShape = {
 const tags = obj(tagsShape, {
   unknown: 'keep',
   check: (t, path, c, raw) => {
-    if (raw['nofailover'] != null && raw['failover_priority'] != null) {
-      c.error(
-        joinPath(path, 'failover_priority'),
-        'cannot be combined with tags.nofailover: keep only one (nofailover: true is failover_priority: 0)',
-        raw['failover_priority'],
-      )
+    // A boolean tag and its priority that say different things: the boolean wins, with
+    // Patroni's warning (patroni/config.py Config._validate_contradictory_tags).
+    for (const [boolName, prioName] of [['nofailover', 'failover_priority'], ['nosync', 'sync_priority']] as const) {
+      if (raw[boolName] === undefined || raw[boolName] === null) continue
+      const b = Boolean(t[boolName] ?? raw[boolName])
+      const prio = t[prioName]
+      if (typeof prio === 'number' && ((b && prio > 0) || (!b && prio <= 0))) {
+        c.warn(joinPath(path, prioName), `conflicts with ${boolName}: ${b ? 'true' : 'false'}; ${boolName} wins, as in Patroni`, raw[prioName])
+      }
     }
     for (const key of Object.keys(raw)) {
       if (KNOWN_TAGS.includes(key)) continue
