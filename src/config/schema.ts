@@ -133,10 +133,10 @@ const etcd3 = obj(
       } else if (given.length > 0 && !given.some((k) => k === 'host' || k === 'hosts' || k === 'url') && c.requireKeys) {
         c.error(path, `hactl cannot use ${given.join('/')} alone yet: list the etcd endpoints in hosts`)
       }
-      if (e.password !== undefined && e.username === undefined) {
-        c.error(joinPath(path, 'username'), 'is required when password is set')
-      }
-      if (e.key !== undefined && e.cert === undefined) c.error(joinPath(path, 'cert'), 'is required when key is set')
+      // Patroni authenticates only when both are set and uses key only with cert
+      // (patroni/dcs/etcd.py, etcd3.py): the other half alone is ignored, with a warning here.
+      if (e.password && !e.username) c.warn(joinPath(path, 'password'), 'is ignored without etcd3.username: hactl connects without authentication, as Patroni does')
+      if (e.key !== undefined && e.cert === undefined) c.warn(joinPath(path, 'key'), 'is ignored without etcd3.cert: no client certificate is sent, as in Patroni')
     },
   },
 )

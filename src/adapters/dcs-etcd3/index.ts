@@ -66,7 +66,9 @@ export function etcd3Tls(section: Etcd3Section): TlsFiles | undefined {
       throw new HactlError('CONFIG_INVALID', `etcd3.${key}: cannot read ${JSON.stringify(path)}: ${errorMessage(e)}`)
     }
   }
-  const tls = {ca: read('cacert'), cert: read('cert'), key: read('key')}
+  // Patroni uses key only together with cert (patroni/dcs/etcd.py); alone it is ignored
+  // (the config layer warns).
+  const tls = {ca: read('cacert'), cert: read('cert'), key: section.cert ? read('key') : undefined}
   if (!tls.ca && !tls.cert && !tls.key) return undefined
   checkTls(section, tls)
   return tls
@@ -134,8 +136,9 @@ export function createEtcd3Dcs(o: CreateEtcd3DcsOptions): Dcs {
   }
   const kv = new Etcd3Client({
     endpoints,
-    username: o.section.username,
-    password: o.section.password,
+    // Patroni authenticates only when both are set (patroni/dcs/etcd3.py)
+    username: o.section.username && o.section.password ? o.section.username : undefined,
+    password: o.section.username && o.section.password ? o.section.password : undefined,
     tls,
     clock: o.clock,
     retryTimeoutMs: (o.timing?.retryTimeout ?? 10) * 1000,
