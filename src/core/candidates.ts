@@ -87,13 +87,21 @@ export interface FailoverPossibleOptions {
   clusterLsn?: number
 }
 
-/** Is there a member that could take over from me (patroni/ha.py Ha.is_failover_possible)? */
+/**
+ * Is there a member that could take over from me (patroni/ha.py Ha.is_failover_possible and
+ * Ha.get_failover_candidates)? While a `/failover` key names a candidate that `exclude` does not
+ * leave out, only that candidate counts. While synchronous replication is active (`/sync` names a
+ * leader) only `/sync` members count, but for a failover request without a leader, which may go
+ * to an asynchronous member.
+ */
 export function isFailoverPossible(ctx: Ctx, opts: FailoverPossibleOptions = {}): Verdict {
   const cfg = ctx.obs.config
+  const f = ctx.failover
   let members = ctx.cluster.members.filter((m) => m.name !== ctx.name && !memberNofailover(m) && m.apiUrl)
-  if (opts.only) members = members.filter((m) => opts.only!.includes(m.name))
+  const only = opts.only ?? (f?.candidate && !opts.exclude?.includes(f.candidate) ? [f.candidate] : undefined)
+  if (only) members = members.filter((m) => only.includes(m.name))
   if (opts.exclude) members = members.filter((m) => !opts.exclude!.includes(m.name))
-  if ((opts.checkSync ?? true) && ctx.syncConfigured) members = members.filter((m) => inSync(ctx, m.name))
+  if ((opts.checkSync ?? true) && ctx.syncActive && !(f && !f.leader)) members = members.filter((m) => inSync(ctx, m.name))
   if (members.length === 0) return {ok: false, reason: 'no candidate members'}
   const why: string[] = []
   for (const m of members) {

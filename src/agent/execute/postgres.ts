@@ -16,7 +16,8 @@ type Of<K extends Action['type']> = Extract<Action, {type: K}>
 
 /** async: start PostgreSQL as primary or replica (docs/ha-rules.md#starting-postgresql). */
 export const start: Handler<Of<'start'>> = async (a, _obs, x) => {
-  const timeoutMs = (a.timeoutS ?? x.config.postgresql.pg_ctl_timeout) * 1000
+  // Patroni's Postgresql.start waits pg_ctl_timeout when given no timeout or 0 (primary_start_timeout 0).
+  const timeoutMs = (a.timeoutS || x.config.postgresql.pg_ctl_timeout) * 1000
   const upstream = a.as === 'replica' ? a.upstream : null
   startTask(x, a.task, `start as ${a.as}`, (signal) => startPg(x, a.as, upstream, timeoutMs, signal))
   return {}

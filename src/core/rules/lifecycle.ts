@@ -74,7 +74,8 @@ export function startingInstance(ctx: Ctx): Decision | null {
     ], {role: 'demoted'})
   }
   const cfg = ctx.obs.config
-  const timeout = ctx.obs.memory.startTimeoutS ?? cfg.primaryStartTimeout
+  // Patroni: `self._start_timeout or primary_start_timeout`, so a restart timeout of 0 means the default.
+  const timeout = ctx.obs.memory.startTimeoutS || cfg.primaryStartTimeout
   const left = timeout - (ctx.now - (ctx.obs.pg.startingSince ?? ctx.now)) / 1000
   if (left <= 0) {
     const fp = isFailoverPossible(ctx)
