@@ -11,6 +11,7 @@ import {describeIssue} from '../config/issues'
 import {loadConfig, type LocalConfig} from '../config/load'
 import {Logger} from '../log/logger'
 import type {ShutdownCause} from '../core/shutdown'
+import {publishedTags} from '../core/tags'
 import type {Clock} from '../ports/clock'
 import type {Dcs, DcsTiming} from '../ports/dcs'
 import type {ProcessRunner} from '../ports/process-runner'
@@ -69,7 +70,7 @@ export async function runAgent(ports: AgentPorts, configPath: string | undefined
   let nextRunMs = clock.now()
 
   const source: AgentStateSource = {
-    snapshot: () => snapshot(loop, config.name, config.scope, nextRunMs, dcs.lastSeen, config.tags as Record<string, unknown>, clock.now()),
+    snapshot: () => snapshot(loop, config.name, config.scope, nextRunMs, dcs.lastSeen, publishedTags(config.tags), clock.now()),
     readCluster: () => dcs.loadCluster({fresh: true}),
   }
   let api: RestApi | undefined

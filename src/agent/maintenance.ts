@@ -4,7 +4,7 @@
  * permanent slots, and dropping slots nobody wants once unused for member_slots_ttl. Patroni's
  * patroni/postgresql/slots.py SlotsHandler.sync_replication_slots.
  */
-import {type IgnoreSlot, slotCleanup} from '../core/slots'
+import {type IgnoreSlot, slotCleanup, slotMembers} from '../core/slots'
 import type {AgentContext} from './context'
 import {errText, slotNameFor} from './helpers'
 import {isLeader} from './state'
@@ -29,7 +29,8 @@ export async function primaryMaintenance(x: AgentContext): Promise<void> {
   if (!isLeader(st, x.config.name) || !st.dynamic.postgresql.use_slots || st.lastPg?.inRecovery !== false || !st.lastCluster) return
   const mine = slotNameFor(x.config.name)
   const permanent = Object.entries(st.dynamic.slots ?? {}).filter(([name, spec]) => spec.type !== 'logical' && name !== mine).map(([name]) => name)
-  const members = st.lastCluster.members.filter((m) => m.name !== x.config.name).map((m) => slotNameFor(m.name))
+  // Members tagged nostream get none: they do not stream (core/slots.ts slotMembers).
+  const members = slotMembers(st.lastCluster.members, x.config.name).map(slotNameFor)
   const want = [...new Set([...members, ...permanent])]
   for (const slot of want) {
     try {

@@ -4,6 +4,7 @@
  */
 import {PATRONI_COMPAT_VERSION} from '../build-info'
 import type {MemberData} from '../core/cluster'
+import {publishedTags} from '../core/tags'
 import type {AgentContext} from './context'
 import {hostPortText} from './helpers'
 import type {AgentState} from './state'
@@ -55,7 +56,9 @@ export function memberData(x: AgentContext): MemberData {
     if (st.pendingRestartReason) data.pending_restart_reason = structuredClone(st.pendingRestartReason)
   }
   if (st.scheduledRestart) data.scheduled_restart = {...st.scheduledRestart}
-  if (Object.keys(c.tags).length > 0) data.tags = {...c.tags}
+  // Unset boolean tags are left out, as Patroni's Tags._filter_tags does.
+  const tags = publishedTags(c.tags)
+  if (Object.keys(tags).length > 0) data.tags = tags
   if (st.dynamic.pause) data.pause = true
   return data
 }

@@ -1,3 +1,5 @@
+import {tagIsTrue} from './tags'
+
 /**
  * Which replication slots the primary drops (docs/ha-rules.md#replication-slots, with Patroni 4's
  * member_slots_ttl): an inactive physical slot that no member uses, that is not a permanent slot of
@@ -63,4 +65,14 @@ export function slotCleanup(input: SlotCleanupInput): SlotCleanup {
     }
   }
   return out
+}
+
+/**
+ * The members whose physical replication slot the leader keeps (patroni/dcs/__init__.py
+ * Cluster._get_members_slots): every other member but those tagged `nostream`, which never use
+ * the replication protocol (they replay from the WAL archive) and so would only make the slot
+ * hold back WAL for ever.
+ */
+export function slotMembers(members: ReadonlyArray<{name: string; tags: Record<string, unknown>}>, self: string): string[] {
+  return members.filter((m) => m.name !== self && !tagIsTrue(m.tags['nostream'])).map((m) => m.name)
 }
