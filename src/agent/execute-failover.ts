@@ -1,5 +1,5 @@
 /**
- * Helpers of the failover actions (promote, write-history, rewind): the pre_promote hook, the
+ * Helpers of the failover actions (promote, write-history, rewind): the pre_promote failure, the
  * timeline history file and `/history` lines, and the connection parameters of the rewind user.
  */
 import type {LocalConfig} from '../config/load'
@@ -10,14 +10,6 @@ import type {ProcessRunner} from '../ports/process-runner'
 
 /** The pre_promote script exited non-zero (or could not run): nothing was promoted. */
 export class PrePromoteFailed extends Error {}
-
-/**
- * Runs `postgresql.pre_promote` through /bin/sh (so quoting works as operators expect) and
- * resolves with its exit code; a script that cannot be spawned or is killed counts as failure.
- */
-export function runScript(runner: Pick<ProcessRunner, 'run'>, script: string, env: Record<string, string>, signal?: AbortSignal, timeoutMs = 60_000): Promise<{code: number; output: string}> {
-  return runArgv(runner, ['/bin/sh', '-c', script], env, signal, timeoutMs)
-}
 
 /** Patroni writes the newest entry's time as an ISO timestamp with an explicit +00:00 offset. */
 export function isoUtc(ms: number): string {
@@ -63,11 +55,11 @@ export function replicationConn(config: LocalConfig, target: {host: string; port
 /**
  * Runs argv without a shell through the ProcessRunner port and resolves with its exit code (-1
  * for a signal, a timeout or a program that cannot start) and the tail of its output. Rejects
- * only when `signal` aborts.
+ * only when `signal` aborts. `timeoutMs` null: no time limit.
  */
-export async function runArgv(runner: Pick<ProcessRunner, 'run'>, argv: string[], env: Record<string, string>, signal?: AbortSignal, timeoutMs = 600_000): Promise<{code: number; output: string}> {
+export async function runArgv(runner: Pick<ProcessRunner, 'run'>, argv: string[], env: Record<string, string>, signal?: AbortSignal, timeoutMs: number | null = 600_000): Promise<{code: number; output: string}> {
   try {
-    const r = await runner.run(argv[0], argv.slice(1), {env, timeoutMs, maxOutputBytes: 2000, ...(signal ? {signal} : {})})
+    const r = await runner.run(argv[0], argv.slice(1), {env, maxOutputBytes: 2000, ...(timeoutMs !== null ? {timeoutMs} : {}), ...(signal ? {signal} : {})})
     return {code: r.code ?? -1, output: `${r.stdout}${r.stderr}`.slice(-2000)}
   } catch (e) {
     if (signal?.aborted) throw e

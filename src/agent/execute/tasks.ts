@@ -11,7 +11,7 @@ import {HactlError} from '../../errors'
 import type {ConnParams} from '../../ports/postgres'
 import {shellSplit} from '../callbacks'
 import {fireCallback, type AgentContext} from '../context'
-import {PrePromoteFailed, replicationConn, rewindConn, runArgv, runScript} from '../execute-failover'
+import {PrePromoteFailed, replicationConn, rewindConn, runArgv} from '../execute-failover'
 import {errText, hostPortText} from '../helpers'
 import {clearPendingRestart, recoveryFor, writeConfig} from '../pg-config'
 import {localConn} from '../settings'
@@ -172,9 +172,13 @@ export async function startPg(x: AgentContext, as: 'primary' | 'replica', upstre
 export async function promoteTask(x: AgentContext, signal: AbortSignal): Promise<void> {
   const {pg, config, log} = x
   x.state.failsafe.setActive(0)
-  const script = config.postgresql.pre_promote
-  if (script) {
-    const r = await runScript(x.processes, script, x.childEnv, signal)
+  const cmd = config.postgresql.pre_promote
+  if (cmd) {
+    // Patroni's Postgresql._pre_promote: the command split as a shell would (shlex.split) and run
+    // without a shell and without a time limit; a lost lock cancels the task, which kills it.
+    const argv = shellSplit(cmd)
+    const r = argv?.length ? await runArgv(x.processes, argv, x.childEnv, signal, null) : {code: -1, output: 'unbalanced quotes in the command line'}
+    log.info(`pre_promote script \`${cmd}\` exited with ${r.code}`)
     if (r.code !== 0) throw new PrePromoteFailed(`pre_promote script exited with code ${r.code}${r.output.trim() ? `: ${r.output.trim()}` : ''}`)
   }
   // Until pg_ctl promote runs, a cancel (lock lost) leaves nothing to undo.
