@@ -5,6 +5,7 @@
  * core plans (core/shutdown.ts).
  */
 import {releaseAfterStop, shutdownPlan, type ShutdownCause} from '../core/shutdown'
+import {isStandbyClusterConfig} from '../core/standby'
 import type {Logger} from '../log/logger'
 import {isAbortError, type Clock} from '../ports/clock'
 import type {Dcs} from '../ports/dcs'
@@ -52,7 +53,8 @@ export async function shutdownAgent(d: RuntimeDeps, cause: ShutdownCause): Promi
     paused: loop.dynamic.pause === true,
     holdsLock: loop.isLeader,
     pgRunning: loop.lastPg?.process !== 'stopped',
-    synchronousMode: loop.dynamic.synchronous_mode !== false,
+    // Patroni's is_synchronous_mode: never in a standby cluster.
+    synchronousMode: loop.dynamic.synchronous_mode !== false && !isStandbyClusterConfig(loop.dynamic.standby_cluster),
     primaryStopTimeout: loop.dynamic.primary_stop_timeout,
   })
   log.info(plan.reason)

@@ -5,6 +5,7 @@
  */
 import type {Action, DemoteMode} from '../../core/actions'
 import type {Observation} from '../../core/observation'
+import {isStandbyClusterConfig} from '../../core/standby'
 import {fireCallback, startTask, type AgentContext} from '../context'
 import {errText} from '../helpers'
 import {clearPendingRestart, recoveryFor, writeConfig} from '../pg-config'
@@ -77,10 +78,14 @@ async function stopForDemotion(x: AgentContext, mode: DemoteMode, obs: Observati
   }
 }
 
-/** Patroni's primary_stop_timeout() (patroni/ha.py Ha.primary_stop_timeout): honoured only in synchronous mode; undefined = no limit. */
+/**
+ * Patroni's primary_stop_timeout() (patroni/ha.py Ha.primary_stop_timeout): honoured only in
+ * synchronous mode, which a standby cluster never is; undefined = no limit.
+ */
 function primaryStopTimeoutMs(x: AgentContext): number | undefined {
-  const t = x.state.dynamic.primary_stop_timeout
-  return x.state.dynamic.synchronous_mode !== false && t > 0 ? t * 1000 : undefined
+  const d = x.state.dynamic
+  const t = d.primary_stop_timeout
+  return d.synchronous_mode !== false && !isStandbyClusterConfig(d.standby_cluster) && t > 0 ? t * 1000 : undefined
 }
 
 /**
