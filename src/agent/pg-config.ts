@@ -52,16 +52,26 @@ export function recoveryFor(x: AgentContext, version: number, upstream: string |
   return {signal: 'standby', parameters: r.parameters, primaryConninfo: r.primaryConninfo}
 }
 
-/** Writes the configuration files (and the recovery settings) and remembers what was written. */
-export async function writeConfig(x: AgentContext, version: number, recovery: RecoveryConfig | null): Promise<ServerParams> {
+/**
+ * Writes the configuration files (and the recovery settings) and remembers what was written.
+ * `opts` is for the custom bootstrap only: a temporary pg_hba (the trust lines Patroni opens
+ * while it does not know the restored superuser password) and keep_existing_recovery_conf.
+ */
+export async function writeConfig(
+  x: AgentContext,
+  version: number,
+  recovery: RecoveryConfig | null,
+  opts: {pgHba?: string[]; keepExistingRecovery?: boolean} = {},
+): Promise<ServerParams> {
   const params = serverParams(x, version)
   await x.pg.writeConfigFiles({
     serverVersion: version,
     parameters: params.parameters,
     customConf: x.config.postgresql.custom_conf,
-    pgHba: pgHba(x),
+    pgHba: opts.pgHba ?? pgHba(x),
     pgIdent: x.config.postgresql.pg_ident,
     recovery,
+    ...(opts.keepExistingRecovery ? {keepExistingRecovery: true} : {}),
   })
   x.state.runningRecovery = recovery
   x.state.appliedKey = configKey(x, params)

@@ -29,10 +29,54 @@ export function timingOf(d: Pick<DynamicConfig, 'ttl' | 'loop_wait' | 'retry_tim
   return {ttl: d.ttl, loopWait: d.loop_wait, retryTimeout: d.retry_timeout}
 }
 
-/** The superuser connection the agent uses for its own queries (TCP on the first listen address). */
-export function localConn(config: LocalConfig): ConnParams {
+/**
+ * The first absolute directory of unix_socket_directories, '' when none is (patroni/postgresql/
+ * config.py ConfigHandler._get_unix_local_address: only an absolute path can be connected to).
+ */
+export function unixLocalAddress(unixSocketDirectories: string): string {
+  for (const d of unixSocketDirectories.split(',')) {
+    const t = d.trim()
+    if (t.startsWith('/')) return t
+  }
+  return ''
+}
+
+/** libpq's and PostgreSQL's compiled-in socket directory when unix_socket_directories is not set. */
+export const DEFAULT_SOCKET_DIR = '/var/run/postgresql'
+
+/**
+ * The host the agent reaches its own PostgreSQL on (patroni/postgresql/config.py
+ * ConfigHandler.resolve_connection_addresses): with `socket` (use_unix_socket, or
+ * use_unix_socket_repl for replication connections) the first absolute directory of
+ * unix_socket_directories (the TCP address when it names none; libpq's default directory when
+ * it is not set), otherwise TCP on the first listen address (loopback for a wildcard).
+ */
+export function localHost(config: LocalConfig, socket: boolean, dynamicParameters?: Record<string, unknown>): string {
+  const pg = config.postgresql
+  const tcp = pg.listen.host === '*' || pg.listen.host === '0.0.0.0' || pg.listen.host === '' ? '127.0.0.1' : pg.listen.host
+  if (!socket) return tcp
+  const dirs = pg.parameters['unix_socket_directories'] ?? dynamicParameters?.['unix_socket_directories']
+  if (dirs === undefined || dirs === null) return DEFAULT_SOCKET_DIR
+  return unixLocalAddress(String(dirs)) || tcp
+}
+
+/** An empty or missing password is no password (peer or trust on the socket; libpq sends none). */
+function passwordOf(p: string | null | undefined): {password?: string} {
+  return typeof p === 'string' && p !== '' ? {password: p} : {}
+}
+
+/** The superuser connection the agent uses for its own queries (Patroni's local_conn_kwargs). */
+export function localConn(config: LocalConfig, dynamicParameters?: Record<string, unknown>): ConnParams {
   const pg = config.postgresql
   const su = pg.authentication.superuser
-  const host = pg.listen.host === '*' || pg.listen.host === '0.0.0.0' || pg.listen.host === '' ? '127.0.0.1' : pg.listen.host
-  return {host, port: pg.listen.port, user: su.username, password: su.password, dbname: pg.database}
+  const host = localHost(config, pg.use_unix_socket, dynamicParameters)
+  return {host, port: pg.listen.port, user: su.username, ...passwordOf(su.password), dbname: pg.database}
+}
+
+/** The replication connection to the local server (Patroni's local_replication_address, use_unix_socket_repl). */
+export function localReplicationConn(config: LocalConfig, dynamicParameters?: Record<string, unknown>): ConnParams {
+  const pg = config.postgresql
+  const rep = pg.authentication.replication
+  const host = localHost(config, pg.use_unix_socket_repl, dynamicParameters)
+  return {host, port: pg.listen.port, user: rep.username, ...passwordOf(rep.password), dbname: pg.database}
 }

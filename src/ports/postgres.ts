@@ -130,6 +130,12 @@ export interface ConfigFiles {
   pgIdent?: string[]
   /** null/undefined: no recovery (signal files removed) — the node runs as a primary. */
   recovery?: RecoveryConfig | null
+  /**
+   * With no `recovery`: leave the recovery settings a restore left behind (signal files,
+   * recovery.conf, recovery parameters in postgresql.auto.conf) as they are (a custom bootstrap's
+   * keep_existing_recovery_conf).
+   */
+  keepExistingRecovery?: boolean
 }
 
 export interface StartOptions {

@@ -13,7 +13,7 @@ import {httpPeers} from '../adapters/http/peers'
 import {PostgresAdapter} from '../adapters/postgres'
 import {NodeProcessRunner} from '../adapters/process'
 import {runAgent as runAgentOn, type AgentPorts} from '../agent/daemon'
-import {localConn} from '../agent/settings'
+import {localConn, localReplicationConn} from '../agent/settings'
 import type {LocalConfig} from '../config/load'
 import {HactlError} from '../errors'
 import type {Logger} from '../log/logger'
@@ -21,7 +21,7 @@ import type {Clock} from '../ports/clock'
 import type {Dcs, DcsTiming} from '../ports/dcs'
 
 // Pure translations of the configuration, defined beside the agent that uses them too.
-export {localConn, logSettings, timingOf} from '../agent/settings'
+export {localConn, localReplicationConn, logSettings, timingOf} from '../agent/settings'
 
 export function createDcs(config: LocalConfig, timing: DcsTiming, log: Logger, clock: Clock = systemClock): Dcs {
   if (!config.etcd3) throw new HactlError('CONFIG_INVALID', 'etcd3 is required but missing: add an etcd3: section with hosts: [host:port, ...]')
@@ -57,6 +57,7 @@ export function createPostgres(config: LocalConfig, log: Logger): PostgresAdapte
     runner: new NodeProcessRunner(),
     env,
     local: localConn(config),
+    localReplication: localReplicationConn(config),
     pgpassPath: pg.pgpass ?? join(process.env.HOME ?? homedir(), '.pgpass'),
     logger: log,
   })

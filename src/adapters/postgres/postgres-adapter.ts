@@ -371,7 +371,9 @@ export class PostgresAdapter implements PostgresControl {
     const standby = join(this.dataDir, 'standby.signal')
     const recSignal = join(this.dataDir, 'recovery.signal')
     const recConf = join(this.dataDir, 'recovery.conf')
-    if (v >= 120000) {
+    if (!rc && files.keepExistingRecovery) {
+      // keep_existing_recovery_conf: the restore's own recovery settings stay in force
+    } else if (v >= 120000) {
       rmSync(recConf, {force: true})
       if (rc) {
         this.writeOwned(rc.signal === 'standby' ? standby : recSignal, '')
@@ -404,22 +406,28 @@ export class PostgresAdapter implements PostgresControl {
     return ['postgresql.conf', 'postgresql.base.conf', 'pg_hba.conf', 'pg_ident.conf']
   }
 
+  // The backups live in the data directory, as Patroni keeps them (patroni/postgresql/config.py
+  // ConfigHandler.save_configuration_files): with a separate config_dir they travel to the
+  // replicas inside the base backup.
   async saveConfigFiles(): Promise<void> {
     for (const f of this.configFileNames()) {
       const p = join(this.configDir, f)
+      const backup = join(this.dataDir, `${f}.backup`)
       if (existsSync(p)) {
-        copyFileSync(p, `${p}.backup`)
-        this.chown(`${p}.backup`)
+        copyFileSync(p, backup)
+        this.chown(backup)
       }
     }
   }
 
   async restoreConfigFiles(): Promise<void> {
+    this.ensureOwnedDir(this.configDir)
     for (const f of this.configFileNames()) {
       const p = join(this.configDir, f)
+      const backup = join(this.dataDir, `${f}.backup`)
       if (existsSync(p)) continue
-      if (existsSync(`${p}.backup`)) {
-        copyFileSync(`${p}.backup`, p)
+      if (existsSync(backup)) {
+        copyFileSync(backup, p)
         this.chown(p)
       } else if (f === 'pg_ident.conf') {
         this.writeOwned(p, '')

@@ -8,7 +8,8 @@
  */
 import {join} from 'node:path'
 import {HactlError} from '../../errors'
-import type {ConnParams} from '../../ports/postgres'
+import {customBootstrap, type BootstrapMethodSection} from '../../config/schema'
+import type {ConnParams, RecoveryConfig} from '../../ports/postgres'
 import {shellSplit} from '../callbacks'
 import {fireCallback, type AgentContext} from '../context'
 import {PrePromoteFailed, replicationConn, rewindConn, runArgv} from '../execute-failover'
@@ -16,12 +17,16 @@ import {errText, hostPortText} from '../helpers'
 import {clearPendingRestart, recoveryFor, writeConfig} from '../pg-config'
 import {localConn} from '../settings'
 
-/** initdb (only the initdb method), the configuration files, the first start (patroni/ha.py Ha.bootstrap). */
+/**
+ * initdb or the custom bootstrap method, the configuration files, the first start
+ * (patroni/postgresql/bootstrap.py Bootstrap.bootstrap). A failure ends the task with an error:
+ * the core then deletes the initialize key and moves the data directory aside
+ * (cancel-initialization, as patroni/ha.py Ha.cancel_initialization).
+ */
 export async function bootstrapTask(x: AgentContext, signal: AbortSignal): Promise<void> {
   const {pg, config} = x
-  if (config.bootstrap?.method && config.bootstrap.method !== 'initdb') {
-    throw new Error(`bootstrap.method ${config.bootstrap.method} is not implemented yet (only initdb)`)
-  }
+  const custom = customBootstrap(config.bootstrap)
+  if (custom) return customBootstrapTask(x, custom.name, custom.section, signal)
   const su = config.postgresql.authentication.superuser
   await pg.initdb({options: config.bootstrap?.initdb, superuser: {username: su.username, password: su.password}, signal})
   const version = await pg.binaryVersion()
@@ -31,13 +36,101 @@ export async function bootstrapTask(x: AgentContext, signal: AbortSignal): Promi
   x.state.memory = {...x.state.memory, pgState: 'running'}
 }
 
-/** The roles, then bootstrap.post_bootstrap (patroni/ha.py Ha.post_bootstrap). */
+/**
+ * Arguments of a custom bootstrap command (patroni/postgresql/bootstrap.py
+ * Bootstrap._custom_bootstrap): `--scope=SCOPE --datadir=DATA_DIR` unless `no_params`, then every
+ * other key of the method's section but the reserved ones as `--key=value`, in the section's order.
+ */
+export function customBootstrapArgs(section: Record<string, unknown>, scope: string, dataDir: string): string[] {
+  const params = truthy(section['no_params']) ? [] : [`--scope=${scope}`, `--datadir=${dataDir}`]
+  const reserved = new Set(['command', 'no_params', 'keep_existing_recovery_conf', 'recovery_conf', 'scope', 'datadir'])
+  for (const [k, v] of Object.entries(section)) if (!reserved.has(k)) params.push(`--${k}=${pyStr(v)}`)
+  return params
+}
+
+/**
+ * The recovery settings of a custom bootstrap's `recovery_conf` (a PITR restore): PostgreSQL
+ * starts in archive recovery (or as a standby with standby_mode) and, once recovery ended and
+ * it promoted, post_bootstrap runs (patroni/postgresql/config.py ConfigHandler.write_recovery_conf).
+ */
+export function bootstrapRecovery(rc: Record<string, unknown>): RecoveryConfig {
+  const parameters: Record<string, string> = {}
+  let standby = false
+  for (const [k, v] of Object.entries(rc)) {
+    if (v === undefined || v === null) continue
+    const lk = k.toLowerCase()
+    if (lk === 'standby_mode') {
+      standby = v === true || (typeof v === 'string' && ['on', 'true', 'yes', '1'].includes(v.toLowerCase()))
+      continue
+    }
+    parameters[lk] = typeof v === 'boolean' ? (v ? 'on' : 'off') : String(v)
+  }
+  return {signal: standby ? 'standby' : 'recovery', parameters}
+}
+
+/**
+ * The pg_hba.conf Patroni writes while a custom bootstrap runs (patroni/postgresql/config.py
+ * ConfigHandler.replace_pg_hba): the restored cluster's superuser password is not known, so the
+ * superuser and the replication user may connect without one, on the local socket and from
+ * the local address the agent uses over TCP. post_bootstrap puts the configured rules back.
+ */
+export function customBootstrapHba(config: AgentContext['config']): string[] {
+  const a = config.postgresql.authentication
+  const su = a.superuser.username || 'all'
+  const rep = a.replication.username
+  const addresses: Array<[string, string]> = [['local', '']]
+  const host = localConn(config).host ?? ''
+  if (host && !host.startsWith('/')) {
+    const cidrs = host === 'localhost' ? ['127.0.0.1/32', '::1/128'] : [host.includes(':') ? `${host}/128` : `${host}/32`]
+    for (const cidr of cidrs) addresses.push(['host', cidr])
+  }
+  return addresses.flatMap(([t, addr]) => [`${t}\treplication\t${rep}\t${addr}\ttrust`, `${t}\tall\t${su}\t${addr}\ttrust`])
+}
+
+/** The custom bootstrap: the method's command, the restored configuration, the first start. */
+async function customBootstrapTask(x: AgentContext, name: string, section: BootstrapMethodSection, signal: AbortSignal): Promise<void> {
+  const {pg, config, log} = x
+  const argv = shellSplit(section.command)
+  if (!argv?.length) throw new Error(`bootstrap.${name}.command: cannot split the command line: ${section.command}`)
+  const params = customBootstrapArgs(section, config.scope, config.postgresql.data_dir)
+  log.info(`Running custom bootstrap script: ${section.command}`)
+  // A restore may take hours: no time limit but the task's own (the longest a timer can wait).
+  const r = await runArgv(x.processes, [...argv, ...params], {...x.childEnv}, signal, 2 ** 31 - 1)
+  if (r.code !== 0) throw new Error(`custom bootstrap script ${argv[0]} exited with code ${r.code}${r.output.trim() ? `: ${r.output.trim()}` : ''}`)
+  // _post_restore: configuration files the restore did not bring back come from their backups.
+  await pg.restoreConfigFiles()
+  const version = await pg.binaryVersion()
+  const rc = section.recovery_conf
+  const recovery = rc !== undefined && rc !== null && typeof rc === 'object' ? bootstrapRecovery(rc) : null
+  const keep = recovery === null && truthy(section.keep_existing_recovery_conf)
+  const written = await writeConfig(x, version, recovery, {pgHba: customBootstrapHba(config), keepExistingRecovery: keep})
+  await pg.saveConfigFiles()
+  const s = await pg.start({cmdline: written.cmdline, timeoutMs: config.postgresql.pg_ctl_timeout * 1000, signal})
+  if (s.outcome === 'still-starting') throw new Error(`PostgreSQL did not accept connections in time after the custom bootstrap (${name})`)
+  x.state.memory = {...x.state.memory, pgState: 'running'}
+}
+
+/** The roles, then bootstrap.post_bootstrap (patroni/postgresql/bootstrap.py Bootstrap.post_bootstrap). */
 export async function postBootstrapTask(x: AgentContext): Promise<void> {
-  const {pg, config} = x
+  const {pg, config, log} = x
   const a = config.postgresql.authentication
   await pg.createRoles({superuser: a.superuser, replication: a.replication, rewind: a.rewind})
   const cmd = config.bootstrap?.post_bootstrap ?? config.bootstrap?.post_init
   if (typeof cmd === 'string' && cmd.trim()) await runPostBootstrap(x, cmd)
+  if (customBootstrap(config.bootstrap)) {
+    // After a custom bootstrap: the configured pg_hba instead of the trust lines, no recovery
+    // settings any more, and a reload (a restart when hba_file is a parameter, which needs one).
+    const version = await pg.binaryVersion()
+    const written = await writeConfig(x, version, null)
+    if (written.parameters['hba_file'] !== undefined) {
+      await pg.restart({mode: 'fast'}, {cmdline: written.cmdline, timeoutMs: config.postgresql.pg_ctl_timeout * 1000})
+      clearPendingRestart(x, written.cmdline)
+    } else {
+      await pg.reload()
+    }
+    await pg.close().catch(() => {})
+    log.info('custom bootstrap finished: the configured pg_hba and postgresql.conf are in force')
+  }
   x.callbacks.fire('on_start', 'primary')
 }
 
@@ -59,10 +152,19 @@ async function runPostBootstrap(x: AgentContext, cmd: string): Promise<void> {
   })
 }
 
-/** One pgpass line for `c` (`:` and `\\` escaped as libpq reads them). */
-function pgpassLine(c: {host?: unknown; port?: unknown; user?: unknown; password?: unknown}): string {
-  const esc = (v: unknown) => String(v ?? '').replace(/\\/g, '\\\\').replace(/:/g, '\\:')
-  return `${esc(c.host)}:${esc(c.port)}:*:${esc(c.user)}:${esc(c.password)}\n`
+/**
+ * The pgpass lines for `c` as Patroni writes them (patroni/postgresql/config.py
+ * ConfigHandler._pgpass_content): one per comma-separated host, plus `localhost` when a host is a
+ * socket directory (libpq matches socket connections against it), `*` for what is missing, `:`
+ * and `\\` escaped; empty without a password.
+ */
+export function pgpassLine(c: {host?: unknown; port?: unknown; user?: unknown; password?: unknown}): string {
+  if (typeof c.password !== 'string' || c.password === '') return ''
+  const esc = (v: unknown) => String(v === undefined || v === null || v === '' ? '*' : v).replace(/\\/g, '\\\\').replace(/:/g, '\\:')
+  const hosts = String(c.host ?? '').split(',').map((h) => h.trim()).filter(Boolean)
+  if (hosts.length === 0) hosts.push('*')
+  if (hosts.some((h) => h.startsWith('/')) && !hosts.includes('localhost')) hosts.push('localhost')
+  return hosts.map((h) => `${h === '*' ? '*' : esc(h)}:${esc(c.port)}:*:${esc(c.user)}:${esc(c.password)}\n`).join('')
 }
 
 /**
