@@ -22,8 +22,15 @@ export interface ConfigIssue {
 export class IssueCollector {
   readonly issues: ConfigIssue[] = []
 
-  /** false: required keys may be missing (patronictl reads partial configs, e.g. only `scope`). */
-  constructor(readonly requireKeys = true) {}
+  /**
+   * requireKeys false: required keys may be missing (patronictl reads partial configs, e.g. only
+   * `scope`). strict (`hactl agent --strict`): dynamic values Patroni adjusts or ignores with a
+   * warning are errors instead (src/config/dynamic-schema.ts).
+   */
+  constructor(
+    readonly requireKeys = true,
+    readonly strict = false,
+  ) {}
 
   error(path: string, message: string, ...value: [unknown?]): void {
     this.add('error', path, message, value)

@@ -358,7 +358,7 @@ export function anything(): Parser<unknown> {
 export function either<A, B>(a: Parser<A>, b: Parser<B>, message: string): Parser<A | B> {
   return (v, path, c) => {
     for (const p of [a, b] as Parser<A | B>[]) {
-      const scratch = new IssueCollector(c.requireKeys)
+      const scratch = new IssueCollector(c.requireKeys, c.strict)
       const r = p(v, path, scratch)
       if (r !== undefined && !scratch.hasErrors()) {
         for (const w of scratch.warnings) c.issues.push(w)

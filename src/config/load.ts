@@ -12,6 +12,7 @@ import {parseDocument} from 'yaml'
 import {HactlError} from '../errors'
 import {buildEnvConfig, type Env} from './env'
 import {parseFastYaml} from './fast-yaml'
+import {parseDynamicConfig} from './dynamic-schema'
 import {ConfigError, type ConfigIssue, formatIssues} from './issues'
 import {isPlainObject} from './kit'
 import {type DeepPartial, type LocalConfig, validateLocalConfig} from './schema'
@@ -176,12 +177,26 @@ function annotate(issues: ConfigIssue[], origins: Map<string, string>): ConfigIs
  * Loads and validates the node's configuration. Throws ConfigError (CONFIG_INVALID, every issue
  * attached) or HactlError CONFIG_NOT_FOUND; returns the typed config and the warnings.
  */
-export function loadConfig(path: string | undefined, env: Env = process.env): LoadedConfig {
+export function loadConfig(path: string | undefined, env: Env = process.env, opts: {strict?: boolean} = {}): LoadedConfig {
   const r = readRawConfig(path, env)
   const v = validateLocalConfig(r.raw)
-  const issues = annotate([...r.issues, ...v.issues], r.origins)
+  const local = opts.strict ? strictBootstrapDcs(r.raw, v.issues) : v.issues
+  const issues = annotate([...r.issues, ...local], r.origins)
   if (v.config === undefined || issues.some((i) => i.severity === 'error')) throw new ConfigError(issues)
   return {config: v.config, warnings: issues, sources: r.sources, raw: r.raw}
+}
+
+/**
+ * `--strict`: the issues of `bootstrap.dcs` as the strict parser reports them (timing adjustments
+ * and values Patroni cannot use are errors, src/config/dynamic-schema.ts) in place of the lenient
+ * parser's warnings.
+ */
+function strictBootstrapDcs(raw: Record<string, unknown>, issues: ConfigIssue[]): ConfigIssue[] {
+  const bootstrap = raw['bootstrap']
+  const dcs = isPlainObject(bootstrap) ? bootstrap['dcs'] : undefined
+  if (dcs === undefined || dcs === null) return issues
+  const under = (i: ConfigIssue) => i.path === 'bootstrap.dcs' || i.path.startsWith('bootstrap.dcs.') || i.path.startsWith('bootstrap.dcs[')
+  return [...issues.filter((i) => !under(i)), ...parseDynamicConfig(dcs, 'bootstrap.dcs', {strict: true}).issues]
 }
 
 /** patronictl's reading: nothing required (a file with only `scope` is fine), so the result is partial. */

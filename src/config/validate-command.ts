@@ -1,6 +1,7 @@
 /**
- * `hactl agent --validate-config [PATH]`: load and validate, print every problem, exit
- * 0 valid, 1 invalid, 2 when the path is missing or unreadable. Output never holds secrets:
+ * `hactl agent --validate-config [--strict] [PATH]`: load and validate, print every problem, exit
+ * 0 valid, 1 invalid, 2 when the path is missing or unreadable. Without --strict the dynamic values
+ * Patroni adjusts (timing, slots it skips) are warnings; with it they are errors. Output never holds secrets:
  * issue values are masked at the source and lines pass through redactText as a last guard.
  */
 import {isHactlError} from '../errors'
@@ -14,13 +15,13 @@ export interface Io {
   err(s: string): void
 }
 
-export function runValidateConfig(path: string | undefined, env: Env, io: Io): number {
+export function runValidateConfig(path: string | undefined, env: Env, io: Io, opts: {strict?: boolean} = {}): number {
   // Secrets known from the env are masked verbatim even if some message quoted them.
   const envSecrets = collectSecrets(Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('PATRONI'))))
   const say = (s: string) => io.err(redactText(s, envSecrets) + '\n')
   const what = path ?? 'configuration from the environment'
   try {
-    const loaded = loadConfig(path, env)
+    const loaded = loadConfig(path, env, opts)
     const secrets = [...envSecrets, ...collectSecrets(loaded.raw)]
     for (const w of loaded.warnings) io.err(redactText(formatIssue(w), secrets) + '\n')
     const c = loaded.config

@@ -69,6 +69,6 @@ export function agentPorts(): AgentPorts {
 }
 
 /** `hactl agent [CONFIG]`: runs the agent on the real ports until SIGTERM/SIGINT; the exit code. */
-export function runAgent(configPath: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  return runAgentOn(agentPorts(), configPath, env)
+export function runAgent(configPath: string | undefined, env: NodeJS.ProcessEnv = process.env, opts: {strict?: boolean} = {}): Promise<number> {
+  return runAgentOn(agentPorts(), configPath, env, opts)
 }

@@ -1,6 +1,8 @@
 /**
  * The broken-config corpus: every file in test/fixtures/config/broken names, in `# expect:`
- * lines, the key paths its errors must point at; exactly those paths are reported.
+ * lines, the key paths its errors must point at; exactly those paths are reported. A file marked
+ * `# strict` is broken only for `--strict` (a dynamic value Patroni adjusts or skips): without it
+ * the file loads, with a warning at each `# warn:` path.
  */
 import assert from 'node:assert/strict'
 import {readdirSync, readFileSync} from 'node:fs'
@@ -11,8 +13,12 @@ import {ConfigError, formatIssues, loadConfig} from '../../../src/config/load'
 const DIR = join(__dirname, '../../fixtures/config/broken')
 const SECRETS = ['Sup3r-Secret-pw', 'Repl-Secret-pw']
 
-function expectedPaths(file: string): string[] {
-  return [...readFileSync(file, 'utf8').matchAll(/^# expect: ?(.*)$/gm)].map((m) => (m[1] ?? '').trim())
+function expectedPaths(file: string, tag = 'expect'): string[] {
+  return [...readFileSync(file, 'utf8').matchAll(new RegExp(`^# ${tag}: ?(.*)$`, 'gm'))].map((m) => (m[1] ?? '').trim())
+}
+
+function strictOnly(file: string): boolean {
+  return /^# strict$/m.test(readFileSync(file, 'utf8'))
 }
 
 describe('broken configs', () => {
@@ -27,11 +33,12 @@ describe('broken configs', () => {
   for (const f of files) {
     const file = join(DIR, f)
     const expected = expectedPaths(file)
-    it(`${f} -> ${expected.map((p) => p || '(top level)').join(', ')}`, () => {
+    const strict = strictOnly(file)
+    it(`${f} -> ${expected.map((p) => p || '(top level)').join(', ')}${strict ? ' (--strict)' : ''}`, () => {
       assert.ok(expected.length > 0, 'fixture has no # expect: line')
       let err: unknown
       try {
-        loadConfig(file, {})
+        loadConfig(file, {}, {strict})
       } catch (e) {
         err = e
       }
@@ -51,16 +58,40 @@ describe('broken configs', () => {
     })
   }
 
-  it('the timing message says how to fix it', () => {
+  for (const f of files.filter((x) => strictOnly(join(DIR, x)))) {
+    const warn = expectedPaths(join(DIR, f), 'warn')
+    it(`${f} loads without --strict, with a warning at ${warn.join(', ')}`, () => {
+      assert.ok(warn.length > 0, 'a # strict fixture needs a # warn: line')
+      const {warnings} = loadConfig(join(DIR, f), {})
+      assert.ok(warnings.every((w) => w.severity === 'warning'))
+      for (const p of warn) assert.ok(warnings.some((w) => w.path === p), `no warning at ${p}: ${formatIssues(warnings)}`)
+    })
+  }
+
+  it('the timing message says how to fix it (--strict)', () => {
     assert.throws(
-      () => loadConfig(join(DIR, 'timing-invariant.yml'), {}),
+      () => loadConfig(join(DIR, 'timing-invariant.yml'), {}, {strict: true}),
       (e: unknown) =>
         e instanceof ConfigError &&
         e.issues.some(
           (i) =>
             i.message ===
-            'loop_wait (10) + 2*retry_timeout (10) = 30 must be <= ttl (25): raise ttl to 30 or lower loop_wait/retry_timeout',
+            'loop_wait (10) + 2*retry_timeout (10) = 30 must be <= ttl (25): raise ttl to 30 or lower loop_wait/retry_timeout (--strict)',
         ),
+    )
+  })
+
+  it('without --strict the timing is adjusted as Patroni adjusts it, with its warning', () => {
+    const {config, warnings} = loadConfig(join(DIR, 'timing-invariant.yml'), {})
+    const dcs = config.bootstrap?.dcs
+    assert.deepEqual([dcs?.ttl, dcs?.loop_wait, dcs?.retry_timeout], [25, 5, 10])
+    assert.ok(
+      warnings.some(
+        (w) =>
+          w.path === 'bootstrap.dcs.loop_wait' &&
+          w.message === 'Violated the rule "loop_wait + 2*retry_timeout <= ttl", where ttl=25 and retry_timeout=10. Adjusting loop_wait from 10 to 5',
+      ),
+      formatIssues(warnings),
     )
   })
 
