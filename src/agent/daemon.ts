@@ -39,14 +39,8 @@ export interface AgentPorts {
   files: Files
 }
 
-export async function runAgent(
-  ports: AgentPorts,
-  configPath: string | undefined,
-  env: NodeJS.ProcessEnv = process.env,
-  opts: {strict?: boolean} = {},
-): Promise<number> {
-  const strict = opts.strict === true
-  const {config, warnings} = loadConfig(configPath, env, {strict})
+export async function runAgent(ports: AgentPorts, configPath: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const {config, warnings} = loadConfig(configPath, env)
   const log = Logger.fromSettings(logSettings(config))
   for (const w of warnings) log.warning(`configuration: ${describeIssue(w)}`)
   const {clock, peers} = ports
@@ -72,7 +66,7 @@ export async function runAgent(
   }
   // Programs the agent runs get its own environment, as Patroni's do.
   const childEnv = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string'))
-  const loop = new HaLoop({config, dcs, pg, clock, log, peers, requestExit, processes: ports.processes, childEnv, files: ports.files, strict})
+  const loop = new HaLoop({config, dcs, pg, clock, log, peers, requestExit, processes: ports.processes, childEnv, files: ports.files})
   let nextRunMs = clock.now()
 
   const source: AgentStateSource = {
@@ -87,7 +81,7 @@ export async function runAgent(
   async function reload(): Promise<void> {
     let next: ReturnType<typeof loadConfig>
     try {
-      next = loadConfig(configPath, env, {strict})
+      next = loadConfig(configPath, env)
     } catch (e) {
       log.error(`reload: the configuration was not changed: ${errText(e)}`)
       return
@@ -105,7 +99,7 @@ export async function runAgent(
     log.info('configuration reloaded')
   }
   try {
-    const handlers = createRestActions({loop, dcs, clock, log, peers, reload: () => reload(), strict})
+    const handlers = createRestActions({loop, dcs, clock, log, peers, reload: () => reload()})
     api = await startRestApi({settings: config.restapi, source, handlers, log, now: () => clock.now()})
   } catch (e) {
     log.critical(`cannot start the REST API on ${config.restapi.listen.host}:${config.restapi.listen.port}: ${errText(e)}`)
