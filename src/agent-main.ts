@@ -1,15 +1,17 @@
 /**
- * `hactl agent [--validate-config] [CONFIG]` without the CLI framework: the agent is a
+ * `hactl agent [--validate-config] [--strict] [CONFIG]` without the CLI framework: the agent is a
  * long-running process, and oclif with every other command class would stay in its memory for
  * nothing. `hactl agent --help` still goes through oclif (src/commands/agent.ts has the help).
  */
 export async function runAgentCli(argv: readonly string[]): Promise<number> {
   let validate = false
+  let strict = false
   const positional: string[] = []
   let flagsDone = false
   for (const a of argv) {
     if (!flagsDone && a === '--') flagsDone = true
     else if (!flagsDone && a === '--validate-config') validate = true
+    else if (!flagsDone && a === '--strict') strict = true
     else if (!flagsDone && a.startsWith('-') && a !== '-') {
       process.stderr.write(`Error: Nonexistent flag: ${a}\nSee more help with --help\n`)
       return 2
@@ -22,8 +24,8 @@ export async function runAgentCli(argv: readonly string[]): Promise<number> {
   const config = positional[0]
   if (validate) {
     const {runValidateConfig} = await import('./config/validate-command')
-    return runValidateConfig(config, process.env, {out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s)})
+    return runValidateConfig(config, process.env, {out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s)}, {strict})
   }
   const {runAgent} = await import('./wiring/agent')
-  return runAgent(config, process.env)
+  return runAgent(config, process.env, {strict})
 }

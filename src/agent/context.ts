@@ -38,6 +38,11 @@ export interface AgentPorts {
   childEnv: Record<string, string>
   /** Private files handed to those programs (pgpass). */
   files: Files
+  /**
+   * `hactl agent --strict`: a DCS `config` key whose timing Patroni would adjust keeps the values
+   * in force instead (src/config/dynamic-schema.ts dynamicInForce).
+   */
+  strict?: boolean
 }
 
 export interface AgentContext extends Readonly<Omit<AgentPorts, 'config'>> {
@@ -65,6 +70,7 @@ export function createAgentContext(d: AgentPorts): AgentContext {
     processes: d.processes,
     childEnv: d.childEnv,
     files: d.files,
+    strict: d.strict === true,
     callbacks: new Callbacks({commands: () => x.config.postgresql.callbacks as never, scope: () => x.config.scope, log: d.log, runner: d.processes, env: () => d.childEnv}),
     state,
   }

@@ -39,8 +39,14 @@ export interface AgentPorts {
   files: Files
 }
 
-export async function runAgent(ports: AgentPorts, configPath: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const {config, warnings} = loadConfig(configPath, env)
+export async function runAgent(
+  ports: AgentPorts,
+  configPath: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+  opts: {strict?: boolean} = {},
+): Promise<number> {
+  const strict = opts.strict === true
+  const {config, warnings} = loadConfig(configPath, env, {strict})
   const log = Logger.fromSettings(logSettings(config))
   for (const w of warnings) log.warning(`configuration: ${describeIssue(w)}`)
   const {clock, peers} = ports
@@ -66,7 +72,7 @@ export async function runAgent(ports: AgentPorts, configPath: string | undefined
   }
   // Programs the agent runs get its own environment, as Patroni's do.
   const childEnv = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string'))
-  const loop = new HaLoop({config, dcs, pg, clock, log, peers, requestExit, processes: ports.processes, childEnv, files: ports.files})
+  const loop = new HaLoop({config, dcs, pg, clock, log, peers, requestExit, processes: ports.processes, childEnv, files: ports.files, strict})
   let nextRunMs = clock.now()
 
   const source: AgentStateSource = {
@@ -81,7 +87,7 @@ export async function runAgent(ports: AgentPorts, configPath: string | undefined
   async function reload(): Promise<void> {
     let next: ReturnType<typeof loadConfig>
     try {
-      next = loadConfig(configPath, env)
+      next = loadConfig(configPath, env, {strict})
     } catch (e) {
       log.error(`reload: the configuration was not changed: ${errText(e)}`)
       return
@@ -99,7 +105,7 @@ export async function runAgent(ports: AgentPorts, configPath: string | undefined
     log.info('configuration reloaded')
   }
   try {
-    const handlers = createRestActions({loop, dcs, clock, log, peers, reload: () => reload()})
+    const handlers = createRestActions({loop, dcs, clock, log, peers, reload: () => reload(), strict})
     api = await startRestApi({settings: config.restapi, source, handlers, log, now: () => clock.now()})
   } catch (e) {
     log.critical(`cannot start the REST API on ${config.restapi.listen.host}:${config.restapi.listen.port}: ${errText(e)}`)

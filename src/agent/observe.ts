@@ -4,8 +4,8 @@
  * configuration in force (the DCS config key, patroni.dynamic.json) up to date on the way.
  * Patroni's patroni/ha.py Ha.load_cluster_from_dcs and Ha._run_cycle.
  */
-import {dynamicInForce, type DynamicConfig} from '../config/dynamic-schema'
-import {describeIssue} from '../config/issues'
+import {dynamicDocument, dynamicInForce, type DynamicConfig} from '../config/dynamic-schema'
+import {type ConfigIssue, describeIssue} from '../config/issues'
 import type {ClusterView} from '../core/cluster'
 import {timelineFromHistory} from '../core/cluster'
 import type {DcsObservation, Observation, PgObservation, TaskKind} from '../core/observation'
@@ -56,20 +56,30 @@ async function loadDynamicCache(x: AgentContext): Promise<void> {
   x.state.cacheLoaded = true
   const cached = await x.pg.readDynamicCache().catch(() => undefined)
   if (cached === undefined) return
-  const r = dynamicInForce(x.state.dynamic, cached)
+  const r = dynamicInForce(x.state.dynamic, cached, {strict: x.strict})
   applyDynamic(x, r.config)
-  x.state.cachedJson = JSON.stringify(r.config)
+  x.state.cachedJson = JSON.stringify(cacheDocument(r.config))
   x.log.info(`dynamic configuration loaded from patroni.dynamic.json${r.config.pause ? ' (the cluster is paused)' : ''}`)
+  logDynamicIssues(x, 'patroni.dynamic.json', r.issues)
+}
+
+/**
+ * What patroni.dynamic.json holds: the document in force as Patroni keeps it (the DCS value or
+ * bootstrap.dcs, with its timing adjustments), else the typed configuration.
+ */
+function cacheDocument(config: DynamicConfig): Record<string, unknown> {
+  return dynamicDocument(config) ?? (config as unknown as Record<string, unknown>)
 }
 
 /** Writes patroni.dynamic.json when the configuration in force changed (once there is data). */
 async function saveDynamicCache(x: AgentContext): Promise<void> {
   const st = x.state
   if (st.memory.role === 'uninitialized' || st.lastPg?.dataDir.kind !== 'present') return
-  const json = JSON.stringify(st.dynamic)
+  const doc = cacheDocument(st.dynamic)
+  const json = JSON.stringify(doc)
   if (json === st.cachedJson) return
   try {
-    await x.pg.writeDynamicCache(st.dynamic as unknown as Record<string, unknown>)
+    await x.pg.writeDynamicCache(doc)
     st.cachedJson = json
   } catch (e) {
     if (!st.warnedForever.has('dynamic-cache')) x.log.warning(`could not write patroni.dynamic.json: ${errText(e)}`)
@@ -116,11 +126,16 @@ function applyDcsConfig(x: AgentContext, cluster: ClusterView): void {
   }
   // The same version gives the same result: parse only what changed.
   if (!fresh) return
-  const r = dynamicInForce(st.dynamic, cfg.data)
+  const r = dynamicInForce(st.dynamic, cfg.data, {strict: x.strict})
   applyDynamic(x, r.config)
-  for (const i of r.issues) {
+  logDynamicIssues(x, 'DCS config key', r.issues)
+}
+
+/** One warning per issue; an error names a key that kept the value in force before. */
+function logDynamicIssues(x: AgentContext, source: string, issues: readonly ConfigIssue[]): void {
+  for (const i of issues) {
     const kept = i.severity === 'error' ? '; the value in force before is kept' : ''
-    x.log.warning(`dynamic configuration (DCS config key): ${describeIssue(i)}${kept}`)
+    x.log.warning(`dynamic configuration (${source}): ${describeIssue(i)}${kept}`)
   }
 }
 

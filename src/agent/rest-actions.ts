@@ -8,6 +8,7 @@
 import type {ActionHandlers, ActionResult} from '../api/types'
 import {dynamicInForce, parseDynamicConfig} from '../config/dynamic-schema'
 import {describeIssue} from '../config/issues'
+import {type ConfigData, patchConfig, pyEqual} from '../ctl/config-edit'
 import type {ClusterView} from '../core/cluster'
 import {hasFailover} from '../core/cluster'
 import {checkManualRequest, membersToAsk, noGoodCandidate} from '../core/preconditions'
@@ -30,6 +31,11 @@ export interface RestActionDeps {
   reload: () => Promise<void>
   /** GET an agent's `/patroni` (2 s); injectable for tests of the pure rules. */
   fetchStatus?: (apiUrl: string) => Promise<{status: number; body: unknown}>
+  /**
+   * `hactl agent --strict`: PATCH/PUT /config refuse (400, naming the key) a document whose values
+   * Patroni would adjust or could not use. Without it they store any JSON object, as Patroni does.
+   */
+  strict?: boolean
 }
 
 const text = (status: number, body: string): ActionResult => ({status, body})
@@ -87,21 +93,6 @@ export function parseSeconds(v: unknown): number | null {
   return Math.trunc(Number(m[1]) * mult[m[2] ?? 's'])
 }
 
-/** Patroni's PATCH semantics: null deletes, objects merge recursively, other values replace. */
-export function mergePatch(base: Record<string, unknown>, patch: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {...base}
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === null) delete out[k]
-    else if (isObject(v) && isObject(out[k])) out[k] = mergePatch(out[k] as Record<string, unknown>, v)
-    else out[k] = v
-  }
-  return out
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v)
-}
-
 function optString(v: unknown): string | undefined {
   return typeof v === 'string' && v !== '' ? v : undefined
 }
@@ -113,7 +104,7 @@ export function createRestActions(d: RestActionDeps): ActionHandlers {
 
   // The configuration the agents run with: each usable key of the DCS document, the value in
   // force for an unusable one (as the HA loop applies it), so REST and loop agree on pause.
-  const inForce = (c: ClusterView) => (c.config?.valid ? dynamicInForce(d.loop.dynamic, c.config.data).config : d.loop.dynamic)
+  const inForce = (c: ClusterView) => (c.config?.valid ? dynamicInForce(d.loop.dynamic, c.config.data, {strict: d.strict}).config : d.loop.dynamic)
   const paused = (c: ClusterView) => inForce(c).pause === true
   const syncMode = (c: ClusterView) => inForce(c).synchronous_mode === true
   /** Patroni's is_failover_possible (REST side): a text when not possible, null otherwise. */
@@ -298,24 +289,27 @@ export function createRestActions(d: RestActionDeps): ActionHandlers {
       return why ? text(503, why) : text(200, 'reinitialize started')
     },
 
+    // patroni/api.py do_PATCH_config: the stored document patched with Patroni's patch_config
+    // (null removes a key, mappings merge, a scalar replaces when its str() differs), stored as
+    // it is; the agents adjust what they read (src/config/dynamic-schema.ts).
     async patchConfig(body) {
       const c = await d.dcs.loadCluster({fresh: true})
       if (!c.config?.valid) return text(503, 'configuration is missing or invalid in the DCS')
-      const merged = mergePatch(c.config.data, body)
-      const invalid = checkDynamic(merged)
+      const data = structuredClone(c.config.data) as ConfigData
+      const changed = patchConfig(data, body as ConfigData)
+      const invalid = d.strict ? checkDynamic(data) : null
       if (invalid) return text(400, invalid)
-      if (JSON.stringify(merged) !== JSON.stringify(c.config.data)) {
-        if (!(await d.dcs.setConfig(merged, c.config.modifyVersion))) return text(409, 'Conflict')
-        d.dcs.wakeup()
-      }
-      return {status: 200, body: merged}
+      if (changed && !(await d.dcs.setConfig(data, c.config.modifyVersion))) return text(409, 'Conflict')
+      d.dcs.wakeup()
+      return {status: 200, body: data}
     },
 
+    // patroni/api.py do_PUT_config: the body replaces the stored document unless equal to it.
     async putConfig(body) {
-      const invalid = checkDynamic(body)
+      const invalid = d.strict ? checkDynamic(body) : null
       if (invalid) return text(400, invalid)
       const c = await d.dcs.loadCluster({fresh: true})
-      if (!c.config?.valid || JSON.stringify(c.config.data) !== JSON.stringify(body)) {
+      if (!c.config?.valid || !pyEqual(c.config.data as ConfigData, body as ConfigData)) {
         if (!(await d.dcs.setConfig(body))) return text(502, 'failed to write the configuration into the DCS')
         d.dcs.wakeup()
       }
@@ -325,11 +319,11 @@ export function createRestActions(d: RestActionDeps): ActionHandlers {
 }
 
 /**
- * hactl refuses a dynamic configuration it would not apply (Patroni stores anything and warns
- * later on every node): the errors name each key.
+ * `--strict`: hactl refuses a dynamic configuration whose values Patroni would adjust or could not
+ * use (Patroni stores anything and adjusts or warns later on every node): the errors name each key.
  */
 function checkDynamic(data: Record<string, unknown>): string | null {
-  const r = parseDynamicConfig(data)
+  const r = parseDynamicConfig(data, '', {strict: true})
   if (r.valid) return null
   const errors = r.issues.filter((i) => i.severity === 'error')
   return `invalid configuration: ${errors.map(describeIssue).join('; ') || 'rejected'}`

@@ -3,6 +3,7 @@
  * `initialize`, `config`, `failover`, `history` and the member key. Each carries out its action
  * through the Dcs port; a failed call is DcsFailed (common.ts viaDcs).
  */
+import {dynamicDocument} from '../../config/dynamic-schema'
 import type {Action, ActionType} from '../../core/actions'
 import type {ClusterView, HistoryLine} from '../../core/cluster'
 import type {Observation} from '../../core/observation'
@@ -92,9 +93,17 @@ async function moveDataDirAside(x: AgentContext): Promise<void> {
   }
 }
 
-/** This node's dynamic configuration into an empty `/config` (docs/ha-rules.md#dynamic-configuration). */
+/**
+ * This node's dynamic configuration into an empty `/config` (docs/ha-rules.md#dynamic-configuration):
+ * the document in force as Patroni keeps it (bootstrap.dcs or the last DCS value, with Patroni's
+ * timing adjustments written in; patroni/ha.py Ha.post_bootstrap and _run_cycle write
+ * Config.dynamic_configuration), else, when that document is empty, the typed configuration with
+ * its defaults (an empty `/config` would be restored again every cycle).
+ */
 export const restoreConfig: Handler<Of<'restore-config'>> = async (a, _obs, x) => {
-  await viaDcs(x, a.type, () => x.dcs.setConfig(x.state.dynamic as unknown as Record<string, unknown>))
+  const doc = dynamicDocument(x.state.dynamic)
+  const value = doc !== undefined && Object.keys(doc).length > 0 ? doc : (x.state.dynamic as unknown as Record<string, unknown>)
+  await viaDcs(x, a.type, () => x.dcs.setConfig(value))
   return {}
 }
 
