@@ -4,6 +4,7 @@
 import type {LocalConfig} from '../config/load'
 import type {DynamicConfig} from '../config/dynamic-schema'
 import type {AgentMemory, DecideConfig, PeerStatus, TaskKind} from '../core/observation'
+import {isStandbyClusterConfig} from '../core/standby'
 import type {Peers} from '../ports/peers'
 
 /** Patroni's slot_name_from_member_name: lower case, [a-z0-9_] only, at most 63 bytes. */
@@ -49,7 +50,10 @@ export function decideConfig(local: LocalConfig, dyn: DynamicConfig): DecideConf
   const t = local.tags as Record<string, unknown>
   const prio = typeof t['failover_priority'] === 'number' ? (t['failover_priority'] as number) : 1
   const nofailover = t['nofailover'] !== undefined ? t['nofailover'] === true : prio <= 0
-  const methods = local.postgresql.create_replica_methods
+  const standbyCluster = isStandbyClusterConfig(dyn.standby_cluster)
+  // A standby cluster's members create replicas with standby_cluster.create_replica_methods
+  // (patroni/ha.py Ha.bootstrap; patroni/postgresql/bootstrap.py Bootstrap.create_replica).
+  const methods = standbyCluster ? standbyReplicaMethods(dyn) : local.postgresql.create_replica_methods
   const pgSection = local.postgresql as Record<string, unknown>
   const cloneWithoutLeader = methods.some((m) => {
     const s = pgSection[m] as Record<string, unknown> | undefined | null
@@ -83,7 +87,14 @@ export function decideConfig(local: LocalConfig, dyn: DynamicConfig): DecideConf
     // No watchdog device support yet: a required watchdog therefore makes leadership impossible.
     watchdogRequired: watchdogMode === 'required',
     watchdogHealthy: watchdogMode !== 'required',
+    standbyCluster,
   }
+}
+
+/** The replica methods of a standby cluster: standby_cluster.create_replica_methods, else basebackup. */
+export function standbyReplicaMethods(dyn: DynamicConfig): string[] {
+  const m = dyn.standby_cluster?.create_replica_methods
+  return m && m.length ? [...m] : ['basebackup']
 }
 
 /** A peer's `GET /patroni` body reduced to what the race reads; unreachable on anything odd. */
@@ -137,6 +148,7 @@ const TASK_NAMES: Partial<Record<TaskKind, string>> = {
   reinitialize: 'reinitialize',
   'switchover-demote': 'demote',
   'offline-demote': 'demote',
+  'demote-cluster': 'demoting to a standby cluster',
 }
 
 /** A running task's name: Patroni's for the known kinds, else its description. */

@@ -8,6 +8,7 @@ import {type IgnoreSlot, slotCleanup, slotMembers} from '../core/slots'
 import type {AgentContext} from './context'
 import {errText, slotNameFor} from './helpers'
 import {isLeader} from './state'
+import {isStandbyClusterConfig} from '../core/standby'
 
 /** Patroni 4's default member_slots_ttl: a member slot outlives its member by 30 minutes. */
 const DEFAULT_MEMBER_SLOTS_TTL_S = 1800
@@ -20,13 +21,15 @@ const DEFAULT_MEMBER_SLOTS_TTL_S = 1800
 export async function primaryMaintenance(x: AgentContext): Promise<void> {
   const st = x.state
   st.replication = st.lastPg?.inRecovery === false ? await x.pg.replicationStats().catch(() => []) : []
-  if (st.lastPg?.process === 'running' && st.lastPg.inRecovery === true && !x.slot.busy) {
+  // A standby cluster's leader keeps its members' slots as a primary does: they stream from it.
+  const standbyLeader = st.lastPg?.inRecovery === true && isLeader(st, x.config.name) && isStandbyClusterConfig(st.dynamic.standby_cluster)
+  if (st.lastPg?.process === 'running' && st.lastPg.inRecovery === true && !x.slot.busy && !standbyLeader) {
     // A replica keeps only the permanent slots: an old primary that rejoined still has its
     // members' slots, and on a standby an inactive slot holds back WAL removal for ever.
     await dropUnusedSlots(x, new Set(Object.keys(st.dynamic.slots ?? {})))
     return
   }
-  if (!isLeader(st, x.config.name) || !st.dynamic.postgresql.use_slots || st.lastPg?.inRecovery !== false || !st.lastCluster) return
+  if (!isLeader(st, x.config.name) || !st.dynamic.postgresql.use_slots || (st.lastPg?.inRecovery !== false && !standbyLeader) || !st.lastCluster) return
   const mine = slotNameFor(x.config.name)
   const permanent = Object.entries(st.dynamic.slots ?? {}).filter(([name, spec]) => spec.type !== 'logical' && name !== mine).map(([name]) => name)
   // Members tagged nostream get none: they do not stream (core/slots.ts slotMembers).

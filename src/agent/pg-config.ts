@@ -5,6 +5,7 @@
  */
 import {humanSetting, serverParameters} from '../core/pg-params'
 import {getMember} from '../core/cluster'
+import {isStandbyClusterConfig} from '../core/standby'
 import {recoveryParameters} from '../postgres/recovery'
 import type {ConnParams, RecoveryConfig} from '../ports/postgres'
 import {fireCallback, type AgentContext} from './context'
@@ -36,19 +37,50 @@ export function serverParams(x: AgentContext, version: number): ServerParams {
   return p
 }
 
-/** The recovery settings for following `upstream` (null: a replica without upstream). */
-export function recoveryFor(x: AgentContext, version: number, upstream: string | null): RecoveryConfig {
+/** How the log names the standby cluster's remote primary. */
+export function remoteText(x: AgentContext): string {
+  const sc = x.state.dynamic.standby_cluster
+  return `the remote primary ${sc?.host ?? ''}:${sc?.port ?? 5432}`
+}
+
+/**
+ * The recovery settings for following `upstream` (null: a replica without upstream), or with
+ * `remote` the standby cluster's remote primary (patroni/ha.py Ha.get_remote_member,
+ * patroni/postgresql/config.py ConfigHandler.build_recovery_params): primary_conninfo to
+ * standby_cluster host/port, its primary_slot_name (with use_slots), and restore_command,
+ * archive_cleanup_command and recovery_min_apply_delay. The other members of a standby cluster
+ * take its restore_command and archive_cleanup_command too.
+ */
+export function recoveryFor(x: AgentContext, version: number, upstream: string | null, remote = false): RecoveryConfig {
   const c = x.config.postgresql
+  const dyn = x.state.dynamic
   const lastCluster = x.state.lastCluster
-  const up = upstream ? hostPortOf(lastCluster ? getMember(lastCluster, upstream)?.connUrl : null) : undefined
+  const sc = isStandbyClusterConfig(dyn.standby_cluster) ? dyn.standby_cluster : undefined
+  let up: {host: string; port: number | string} | undefined
+  let slotName = dyn.postgresql.use_slots ? slotNameFor(x.config.name) : undefined
+  const extra: Record<string, string> = {}
+  if (remote && sc) {
+    up = sc.host !== undefined || sc.port !== undefined ? {host: sc.host ?? '', port: sc.port ?? 5432} : undefined
+    slotName = dyn.postgresql.use_slots && sc.primary_slot_name ? slotNameFor(sc.primary_slot_name) : undefined
+    if (sc.recovery_min_apply_delay !== undefined && sc.recovery_min_apply_delay !== '') extra.recovery_min_apply_delay = String(sc.recovery_min_apply_delay)
+  } else if (!remote) {
+    up = upstream ? hostPortOf(lastCluster ? getMember(lastCluster, upstream)?.connUrl : null) : undefined
+  }
+  if (sc?.restore_command) extra.restore_command = sc.restore_command
+  if (sc?.archive_cleanup_command) extra.archive_cleanup_command = sc.archive_cleanup_command
   const r = recoveryParameters({
     serverVersion: version,
     name: x.config.name,
     upstream: up,
     replication: {...c.authentication.replication, user: c.authentication.replication.username} as ConnParams & {username?: string},
-    recoveryConf: c.recovery_conf ?? x.state.dynamic.postgresql.recovery_conf,
-    slotName: x.state.dynamic.postgresql.use_slots ? slotNameFor(x.config.name) : undefined,
+    recoveryConf: c.recovery_conf ?? dyn.postgresql.recovery_conf,
+    slotName,
+    extra,
   })
+  // A standby leader on a slot must reach the remote's primary when several hosts are listed.
+  if (remote && slotName && r.primaryConninfo && String(up?.host).includes(',') && version >= 100000) {
+    r.primaryConninfo.target_session_attrs = 'read-write'
+  }
   return {signal: 'standby', parameters: r.parameters, primaryConninfo: r.primaryConninfo}
 }
 

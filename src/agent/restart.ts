@@ -43,7 +43,7 @@ export async function restartNow(x: AgentContext, timeoutS: number | null): Prom
   const started = x.slot.start('restart', 'restart', async (signal) => {
     try {
       const version = await pg.binaryVersion()
-      const recovery = st.lastPg?.inRecovery === false ? null : recoveryFor(x, version, st.upstream)
+      const recovery = st.lastPg?.inRecovery === false ? null : recoveryFor(x, version, st.upstream, st.upstreamRemote)
       const params = await writeConfig(x, version, recovery)
       clearPendingRestart(x, params.cmdline)
       await pg.close().catch(() => {})

@@ -61,6 +61,8 @@ export interface AgentState {
   // --- PostgreSQL's configuration as written ---
   /** The member PG streams from (null: none or primary), as last written into its recovery settings. */
   upstream: string | null
+  /** PG follows the standby cluster's remote primary (`upstream` is then null). */
+  upstreamRemote: boolean
   /** The recovery settings last written for following (JSON), to tell a change of upstream. */
   followKey: string | null
   /** Recovery settings PG runs with, so a reload rewrites the same ones. */
@@ -118,6 +120,7 @@ export function initialState(config: LocalConfig, clock: Clock): AgentState {
     configSeen: null,
     failsafe: new FailsafeState(() => clock.now()),
     upstream: null,
+    upstreamRemote: false,
     followKey: null,
     runningRecovery: null,
     appliedKey: null,

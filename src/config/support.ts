@@ -4,7 +4,7 @@
  * Severity says whether running without the feature is safe:
  * - warning: hactl runs and behaves as if the setting were off/default, which is safe;
  * - error: ignoring it would change what the cluster does in a way the operator did not ask for
- *   (different DCS key layout, a fresh initdb instead of a restore, promoting a standby cluster).
+ *   (different DCS key layout, a fresh initdb instead of a restore).
  * Remove a row when the feature lands.
  */
 import {type IssueCollector, type Severity} from './issues'
@@ -47,9 +47,6 @@ export const UNSUPPORTED: readonly SupportEntry[] = [
   {scope: 'local', path: 'restapi.server_tokens', severity: 'warning', reason: 'Patroni 4.x setting; not supported yet'},
   {scope: 'dynamic', path: 'synchronous_mode', severity: 'error', when: (v) => typeof v === 'string' && v.toLowerCase() === 'quorum',
     reason: 'quorum commit (Patroni 4.x) is not supported yet; use synchronous_mode: on or off'},
-  {scope: 'dynamic', path: 'standby_cluster', severity: 'error',
-    when: (v) => isPlainObject(v) && Boolean(v['host'] || v['port'] || v['restore_command']),
-    reason: 'standby clusters are not supported yet: hactl would promote instead of following the remote primary'},
   {scope: 'dynamic', path: 'slots', severity: 'warning', when: (v) => isPlainObject(v) && Object.values(v).some((s) => isPlainObject(s) && s['type'] === 'logical'),
     reason: 'permanent logical slots are not created or copied to replicas yet (physical ones are kept on the primary); a logical slot is lost at failover'},
   {scope: 'dynamic', path: 'primary_race_backoff', severity: 'warning', reason: 'Patroni 4.x setting; not supported yet (ignored)'},

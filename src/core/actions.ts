@@ -17,6 +17,11 @@ export type DemoteMode =
   | 'immediate-nolock'
   /** DCS unreachable: fast stop, no release (cannot), restart with no upstream. */
   | 'offline'
+  /**
+   * standby_cluster was added to a running cluster (Patroni 4.1): fast stop with the shutdown
+   * checkpoint, the lock kept; the next cycle starts PG as the standby leader following the remote.
+   */
+  | 'demote-cluster'
 
 export type Action =
   /** branching: ask peers' REST `GET /patroni` (2 s, parallel) and fill Observation.peers. */
@@ -54,18 +59,25 @@ export type Action =
   | {type: 'bootstrap'}
   /** async: roles, post_bootstrap script. */
   | {type: 'post-bootstrap'}
-  /** async: pg_basebackup (or create_replica_methods) from `source`; null = without a leader. */
-  | {type: 'clone'; source: string | null; sourceRole: 'leader' | 'replica' | null}
+  /**
+   * async: pg_basebackup (or create_replica_methods) from `source`; null = without a leader.
+   * `remote`: from the standby_cluster's host/port (bootstrap of a standby leader), source null.
+   */
+  | {type: 'clone'; source: string | null; sourceRole: 'leader' | 'replica' | null; remote?: true}
   /**
    * async: start PostgreSQL. `primary` is only ever chosen while holding a lock renewed in this
    * cycle (restart of a crashed primary). `upstream` null with replica = read-only, no upstream.
+   * `remote`: follow the standby_cluster's remote primary (upstream null).
    */
-  | {type: 'start'; as: 'primary' | 'replica'; upstream: string | null; task: TaskKind; timeoutS: number | null}
+  | {type: 'start'; as: 'primary' | 'replica'; upstream: string | null; task: TaskKind; timeoutS: number | null; remote?: true}
   /** async: pre_promote, pg_ctl promote, wait for production. */
   | {type: 'promote'}
   | {type: 'demote'; mode: DemoteMode}
-  /** Make PG follow `leader` (null: keep running with no upstream); reload or async restart as needed. */
-  | {type: 'follow'; leader: string | null}
+  /**
+   * Make PG follow `leader` (null: keep running with no upstream); reload or async restart as
+   * needed. `remote`: follow the standby_cluster's remote primary (leader null).
+   */
+  | {type: 'follow'; leader: string | null; remote?: true}
   /** Stop PG now (empty or inaccessible data directory). */
   | {type: 'stop'; mode: 'immediate' | 'fast'}
   /** async: single-user crash recovery so pg_control ends in a clean shutdown. */

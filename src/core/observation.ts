@@ -103,6 +103,7 @@ export type TaskKind =
   | 'rewind'
   | 'switchover-demote'
   | 'offline-demote'
+  | 'demote-cluster'
   | 'copy-logical-slots'
 
 export interface RunningTask {
@@ -193,6 +194,11 @@ export interface DecideConfig {
   watchdogRequired: boolean
   /** Watchdog usable (device present, timing slack >= 0); always true unless required. */
   watchdogHealthy: boolean
+  /**
+   * The dynamic `standby_cluster` names a remote (core/standby.ts isStandbyClusterConfig): the
+   * lock holder is a standby leader following the remote, nobody promotes (docs/ha-rules.md#standby-clusters).
+   */
+  standbyCluster: boolean
 }
 
 /** What an action performed earlier in this cycle returned (the executor appends these). */

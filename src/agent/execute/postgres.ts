@@ -8,7 +8,7 @@ import type {Observation} from '../../core/observation'
 import {isStandbyClusterConfig} from '../../core/standby'
 import {fireCallback, startTask, type AgentContext} from '../context'
 import {errText} from '../helpers'
-import {clearPendingRestart, recoveryFor, writeConfig} from '../pg-config'
+import {clearPendingRestart, recoveryFor, remoteText, writeConfig} from '../pg-config'
 import {isLeader, stoppingPostgres} from '../state'
 import {requestRewindCheck, type Handler} from './common'
 import {gracefulDemoteTask, promoteTask, startPg} from './tasks'
@@ -20,7 +20,8 @@ export const start: Handler<Of<'start'>> = async (a, _obs, x) => {
   // Patroni's Postgresql.start waits pg_ctl_timeout when given no timeout or 0 (primary_start_timeout 0).
   const timeoutMs = (a.timeoutS || x.config.postgresql.pg_ctl_timeout) * 1000
   const upstream = a.as === 'replica' ? a.upstream : null
-  startTask(x, a.task, `start as ${a.as}`, (signal) => startPg(x, a.as, upstream, timeoutMs, signal))
+  const remote = a.as === 'replica' && a.remote === true
+  startTask(x, a.task, `start as ${a.as}`, (signal) => startPg(x, a.as, upstream, timeoutMs, signal, remote))
   return {}
 }
 
@@ -66,6 +67,17 @@ async function stopForDemotion(x: AgentContext, mode: DemoteMode, obs: Observati
     startTask(x, 'switchover-demote', 'demote', (signal) => gracefulDemoteTask(x, mine, timeoutMs, stopped, signal))
     return
   }
+  if (mode === 'demote-cluster') {
+    // patroni/ha.py Ha.demote('demote-cluster'): a fast stop that writes the shutdown checkpoint;
+    // the lock is kept and the next cycle starts PG as the standby leader.
+    startTask(x, 'demote-cluster', 'demoting to a standby cluster', async () => {
+      await pg.close().catch(() => {})
+      await pg.stop({mode: 'fast', checkpoint: true, ...(timeoutMs !== undefined ? {timeoutMs} : {})})
+      stopped()
+      log.info('demoted to a standby cluster: PostgreSQL stopped, the leader key kept')
+    })
+    return
+  }
   await pg.close().catch(() => {})
   await pg.stop({mode: mode === 'offline' ? 'fast' : 'immediate', checkpoint: false, ...(timeoutMs !== undefined ? {timeoutMs} : {})})
   stopped()
@@ -94,17 +106,19 @@ function primaryStopTimeoutMs(x: AgentContext): number | undefined {
  * up to PostgreSQL 12).
  */
 export const follow: Handler<Of<'follow'>> = async (a, obs, x) => {
-  await followLeader(x, a.leader, obs)
+  await followLeader(x, a.leader, obs, a.remote === true)
   return {}
 }
 
-async function followLeader(x: AgentContext, leader: string | null, obs: Observation): Promise<void> {
+async function followLeader(x: AgentContext, member: string | null, obs: Observation, remote: boolean): Promise<void> {
   const {pg, log} = x
   const st = x.state
   const version = await pg.binaryVersion()
-  const recovery = recoveryFor(x, version, leader)
+  const recovery = recoveryFor(x, version, member, remote)
   const key = JSON.stringify(recovery)
-  st.upstream = leader
+  const leader = remote ? remoteText(x) : member
+  st.upstream = member
+  st.upstreamRemote = remote
   if (obs.pg.inRecovery === false) {
     const params = await writeConfig(x, version, recovery)
     st.followKey = key
@@ -113,13 +127,18 @@ async function followLeader(x: AgentContext, leader: string | null, obs: Observa
       pg.restart({mode: 'fast', timeoutMs: x.config.postgresql.pg_ctl_timeout * 1000}, {cmdline: params.cmdline, signal}))
     return
   }
+  // Taking over as a standby cluster's leader (patroni/ha.py Ha.follow calls on_role_change).
+  const lockHolder = isLeader(st, x.config.name) || obs.outcomes.some((o) => o.type === 'acquire-lock' && o.ok)
+  if (remote && lockHolder && st.memory.role !== 'standby_leader' && obs.pg.inRecovery === true) {
+    fireCallback(x, 'on_role_change', 'standby_leader')
+  }
   if (key === st.followKey) return
   const params = await writeConfig(x, version, recovery)
   st.followKey = key
   // A new upstream may be behind us (an asynchronous replica ahead of the member that won):
   // check for divergence before streaming from it, as Patroni does after changing
   // primary_conninfo (the next cycle asks check-rewind, and rewinds when needed).
-  if (leader) requestRewindCheck(x, obs)
+  if (member) requestRewindCheck(x, obs)
   if (obs.pg.process === 'running' && version < 130000) {
     // Up to PostgreSQL 12 the recovery settings (recovery.conf) take effect only at a start.
     clearPendingRestart(x, params.cmdline)

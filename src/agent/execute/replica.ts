@@ -6,6 +6,7 @@
 import type {Action} from '../../core/actions'
 import type {RewindState} from '../../core/observation'
 import {memberConn, startTask, type AgentContext} from '../context'
+import {remoteText} from '../pg-config'
 import {replicationConn, rewindConn} from '../execute-failover'
 import {requestRewindCheck, type Handler} from './common'
 import {bootstrapTask, cloneTask, postBootstrapTask, reinitializeFrom, rewindTask} from './tasks'
@@ -26,6 +27,13 @@ export const postBootstrap: Handler<Of<'post-bootstrap'>> = async (_a, _obs, x) 
 
 /** async: create a replica from `source` (or, null, with a no_leader method) and start it (tasks.ts cloneTask). */
 export const clone: Handler<Of<'clone'>> = async (a, _obs, x) => {
+  if (a.remote) {
+    // The standby leader's bootstrap: clone from the standby_cluster's host/port.
+    const sc = x.state.dynamic.standby_cluster
+    const src = sc && (sc.host !== undefined || sc.port !== undefined) ? {host: sc.host ?? '', port: sc.port ?? 5432} : null
+    startTask(x, 'clone', `clone from ${remoteText(x)}`, (signal) => cloneTask(x, src, signal))
+    return {}
+  }
   if (a.source === null) {
     startTask(x, 'clone', 'clone without a leader', (signal) => cloneTask(x, null, signal))
     return {}

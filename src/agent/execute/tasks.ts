@@ -9,13 +9,15 @@
 import {join} from 'node:path'
 import {HactlError} from '../../errors'
 import {customBootstrap, type BootstrapMethodSection} from '../../config/schema'
-import {debianWrapperPlan} from '../debian-wrappers'
 import type {ConnParams, RecoveryConfig} from '../../ports/postgres'
 import {shellSplit} from '../callbacks'
 import {fireCallback, type AgentContext} from '../context'
 import {PrePromoteFailed, replicationConn, rewindConn, runArgv} from '../execute-failover'
 import {errText, hostPortText} from '../helpers'
-import {clearPendingRestart, recoveryFor, writeConfig} from '../pg-config'
+import {clearPendingRestart, recoveryFor, remoteText, writeConfig} from '../pg-config'
+import {isStandbyClusterConfig} from '../../core/standby'
+import {standbyReplicaMethods} from '../helpers'
+import {isLeader} from '../state'
 import {localConn} from '../settings'
 
 /**
@@ -96,7 +98,7 @@ async function customBootstrapTask(x: AgentContext, name: string, section: Boots
   const params = customBootstrapArgs(section, config.scope, config.postgresql.data_dir)
   log.info(`Running custom bootstrap script: ${section.command}`)
   // A restore may take hours: no time limit but the task's own (the longest a timer can wait).
-  const r = await runMethodCommand(x, argv, params, {...x.childEnv}, signal, 2 ** 31 - 1)
+  const r = await runArgv(x.processes, [...argv, ...params], {...x.childEnv}, signal, 2 ** 31 - 1)
   if (r.code !== 0) throw new Error(`custom bootstrap script ${argv[0]} exited with code ${r.code}${r.output.trim() ? `: ${r.output.trim()}` : ''}`)
   // _post_restore: configuration files the restore did not bring back come from their backups.
   await pg.restoreConfigFiles()
@@ -109,34 +111,6 @@ async function customBootstrapTask(x: AgentContext, name: string, section: Boots
   const s = await pg.start({cmdline: written.cmdline, timeoutMs: config.postgresql.pg_ctl_timeout * 1000, signal})
   if (s.outcome === 'still-starting') throw new Error(`PostgreSQL did not accept connections in time after the custom bootstrap (${name})`)
   x.state.memory = {...x.state.memory, pgState: 'running'}
-}
-
-/**
- * A bootstrap or replica method's command with its arguments. When the command is one of
- * Debian's wrapper scripts and is not installed (a host without the patroni package), its
- * steps run instead (debian-wrappers.ts).
- */
-async function runMethodCommand(x: AgentContext, argv: string[], params: string[], env: Record<string, string>, signal: AbortSignal, timeoutMs = 600_000): Promise<{code: number; output: string}> {
-  const plan = debianWrapperPlan(argv, params)
-  if (!plan) return runArgv(x.processes, [...argv, ...params], env, signal, timeoutMs)
-  try {
-    const r = await x.processes.run(argv[0], [...argv.slice(1), ...params], {env, timeoutMs, maxOutputBytes: 2000, signal})
-    return {code: r.code ?? -1, output: `${r.stdout}${r.stderr}`.slice(-2000)}
-  } catch (e) {
-    if (signal.aborted) throw e
-    if (!(e instanceof HactlError && e.code === 'PROCESS_SPAWN' && / not found$/.test(e.message))) return {code: -1, output: errText(e)}
-  }
-  x.log.warning(`${argv[0]} is not installed (no patroni package on this host): hactl takes its steps itself`)
-  for (const step of plan) {
-    if (step.kind === 'remove-data-dir') {
-      await x.pg.removeDataDir()
-      continue
-    }
-    x.log.info(`running ${step.argv.join(' ')}`)
-    const r = await runArgv(x.processes, step.argv, env, signal, timeoutMs)
-    if (r.code !== 0 && !step.ignoreFailure) return {code: r.code, output: `${step.argv[0]}: ${r.output}`}
-  }
-  return {code: 0, output: ''}
 }
 
 /** The roles, then bootstrap.post_bootstrap (patroni/postgresql/bootstrap.py Bootstrap.post_bootstrap). */
@@ -207,7 +181,10 @@ export function pgpassLine(c: {host?: unknown; port?: unknown; user?: unknown; p
  */
 export async function cloneTask(x: AgentContext, src: {host: string; port: number} | null, signal: AbortSignal): Promise<void> {
   const {pg, config, log} = x
-  const configured = config.postgresql.create_replica_methods
+  // In a standby cluster every clone uses standby_cluster.create_replica_methods (patroni/ha.py
+  // Ha.clone turns the source into a RemoteMember; patroni/postgresql/bootstrap.py create_replica).
+  const standby = isStandbyClusterConfig(x.state.dynamic.standby_cluster)
+  const configured = standby ? standbyReplicaMethods(x.state.dynamic) : config.postgresql.create_replica_methods
   const section = (m: string) => ((config.postgresql as Record<string, unknown>)[m] ?? {}) as Record<string, unknown>
   const methods = src ? configured : configured.filter((m) => m !== 'basebackup' && (truthy(section(m)['no_leader']) || truthy(section(m)['no_master'])))
   if (!methods.length) throw new Error(`no replica method can work without a leader (create_replica_methods: ${configured.join(', ')}; mark one no_leader: true)`)
@@ -240,9 +217,14 @@ export async function cloneTask(x: AgentContext, src: {host: string; port: numbe
   await pg.restoreConfigFiles().catch(() => {})
   // Start the copy as a replica inside the same task, as Patroni does: a fresh base backup's
   // pg_control says "in production", and left stopped it would look like a crashed primary.
+  // In a standby cluster with no leader yet (the standby leader's own bootstrap) it follows the
+  // remote primary (patroni/ha.py Ha._get_node_to_follow).
   const upstream = x.state.lastCluster?.leader?.name ?? null
-  log.info(upstream ? `starting the clone as a replica of ${upstream}` : 'starting the clone as a replica')
-  await startPg(x, 'replica', upstream === config.name ? null : upstream, config.postgresql.pg_ctl_timeout * 1000, signal)
+  const remote = standby && (upstream === null || upstream === config.name)
+  log.info(remote ? `starting the clone as a replica of ${remoteText(x)}` : upstream ? `starting the clone as a replica of ${upstream}` : 'starting the clone as a replica')
+  await startPg(x, 'replica', upstream === config.name || remote ? null : upstream, config.postgresql.pg_ctl_timeout * 1000, signal, remote)
+  // The standby leader's bootstrap ends here: Patroni's post_bootstrap calls on_start with its role.
+  if (remote && x.state.memory.bootstrapping) x.callbacks.fire('on_start', 'standby_leader')
   x.state.memory = {...x.state.memory, role: 'replica'}
 }
 
@@ -269,7 +251,7 @@ async function runReplicaMethod(x: AgentContext, method: string, options: Record
   const params = Object.entries(opts).map(([k, v]) => `--${k}=${pyStr(v)}`)
   const run = async (env: Record<string, string>) => {
     log.info(`creating a replica with ${method}: ${[...argv, ...params].join(' ')}`)
-    const r = await runMethodCommand(x, argv, params, env, signal)
+    const r = await runArgv(x.processes, [...argv, ...params], env, signal)
     if (r.code !== 0) throw new Error(`${command} exited with code=${r.code}${r.output.trim() ? `: ${r.output.trim()}` : ''}`)
   }
   if (!conn) return run({...x.childEnv})
@@ -277,22 +259,25 @@ async function runReplicaMethod(x: AgentContext, method: string, options: Record
 }
 
 /** Write the configuration (recovery settings for a replica) and start PostgreSQL (docs/ha-rules.md#starting-postgresql). */
-export async function startPg(x: AgentContext, as: 'primary' | 'replica', upstream: string | null, timeoutMs: number, signal: AbortSignal): Promise<void> {
+export async function startPg(x: AgentContext, as: 'primary' | 'replica', upstream: string | null, timeoutMs: number, signal: AbortSignal, remote = false): Promise<void> {
   const {pg} = x
   const st = x.state
   const version = await pg.binaryVersion()
-  const recovery = as === 'replica' ? recoveryFor(x, version, upstream) : null
+  const recovery = as === 'replica' ? recoveryFor(x, version, upstream, remote) : null
   const params = await writeConfig(x, version, recovery)
   st.followKey = JSON.stringify(recovery)
   st.upstream = upstream
+  st.upstreamRemote = as === 'replica' && remote
   if (as === 'replica') st.ssn = undefined
   clearPendingRestart(x, params.cmdline)
   const before = st.memory.role
   const r = await pg.start({cmdline: params.cmdline, timeoutMs, signal})
   if (r.outcome === 'started') {
     const wasPrimary = before === 'primary' || before === 'promoted' || before === 'demoted'
-    if (as === 'replica' && wasPrimary) fireCallback(x, 'on_role_change', 'replica')
-    else fireCallback(x, 'on_start', as)
+    // The lock holder of a standby cluster starts as its standby leader.
+    const role = as === 'replica' && remote && isLeader(st, x.config.name) ? 'standby_leader' : as
+    if (as === 'replica' && wasPrimary) fireCallback(x, 'on_role_change', role)
+    else fireCallback(x, 'on_start', role)
   }
 }
 

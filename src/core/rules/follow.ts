@@ -6,17 +6,28 @@ import type {Action, Decision} from '../actions'
 import type {Member} from '../cluster'
 import {type Ctx, done, member, step} from './context'
 
+/** Whom PostgreSQL streams from: a member, the standby cluster's remote primary, or nobody. */
+export type FollowTarget = Member | 'remote' | null
+
 /**
  * Who PostgreSQL should stream from (patroni/ha.py Ha._get_node_to_follow); null = nobody (archive
- * only, or no leader yet).
+ * only, or no leader yet). In a standby cluster the standby leader, and everyone while the cluster
+ * has no leader (but in pause), follow the remote primary of `standby_cluster`.
  */
-export function nodeToFollow(ctx: Ctx): Member | null {
+export function nodeToFollow(ctx: Ctx): FollowTarget {
   const tags = ctx.obs.config.tags
   if (tags.nostream) return null
+  if (ctx.obs.config.standbyCluster && (ctx.holdsLock || (!ctx.lockOwner && !ctx.paused))) return 'remote'
   let target: Member | null = null
   if (tags.replicatefrom && tags.replicatefrom !== ctx.name) target = member(ctx, tags.replicatefrom) ?? null
   if (!target && ctx.cluster.leader?.name) target = ctx.cluster.leader.member
   return target && target.name !== ctx.name ? target : null
+}
+
+/** The `follow` action for a target (none for nobody). */
+export function followAction(target: FollowTarget): Action[] {
+  if (target === 'remote') return [{type: 'follow', leader: null, remote: true}]
+  return target ? [{type: 'follow', leader: target.name}] : []
 }
 
 export function rewindAllowed(ctx: Ctx): boolean {
@@ -39,7 +50,9 @@ export function rewindOrReinit(ctx: Ctx, rule: string): Decision | null {
     }
     return done(rule, `running pg_rewind from ${leader.name}`, [{type: 'rewind', leader: leader.name}])
   }
-  if (cfg.removeDataDirectoryOnDivergedTimelines) {
+  // Patroni never reinitializes a standby cluster's member on diverged timelines (patroni/ha.py
+  // Ha._handle_rewind_or_reinitialize).
+  if (cfg.removeDataDirectoryOnDivergedTimelines && !cfg.standbyCluster) {
     return done(rule, 'reinitializing due to diverged timelines', [{type: 'reinitialize', source: leader.name}])
   }
   return null
@@ -51,6 +64,7 @@ export function rewindOrReinit(ctx: Ctx, rule: string): Decision | null {
  */
 export function follow(ctx: Ctx, rule: string, demoteReason: string, followReason: string, extra: Action[] = []): Decision {
   const target = nodeToFollow(ctx)
+  const standby = ctx.obs.config.standbyCluster
   const rewindPending = ctx.rewind === 'need' && rewindAllowed(ctx)
   if (ctx.paused) {
     if (!rewindPending || !ctx.lockOwner) {
@@ -59,13 +73,21 @@ export function follow(ctx: Ctx, rule: string, demoteReason: string, followReaso
       if (!target) return done(rule, `no action. I am (${ctx.name})`, extra, {role})
     }
   } else if (ctx.pgPrimary) {
+    // A primary in a standby cluster (standby_cluster added to a running cluster, Patroni 4.1)
+    // stops cleanly and keeps the lock: it comes back as the standby leader.
+    if (standby) return done(rule, demoteReason, [...extra, {type: 'demote', mode: 'demote-cluster'}], {role: 'demoted'})
     return done(rule, demoteReason, [...extra, {type: 'demote', mode: 'immediate-nolock'}], {role: 'demoted'})
   }
   if (ctx.obs.pg.process !== 'starting') {
     const r = rewindOrReinit(ctx, rule)
     if (r) return extra.length ? {...r, actions: [...extra, ...r.actions]} : r
   }
+  const role = target === 'remote' && ctx.holdsLock ? 'standby_leader' : 'replica'
+  // The standby cluster's leader key may name a member that is gone: keep the recovery settings
+  // as they are (patroni/ha.py Ha.follow).
+  if (standby && role === 'replica' && !(target === 'remote' || target?.connUrl)) {
+    return done(rule, 'continue following the old known standby leader', extra, {role})
+  }
   // With no leader known yet there is nothing to point PG at; the next cycle sees the winner.
-  const actions: Action[] = target ? [...extra, {type: 'follow', leader: target.name}] : extra
-  return done(rule, followReason, actions, {role: 'replica'})
+  return done(rule, followReason, [...extra, ...followAction(target)], {role})
 }

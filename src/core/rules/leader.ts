@@ -122,20 +122,39 @@ export function enforcePrimaryRole(ctx: Ctx, rule: string, message: string, prom
   return done(rule, promoteMessage, [...pre, {type: 'promote'}], {lastTask: null, role: 'promoted'})
 }
 
+/**
+ * The lock holder of a standby cluster (patroni/ha.py Ha.enforce_follow_remote_member): never
+ * promoted, it follows the remote primary as the standby leader; a primary is demoted into one.
+ */
+export function enforceFollowRemote(ctx: Ctx, rule: string, message: string, pre: Action[] = []): Decision {
+  return follow(ctx, rule, 'cannot be a real primary in standby cluster', message, pre)
+}
+
 /** Lock-holder branch of process_healthy_cluster after (or while asking for) the renewal. */
 export function healthyCluster(ctx: Ctx): Decision {
   const me = ctx.name
   if (ctx.holdsLock || ctx.outcome('update-lock')) {
     if (ctx.paused && !ctx.pgPrimary && !ctx.outcome('update-lock')) {
       if (ctx.failover?.candidate === me) return done('healthy.paused-waiting-promote', 'waiting to become primary after promote...')
-      return done('healthy.paused-not-primary', 'removed leader lock because postgres is not running as primary', [{type: 'release-lock'}])
+      // A standby leader is never a primary: it keeps its lock in pause.
+      if (!ctx.obs.config.standbyCluster) {
+        return done('healthy.paused-not-primary', 'removed leader lock because postgres is not running as primary', [{type: 'release-lock'}])
+      }
     }
     const upd = ctx.outcome('update-lock')
     if (!upd) return step('healthy.renew', 'renewing the leader lock', [{type: 'update-lock', status: true}])
     if (upd.ok) {
       const mf = manualFailoverFromLeader(ctx, 'healthy.manual-failover')
       if (mf && 'decision' in mf) return mf.decision
-      const d = enforcePrimaryRole(
+      const d = ctx.obs.config.standbyCluster
+        ? enforceFollowRemote(
+            ctx,
+            'healthy.standby-leader',
+            ctx.obs.memory.role === 'standby_leader'
+              ? `no action. I am (${me}), the standby leader with the lock`
+              : 'promoted self to a standby leader because i had the session lock',
+          )
+        : enforcePrimaryRole(
         ctx,
         'healthy.leader',
         `no action. I am (${me}), the leader with the lock`,
@@ -151,6 +170,14 @@ export function healthyCluster(ctx: Ctx): Decision {
       })
     }
     return done('healthy.renew-failed', 'not promoting because failed to update leader lock in DCS')
+  }
+  if (ctx.obs.config.standbyCluster) {
+    return follow(
+      ctx,
+      'healthy.follow',
+      'cannot be a real primary in a standby cluster',
+      `no action. I am (${me}), a secondary, and following a standby leader (${ctx.lockOwner})`,
+    )
   }
   return follow(
     ctx,

@@ -99,7 +99,9 @@ export function startingInstance(ctx: Ctx): Decision | null {
 export function postBootstrap(ctx: Ctx): Decision {
   const mem = ctx.obs.memory
   const lt = mem.lastTask
-  const failed = lt && (lt.kind === 'bootstrap' || lt.kind === 'post-bootstrap') && !lt.ok
+  // A standby leader's bootstrap is the clone from the remote primary; no post_bootstrap follows
+  // (patroni/ha.py Ha.bootstrap_standby_leader).
+  const failed = lt && (lt.kind === 'bootstrap' || lt.kind === 'post-bootstrap' || lt.kind === 'clone') && !lt.ok
   const fatal = (why: string): Decision =>
     done('bootstrap.failed', `removing initialize key after failed attempt to bootstrap the cluster: ${why}`, [
       {type: 'cancel-initialization'},
@@ -107,7 +109,7 @@ export function postBootstrap(ctx: Ctx): Decision {
     ])
   if (failed) return fatal(`${lt.kind} failed`)
   if (!ctx.pgRunning) return fatal('postgres is not running')
-  if (lt?.kind === 'post-bootstrap' && lt.ok) {
+  if ((lt?.kind === 'post-bootstrap' || lt?.kind === 'clone') && lt.ok) {
     const wd = ctx.outcome('activate-watchdog')
     if (!mem.watchdogRunning && !wd) return step('bootstrap.watchdog', 'activating the watchdog', [{type: 'activate-watchdog'}])
     if (wd && !wd.ok && ctx.obs.config.watchdogRequired) return fatal('watchdog activation failed')
@@ -116,7 +118,7 @@ export function postBootstrap(ctx: Ctx): Decision {
       {type: 'initialize', create: ctx.cluster.initialize === null, sysid},
       {type: 'restore-config'},
       {type: 'take-leader'},
-    ], {bootstrapping: false, lastTask: null, role: 'primary', callbackFired: true})
+    ], {bootstrapping: false, lastTask: null, role: lt.kind === 'clone' ? 'standby_leader' : 'primary', callbackFired: true})
   }
   if (ctx.obs.pg.inRecovery !== false) return done('bootstrap.wait-recovery', 'waiting for end of recovery after bootstrap')
   return done('bootstrap.post', 'running post_bootstrap', [{type: 'post-bootstrap'}], {role: 'primary', lastTask: null})
@@ -172,12 +174,19 @@ function bootstrap(ctx: Ctx, pre: Action[], rem: Partial<AgentMemory>): Decision
     const o = ctx.outcome('initialize')
     if (!o) return step('bootstrap.race', 'racing for the initialize key', [...pre, {type: 'initialize', create: true, sysid: ''}], rem)
     if (!o.ok) return done('bootstrap.race-lost', 'failed to acquire initialize lock', [], rem)
+    if (cfg.standbyCluster) {
+      return done('bootstrap.standby-leader', 'trying to bootstrap a new standby leader', [{type: 'clone', source: null, sourceRole: null, remote: true}], {
+        ...rem,
+        bootstrapping: true,
+        lastTask: null,
+      })
+    }
     return done('bootstrap.new', 'trying to bootstrap a new cluster', [{type: 'bootstrap'}], {...rem, bootstrapping: true, lastTask: null})
   }
   if (cfg.cloneWithoutLeader && init !== '') {
     return done('bootstrap.no-leader', 'trying to bootstrap (without leader)', [...pre, {type: 'clone', source: null, sourceRole: null}], rem)
   }
-  return done('bootstrap.wait', 'waiting for leader to bootstrap', pre, rem)
+  return done('bootstrap.wait', `waiting for ${cfg.standbyCluster ? 'standby_' : ''}leader to bootstrap`, pre, rem)
 }
 
 /**
@@ -261,7 +270,7 @@ export function recover(ctx: Ctx, rem: Partial<AgentMemory>): Decision {
     return done('recover.crash-recovery', 'doing crash recovery in a single user mode', [...pre, {type: 'crash-recovery'}], {...rem, crashRecoveryStartedAt: ctx.now})
   }
   const timeoutS = renewed ? cfg.primaryStartTimeout : null
-  if (renewed) {
+  if (renewed && !cfg.standbyCluster) {
     return done('recover.readonly-with-lock', 'starting as readonly because i had the session lock', [
       ...pre,
       {type: 'start', as: 'replica', upstream: null, task: 'restart-after-failure', timeoutS},
@@ -278,6 +287,16 @@ export function recover(ctx: Ctx, rem: Partial<AgentMemory>): Decision {
   const rw = rewindOrReinit(ctx, 'recover.rewind')
   if (rw) return {...rw, actions: [...pre, ...rw.actions], remember: {...rem, ...rw.remember}}
   const target = nodeToFollow(ctx)
+  if (target === 'remote') {
+    // A standby cluster's lock holder starts as its standby leader; with no leader at all every
+    // member follows the remote primary (patroni/ha.py Ha.recover).
+    const leader = ctx.holdsLock
+    const reason = leader ? 'starting as a standby leader because i had the session lock' : 'trying to follow a remote member because standby cluster is unhealthy'
+    return done(leader ? 'recover.standby-leader' : 'recover.follow-remote', reason, [
+      ...pre,
+      {type: 'start', as: 'replica', upstream: null, remote: true, task: 'restart-after-failure', timeoutS},
+    ], {...rem, recovering: true, role: leader ? 'standby_leader' : 'replica', pgState: 'starting'})
+  }
   return done('recover.start-replica', 'starting as a secondary', [
     ...pre,
     {type: 'start', as: 'replica', upstream: target?.name ?? null, task: 'restart-after-failure', timeoutS},

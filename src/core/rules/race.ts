@@ -5,7 +5,7 @@
 import type {Action, Decision} from '../actions'
 import {isHealthiestNode} from '../candidates'
 import {type Ctx, done, step} from './context'
-import {enforcePrimaryRole} from './leader'
+import {enforceFollowRemote, enforcePrimaryRole} from './leader'
 import {follow} from './follow'
 
 /**
@@ -26,6 +26,10 @@ export function unhealthyCluster(ctx: Ctx): Decision {
       } else {
         pre.push({type: 'clear-failover'})
       }
+    }
+    if (ctx.obs.config.standbyCluster) {
+      // The standby leader is gone and I am the healthiest: I follow the remote primary now.
+      return enforceFollowRemote(ctx, 'race.won', 'promoted self to a standby leader by acquiring session lock', pre)
     }
     return enforcePrimaryRole(ctx, 'race.won', 'acquired session lock as a leader', 'promoted self to leader by acquiring session lock', pre)
   }

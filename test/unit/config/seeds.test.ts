@@ -126,11 +126,11 @@ describe('seed configs', () => {
       assert.equal(r.config.postgresql.use_pg_rewind, false)
       assert.deepEqual(r.issues.map((i) => [i.severity, i.path]), [['warning', 'postgresql.use_slot']])
     })
-    it('the standby cluster config is typed, and refused because hactl cannot run a standby cluster yet', () => {
+    it('the standby cluster config is typed and accepted without issues', () => {
       const r = parseDynamicConfig(readFileSync(join(SEEDS, 'dynamic', '004-standby-config.json'), 'utf8'))
       assert.deepEqual(r.config.standby_cluster, {host: '10.20.89.3', port: 5432})
-      assert.equal(r.valid, false)
-      assert.deepEqual(r.issues.map((i) => i.path), ['standby_cluster'])
+      assert.equal(r.valid, true)
+      assert.deepEqual(r.issues, [])
     })
   })
 })

@@ -73,6 +73,7 @@ export function config(over: Partial<DecideConfig> = {}): DecideConfig {
     cloneWithoutLeader: false,
     watchdogRequired: false,
     watchdogHealthy: true,
+    standbyCluster: false,
     ...over,
   }
 }
