@@ -9,6 +9,7 @@
 import {join} from 'node:path'
 import {HactlError} from '../../errors'
 import {customBootstrap, type BootstrapMethodSection} from '../../config/schema'
+import {debianWrapperPlan} from '../debian-wrappers'
 import type {ConnParams, RecoveryConfig} from '../../ports/postgres'
 import {shellSplit} from '../callbacks'
 import {fireCallback, type AgentContext} from '../context'
@@ -98,7 +99,7 @@ async function customBootstrapTask(x: AgentContext, name: string, section: Boots
   const params = customBootstrapArgs(section, config.scope, config.postgresql.data_dir)
   log.info(`Running custom bootstrap script: ${section.command}`)
   // A restore may take hours: no time limit but the task's own (the longest a timer can wait).
-  const r = await runArgv(x.processes, [...argv, ...params], {...x.childEnv}, signal, 2 ** 31 - 1)
+  const r = await runMethodCommand(x, argv, params, {...x.childEnv}, signal, 2 ** 31 - 1)
   if (r.code !== 0) throw new Error(`custom bootstrap script ${argv[0]} exited with code ${r.code}${r.output.trim() ? `: ${r.output.trim()}` : ''}`)
   // _post_restore: configuration files the restore did not bring back come from their backups.
   await pg.restoreConfigFiles()
@@ -111,6 +112,34 @@ async function customBootstrapTask(x: AgentContext, name: string, section: Boots
   const s = await pg.start({cmdline: written.cmdline, timeoutMs: config.postgresql.pg_ctl_timeout * 1000, signal})
   if (s.outcome === 'still-starting') throw new Error(`PostgreSQL did not accept connections in time after the custom bootstrap (${name})`)
   x.state.memory = {...x.state.memory, pgState: 'running'}
+}
+
+/**
+ * A bootstrap or replica method's command with its arguments. When the command is one of
+ * Debian's wrapper scripts and is not installed (a host without the patroni package), its
+ * steps run instead (debian-wrappers.ts).
+ */
+async function runMethodCommand(x: AgentContext, argv: string[], params: string[], env: Record<string, string>, signal: AbortSignal, timeoutMs = 600_000): Promise<{code: number; output: string}> {
+  const plan = debianWrapperPlan(argv, params)
+  if (!plan) return runArgv(x.processes, [...argv, ...params], env, signal, timeoutMs)
+  try {
+    const r = await x.processes.run(argv[0], [...argv.slice(1), ...params], {env, timeoutMs, maxOutputBytes: 2000, signal})
+    return {code: r.code ?? -1, output: `${r.stdout}${r.stderr}`.slice(-2000)}
+  } catch (e) {
+    if (signal.aborted) throw e
+    if (!(e instanceof HactlError && e.code === 'PROCESS_SPAWN' && / not found$/.test(e.message))) return {code: -1, output: errText(e)}
+  }
+  x.log.warning(`${argv[0]} is not installed (no patroni package on this host): hactl takes its steps itself`)
+  for (const step of plan) {
+    if (step.kind === 'remove-data-dir') {
+      await x.pg.removeDataDir()
+      continue
+    }
+    x.log.info(`running ${step.argv.join(' ')}`)
+    const r = await runArgv(x.processes, step.argv, env, signal, timeoutMs)
+    if (r.code !== 0 && !step.ignoreFailure) return {code: r.code, output: `${step.argv[0]}: ${r.output}`}
+  }
+  return {code: 0, output: ''}
 }
 
 /** The roles, then bootstrap.post_bootstrap (patroni/postgresql/bootstrap.py Bootstrap.post_bootstrap). */
@@ -251,7 +280,7 @@ async function runReplicaMethod(x: AgentContext, method: string, options: Record
   const params = Object.entries(opts).map(([k, v]) => `--${k}=${pyStr(v)}`)
   const run = async (env: Record<string, string>) => {
     log.info(`creating a replica with ${method}: ${[...argv, ...params].join(' ')}`)
-    const r = await runArgv(x.processes, [...argv, ...params], env, signal)
+    const r = await runMethodCommand(x, argv, params, env, signal)
     if (r.code !== 0) throw new Error(`${command} exited with code=${r.code}${r.output.trim() ? `: ${r.output.trim()}` : ''}`)
   }
   if (!conn) return run({...x.childEnv})

@@ -8,8 +8,10 @@
  * Three "hosts" on one machine: each node lives in its own mount and UTS namespace (a holder
  * process made by `unshare`, entered with `nsenter`), with private bind mounts over /etc/patroni,
  * /etc/postgresql, /var/lib/postgresql, /var/run/postgresql and /var/log/postgresql, and its own
- * hostname (node1..node3, which pg_createconfig_patroni writes as the member name). Nothing on
- * the host is touched. Needs root (mounts); the agents run as `postgres`.
+ * hostname (node1..node3, which pg_createconfig_patroni writes as the member name). node3 has
+ * an empty /usr/share/patroni, as a host without the patroni package: hactl takes the clone
+ * wrapper's steps itself. Nothing on the host is touched. Needs root (mounts); the agents run as
+ * `postgres`.
  *
  * The generated files are used unmodified; only the PostgreSQL port is chosen per node
  * (--port, as a user with three clusters on one host would), and the REST port follows from
@@ -61,7 +63,8 @@ class DebianHost {
   agentLog = ''
   port = 0
 
-  constructor(readonly name: string) {
+  /** `withoutPatroniPackage`: an empty /usr/share/patroni, as on a host with hactl but not Debian's patroni package. */
+  constructor(readonly name: string, readonly withoutPatroniPackage = false) {
     this.root = mkdtempSync(join(tmpdir(), `hactl-debian-${name}-`))
   }
 
@@ -82,7 +85,12 @@ class DebianHost {
     }
     copyFileSync(TEMPLATE, this.path('/etc/patroni/config.yml.in'))
     writeFileSync(this.path('/etc/patroni/dcs.yml'), dcsYml)
-    const mounts = SANDBOXED.map((d) => `mount --bind '${this.path(d)}' '${d}'`).join(' && ')
+    let mounts = SANDBOXED.map((d) => `mount --bind '${this.path(d)}' '${d}'`).join(' && ')
+    if (this.withoutPatroniPackage) {
+      const empty = join(this.root, 'no-patroni-package')
+      mkdirSync(empty)
+      mounts += ` && mount --bind '${empty}' /usr/share/patroni`
+    }
     // unshare execs the shell, which execs sleep: the holder's pid is the namespace's.
     this.holder = spawn('unshare', ['--mount', '--uts', '--propagation', 'private', 'sh', '-c', `${mounts} && hostname ${this.name} && echo ready && exec sleep 3600`], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -169,7 +177,8 @@ interface ListRow {
 
 describe('the Debian workflow: pg_createconfig_patroni, then hactl agent on the generated file', {skip: !canRun && 'needs root and Debian\'s patroni and postgresql-common packages'}, () => {
   let etcd: EtcdServer
-  const hosts = [new DebianHost('node1'), new DebianHost('node2'), new DebianHost('node3')]
+  // node3 is a host without Debian's patroni package: hactl takes pg_clonecluster_patroni's steps itself.
+  const hosts = [new DebianHost('node1'), new DebianHost('node2'), new DebianHost('node3', true)]
   const configFile = (h: DebianHost) => h.path('/etc/patroni/15-main.yml')
   const list = async (): Promise<ListRow[]> => {
     const r = await runHactl(['-c', configFile(hosts[0]), 'list', '-f', 'json'], {bin: process.env.HACTL_TEST_BIN})
@@ -238,6 +247,9 @@ describe('the Debian workflow: pg_createconfig_patroni, then hactl agent on the 
       // pg_clonecluster_patroni ran pg_createcluster first: the clone is a Debian cluster too.
       assert.match(h.run(['pg_lsclusters', '-h']), /^15\s+main\s+\d+\s+online/m)
     }
+    assert.doesNotMatch(hosts[1].agentLog, /is not installed/)
+    assert.match(hosts[2].agentLog, /\/usr\/share\/patroni\/pg_clonecluster_patroni is not installed \(no patroni package on this host\): hactl takes its steps itself/)
+    assert.match(hosts[2].agentLog, /running \/usr\/lib\/postgresql\/15\/bin\/pg_basebackup --pgdata \/var\/lib\/postgresql\/15\/main -X stream --dbname=dbname=postgres user=replicator host=127\.0\.0\.1 port=\d+/)
   })
 
   it('a switchover to node2 works; the row written before it is on every node', async () => {
@@ -255,5 +267,40 @@ describe('the Debian workflow: pg_createconfig_patroni, then hactl agent on the 
     for (const h of hosts) {
       await waitFor(`both rows on ${h.name}`, () => h.psql('SELECT string_agg(v, \',\' ORDER BY v) FROM debian_e2e') === 'written after the switchover,written before the switchover', {timeoutMs: 15_000, intervalMs: 200})
     }
+  })
+})
+
+describe('a host with hactl but without the patroni package bootstraps with pg_createcluster_patroni\'s steps', {skip: !canRun && 'needs root and Debian\'s patroni and postgresql-common packages'}, () => {
+  let etcd: EtcdServer
+  const host = new DebianHost('node4', true)
+
+  before(async () => {
+    etcd = await EtcdServer.start()
+    host.port = await debianPorts(new Set())
+    // pg_createconfig_patroni itself comes from the patroni package; its template is copied in as before.
+    await host.start(`etcd3:\n  hosts:\n  - ${etcd.endpoint}\n`)
+    host.run([CREATECONFIG, '--hostip=127.0.0.1', '--network=127.0.0.1/32', `--port=${host.port}`, '15', 'main'])
+  })
+
+  after(async () => {
+    await host.stop().catch(() => {})
+    await etcd?.stop()
+  })
+
+  it('pg_createcluster --start-conf=manual registers the cluster, the node leads and answers over its socket', async () => {
+    assert.equal(host.run(['sh', '-c', 'ls -A /usr/share/patroni']).trim(), '')
+    host.startAgent()
+    const list = async () => {
+      const r = await runHactl(['-c', host.path('/etc/patroni/15-main.yml'), 'list', '-f', 'json'], {bin: process.env.HACTL_TEST_BIN})
+      return r.code === 0 ? (JSON.parse(r.stdout) as ListRow[]) : []
+    }
+    await waitFor('node4 to lead', async () => (await list()).some((r) => r.Member === 'node4' && r.Role === 'Leader' && r.State === 'running'), {timeoutMs: 40_000, intervalMs: 500}).catch((e) => {
+      throw new Error(`${(e as Error).message}\n${host.agentLog}`)
+    })
+    assert.match(host.agentLog, /\/usr\/share\/patroni\/pg_createcluster_patroni is not installed \(no patroni package on this host\): hactl takes its steps itself/)
+    assert.match(host.agentLog, /running pg_createcluster --start-conf=manual --datadir=\/var\/lib\/postgresql\/15\/main 15 main/)
+    assert.match(host.run(['pg_lsclusters', '-h']), /^15\s+main\s+\d+\s+online\s+postgres\s+\/var\/lib\/postgresql\/15\/main/m)
+    assert.match(readFileSync(host.path('/etc/postgresql/15/main/start.conf'), 'utf8'), /^manual$/m)
+    assert.equal(host.psql('SELECT pg_is_in_recovery()'), 'f')
   })
 })
