@@ -33,6 +33,25 @@ describe('runValidateConfig', () => {
     assert.ok(lines.includes('tags.nosync: must be a boolean (true/false, on/off, yes/no, 1/0) (got "maybe")'), r.err)
   })
 
+  it('a timing Patroni adjusts: warnings naming the keys and exit 0; with --strict errors and exit 1', () => {
+    const file = join(FIX, 'broken/timing-invariant.yml')
+    const lenient = run(file)
+    assert.equal(lenient.code, 0, lenient.err)
+    assert.match(lenient.out, /^configuration OK: /)
+    assert.ok(
+      lenient.err.includes(
+        'warning: bootstrap.dcs.loop_wait: Violated the rule "loop_wait + 2*retry_timeout <= ttl", where ttl=25 and retry_timeout=10. Adjusting loop_wait from 10 to 5',
+      ),
+      lenient.err,
+    )
+    let out = ''
+    let err = ''
+    const code = runValidateConfig(file, {}, {out: (x) => (out += x), err: (x) => (err += x)}, {strict: true})
+    assert.equal(code, 1, out + err)
+    assert.equal(out, '')
+    assert.match(err, /^bootstrap\.dcs\.ttl: loop_wait \(10\) \+ 2\*retry_timeout \(10\) = 30 must be <= ttl \(25\)/m)
+  })
+
   it('missing file: exit 2', () => {
     const r = run(join(FIX, 'does-not-exist.yml'))
     assert.equal(r.code, 2)
@@ -48,8 +67,8 @@ describe('runValidateConfig', () => {
 })
 
 describe('hactl agent --validate-config (spawned CLI)', () => {
-  const cli = (file: string) =>
-    spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'agent', '--validate-config', file], {
+  const cli = (file: string, flags: string[] = []) =>
+    spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), 'agent', '--validate-config', ...flags, file], {
       cwd: ROOT,
       encoding: 'utf8',
       env: {PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/tmp'},
@@ -60,6 +79,16 @@ describe('hactl agent --validate-config (spawned CLI)', () => {
     const r = cli(join(FIX, 'minimal.yml'))
     assert.equal(r.status, 0, r.stderr)
     assert.match(r.stdout, /configuration OK: .*minimal\.yml \(scope demo, member node1, 2 warnings\)/)
+  })
+
+  it('--strict: ttl 10 in bootstrap.dcs is an error (exit 1); without it a warning (exit 0)', () => {
+    const file = join(FIX, 'broken/ttl-too-small.yml')
+    const strict = cli(file, ['--strict'])
+    assert.equal(strict.status, 1, strict.stdout + strict.stderr)
+    assert.match(strict.stderr, /^bootstrap\.dcs\.ttl: must be at least 20 seconds \(--strict\) \(got 10\)$/m)
+    const lenient = cli(file)
+    assert.equal(lenient.status, 0, lenient.stdout + lenient.stderr)
+    assert.match(lenient.stderr, /^warning: bootstrap\.dcs\.ttl: ttl=10 can't be smaller than 20, adjusting\.\.\.$/m)
   })
 
   it('invalid file: exit 1, the key path on stderr, no secret', () => {
