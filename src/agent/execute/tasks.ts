@@ -17,6 +17,7 @@ import {PrePromoteFailed, replicationConn, rewindConn, runArgv} from '../execute
 import {errText, hostPortText} from '../helpers'
 import {clearPendingRestart, recoveryFor, remoteText, writeConfig} from '../pg-config'
 import {isStandbyClusterConfig} from '../../core/standby'
+import {memberToFollow} from '../../core/rules/follow'
 import {standbyReplicaMethods} from '../helpers'
 import {isLeader} from '../state'
 import {localConn} from '../settings'
@@ -248,10 +249,15 @@ export async function cloneTask(x: AgentContext, src: {host: string; port: numbe
   // pg_control says "in production", and left stopped it would look like a crashed primary.
   // In a standby cluster with no leader yet (the standby leader's own bootstrap) it follows the
   // remote primary (patroni/ha.py Ha._get_node_to_follow).
-  const upstream = x.state.lastCluster?.leader?.name ?? null
-  const remote = standby && (upstream === null || upstream === config.name)
-  log.info(remote ? `starting the clone as a replica of ${remoteText(x)}` : upstream ? `starting the clone as a replica of ${upstream}` : 'starting the clone as a replica')
-  await startPg(x, 'replica', upstream === config.name || remote ? null : upstream, config.postgresql.pg_ctl_timeout * 1000, signal, remote)
+  // Otherwise it follows whom core/rules/follow.ts memberToFollow names (patroni/ha.py Ha.clone):
+  // nobody with nostream, its replicatefrom member, or the leader.
+  const cluster = x.state.lastCluster
+  const tags = {nostream: config.tags.nostream === true, replicatefrom: config.tags.replicatefrom ?? null}
+  const leader = cluster?.leader?.name ?? null
+  const remote = standby && !tags.nostream && (leader === null || leader === config.name)
+  const upstream = remote || !cluster ? null : (memberToFollow(cluster, config.name, tags)?.name ?? null)
+  log.info(remote ? `starting the clone as a replica of ${remoteText(x)}` : upstream ? `starting the clone as a replica of ${upstream}` : 'starting the clone as a replica without an upstream')
+  await startPg(x, 'replica', upstream, config.postgresql.pg_ctl_timeout * 1000, signal, remote)
   // The standby leader's bootstrap ends here: Patroni's post_bootstrap calls on_start with its role.
   if (remote && x.state.memory.bootstrapping) x.callbacks.fire('on_start', 'standby_leader')
   x.state.memory = {...x.state.memory, role: 'replica'}

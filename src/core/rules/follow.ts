@@ -3,8 +3,8 @@
  * rewind/reinitialize hand-off (docs/ha-rules.md#rewind-and-reinitialize).
  */
 import type {Action, Decision} from '../actions'
-import type {Member} from '../cluster'
-import {type Ctx, done, member, step} from './context'
+import {getMember, type ClusterView, type Member} from '../cluster'
+import {type Ctx, done, step} from './context'
 
 /** Whom PostgreSQL streams from: a member, the standby cluster's remote primary, or nobody. */
 export type FollowTarget = Member | 'remote' | null
@@ -18,10 +18,21 @@ export function nodeToFollow(ctx: Ctx): FollowTarget {
   const tags = ctx.obs.config.tags
   if (tags.nostream) return null
   if (ctx.obs.config.standbyCluster && (ctx.holdsLock || (!ctx.lockOwner && !ctx.paused))) return 'remote'
+  return memberToFollow(ctx.cluster, ctx.name, tags)
+}
+
+/**
+ * The member a replica streams from, the standby cluster's remote aside (patroni/ha.py
+ * Ha._get_node_to_follow): nobody when tagged `nostream` (it replays from the archive only), its
+ * `replicatefrom` member when that exists, else the leader; never itself. Also what a fresh
+ * clone starts following (patroni/ha.py Ha.clone).
+ */
+export function memberToFollow(cluster: ClusterView, self: string, tags: {nostream: boolean; replicatefrom: string | null}): Member | null {
+  if (tags.nostream) return null
   let target: Member | null = null
-  if (tags.replicatefrom && tags.replicatefrom !== ctx.name) target = member(ctx, tags.replicatefrom) ?? null
-  if (!target && ctx.cluster.leader?.name) target = ctx.cluster.leader.member
-  return target && target.name !== ctx.name ? target : null
+  if (tags.replicatefrom && tags.replicatefrom !== self) target = getMember(cluster, tags.replicatefrom) ?? null
+  if (!target && cluster.leader?.name) target = cluster.leader.member
+  return target && target.name !== self ? target : null
 }
 
 /** The `follow` action for a target (none for nobody). */
@@ -89,5 +100,8 @@ export function follow(ctx: Ctx, rule: string, demoteReason: string, followReaso
     return done(rule, 'continue following the old known standby leader', extra, {role})
   }
   // With no leader known yet there is nothing to point PG at; the next cycle sees the winner.
-  return done(rule, followReason, [...extra, ...followAction(target)], {role})
+  // A nostream replica is pointed at nobody, so that a primary_conninfo left from before the tag
+  // goes (Patroni's check_recovery_conf(None) rewrites and reloads).
+  const point: Action[] = target === null && ctx.obs.config.tags.nostream ? [{type: 'follow', leader: null}] : followAction(target)
+  return done(rule, followReason, [...extra, ...point], {role})
 }

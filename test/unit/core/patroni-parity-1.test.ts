@@ -11,7 +11,7 @@ import type {Action} from '../../../src/core/actions'
 import {isFailoverPossible} from '../../../src/core/candidates'
 import type {PeerStatus} from '../../../src/core/observation'
 import {makeCtx} from '../../../src/core/rules/context'
-import {nodeToFollow} from '../../../src/core/rules/follow'
+import {memberToFollow, nodeToFollow} from '../../../src/core/rules/follow'
 import {shutdownPlan} from '../../../src/core/shutdown'
 import {slotMembers} from '../../../src/core/slots'
 import {publishedTags, tagIsTrue} from '../../../src/core/tags'
@@ -197,11 +197,20 @@ describe('the nostream tag', () => {
     assert.equal((nodeToFollow(ctx({name: 'node2'})) as {name: string} | null)?.name, 'node1')
     const t = runCycle(obs({name: 'node2', config: {tags: nostream}}))
     assert.equal(t.final.rule, 'healthy.follow')
-    assert.ok(!types(t.actions).includes('follow'), 'no follow action points it at the leader')
+    assert.deepEqual(t.actions.filter((a) => a.type === 'follow'), [{type: 'follow', leader: null}], 'pointed at nobody, so a primary_conninfo from before the tag goes')
     const r = runCycle(obs({name: 'node2', config: {tags: nostream}, pg: pgStopped({controlState: 'shut down in recovery'}), memory: {pgState: 'stopped'}}))
     const s = startOf(r.actions)
     assert.equal(s?.as, 'replica')
     assert.equal(s?.upstream, null)
+  })
+
+  test('a fresh clone starts following the same member (Ha.clone calls _get_node_to_follow)', () => {
+    const view = cluster()
+    assert.equal(memberToFollow(view, 'node2', {nostream: true, replicatefrom: null}), null)
+    assert.equal(memberToFollow(view, 'node2', {nostream: false, replicatefrom: null})?.name, 'node1')
+    assert.equal(memberToFollow(view, 'node2', {nostream: false, replicatefrom: 'node3'})?.name, 'node3')
+    assert.equal(memberToFollow(view, 'node2', {nostream: false, replicatefrom: 'gone'})?.name, 'node1', 'an unknown replicatefrom falls back to the leader')
+    assert.equal(memberToFollow(view, 'node1', {nostream: false, replicatefrom: null}), null, 'never itself')
   })
 
   test('the leader keeps no slot for a nostream member, however the tag is spelled (Cluster._get_members_slots, parse_bool)', () => {
