@@ -76,7 +76,7 @@ export async function runAgent(
   let nextRunMs = clock.now()
 
   const source: AgentStateSource = {
-    snapshot: () => snapshot(loop, config.name, config.scope, nextRunMs, dcs.lastSeen, publishedTags(config.tags), clock.now()),
+    snapshot: () => snapshot(loop, config.name, config.scope, nextRunMs, dcs.lastSeen, publishedTags(loop.config.tags), clock.now()),
     readCluster: () => dcs.loadCluster({fresh: true}),
   }
   let api: RestApi | undefined
