@@ -6,6 +6,7 @@
 import type {Command} from '@oclif/core'
 import Agent from './commands/agent'
 import CreateConfig from './commands/createconfig'
+import DemoteCluster from './commands/demote-cluster'
 import Dsn from './commands/dsn'
 import EditConfig from './commands/edit-config'
 import Failover from './commands/failover'
@@ -15,6 +16,7 @@ import Help from './commands/help'
 import History from './commands/history'
 import List from './commands/list'
 import Pause from './commands/pause'
+import PromoteCluster from './commands/promote-cluster'
 import Query from './commands/query'
 import Reinit from './commands/reinit'
 import Reload from './commands/reload'
@@ -30,6 +32,7 @@ import Vip from './commands/vip'
 export const COMMANDS: Record<string, Command.Class> = {
   agent: Agent,
   createconfig: CreateConfig,
+  'demote-cluster': DemoteCluster,
   dsn: Dsn,
   'edit-config': EditConfig,
   failover: Failover,
@@ -39,6 +42,7 @@ export const COMMANDS: Record<string, Command.Class> = {
   history: History,
   list: List,
   pause: Pause,
+  'promote-cluster': PromoteCluster,
   query: Query,
   reinit: Reinit,
   reload: Reload,

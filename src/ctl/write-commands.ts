@@ -1,6 +1,7 @@
 /**
  * The patronictl commands that change a cluster: switchover, failover, edit-config, restart,
- * reload, reinit, pause, resume, remove, query, flush. They ask the members' REST API (the
+ * reload, reinit, pause, resume, remove, query, flush, and Patroni 4.1's demote-cluster and
+ * promote-cluster. They ask the members' REST API (the
  * leader first where patronictl does) and fall back to etcd where patronictl does; questions,
  * messages and exit codes follow patronictl 3.0.2 (but for a switchover or failover that an agent
  * refuses or cannot confirm: EXIT_REFUSED, EXIT_IN_PROGRESS), the output tables the read commands' format.
@@ -756,6 +757,69 @@ const query: CtlHandler = async (p, io, ports) => {
   })
 }
 
+// --- demote-cluster / promote-cluster (Patroni 4.1) ------------------------------------------------
+
+/**
+ * patronictl's change_cluster_role (patroni/ctl.py): PATCH /config on the leader with
+ * `standby_cluster` (demote) or `standby_cluster: null` (promote), then watch the leader key
+ * every second until the leader runs in the target role (for a demotion, the old leader too).
+ */
+function changeClusterRole(demote: boolean): CtlHandler {
+  return (p, io, ports) => {
+    let standbyConfig: Record<string, string | number> | null = null
+    if (demote) {
+      const host = flag(p, 'host')
+      const port = flag(p, 'port')
+      const restore = flag(p, 'restore-command')
+      const slot = flag(p, 'primary-slot-name')
+      if (port !== undefined && !/^\s*[-+]?\d+\s*$/.test(port)) throw fail(`Invalid value for '--port': '${port}' is not a valid integer.`)
+      const portNum = port === undefined ? undefined : Number(port)
+      if (!host && !portNum && !restore) throw fail('At least --host, --port or --restore-command should be specified')
+      standbyConfig = {}
+      if (host) standbyConfig['host'] = host
+      if (portNum) standbyConfig['port'] = portNum
+      if (slot) standbyConfig['primary_slot_name'] = slot
+      if (restore) standbyConfig['restore_command'] = restore
+    }
+    return withCluster(p, io, ports, async (s) => {
+      const action = demote ? 'demot' : 'promot'
+      const target = demote ? 'standby_leader' : 'primary'
+      const leader = s.view.leader?.name ? s.view.leader : null
+      if (!leader) throw fail(`Cluster has no leader, ${action}ion is not possible`)
+      if (leader.member.role === target) throw fail('Cluster is already in the required state')
+      io.out('Current cluster topology\n')
+      printMembers(s)
+      if (p.flags['force'] !== true && !(await s.ask.confirm(`Are you sure you want to ${action}e ${s.name} cluster?`))) {
+        throw fail(`Aborted cluster ${action}ion`)
+      }
+      let r: RestResponse
+      try {
+        r = await rest(s, leader.member, 'patch', 'config', {standby_cluster: standbyConfig})
+      } catch (e) {
+        throw fail(`Failed to ${action}e ${s.name} cluster: ${errorMessage(e)}`)
+      }
+      if (r.status !== 200) throw fail(`Failed to ${action}e ${s.name} cluster: /config PATCH status code=${r.status}, (${r.body})`)
+      let view = s.view
+      for (;;) {
+        view = await s.dcs.loadCluster({fresh: true})
+        const now = pyTimestamp(io.now(), 0)
+        const l = view.leader?.name ? view.leader : null
+        const old = view.members.find((m) => m.name === leader.name)
+        if (l && l.member.role === target && l.member.state === 'running' && (!demote || old?.state === 'running')) {
+          io.out(`${now} cluster is successfully ${action}ed\n`)
+          break
+        }
+        const parts = [`${now} cluster is unlocked: ${l ? 'False' : 'True'}`, `leader role: ${l?.member.role ?? 'None'}`, `leader state: ${l?.member.state ?? 'None'}`]
+        if (demote && l && l.name !== leader.name && old?.state) parts.push(`previous leader state: ${pyRepr(old.state)}`)
+        io.out(`${parts.join(', ')}\n`)
+        if (!(await sleep(1000, io.signal))) throw new PromptAborted()
+      }
+      printMembers(s, view)
+      return 0
+    })
+  }
+}
+
 export const WRITE_COMMANDS: Readonly<Record<string, CtlHandler>> = {
   switchover,
   failover,
@@ -768,4 +832,6 @@ export const WRITE_COMMANDS: Readonly<Record<string, CtlHandler>> = {
   remove,
   query,
   flush,
+  'demote-cluster': changeClusterRole(true),
+  'promote-cluster': changeClusterRole(false),
 }

@@ -280,6 +280,29 @@ export const FLUSH_SPEC: CommandSpec = {
   flags: {role: roleFlag('Flush only members with this role', 'any'), force: FORCE},
 }
 
+export const DEMOTE_CLUSTER_SPEC: CommandSpec = {
+  id: 'demote-cluster',
+  summary: 'Demote cluster to a standby cluster',
+  description: 'Patroni 4.1: adds standby_cluster to the dynamic configuration; the primary becomes a standby leader following the given remote.',
+  examples: ['<%= config.bin %> demote-cluster demo --host 10.0.0.5 --port 5432 --force'],
+  args: [CLUSTER_ARG],
+  flags: {
+    force: FORCE,
+    host: {kind: 'string', description: 'Address of the remote node'},
+    port: {kind: 'string', description: 'Port of the remote node', helpValue: 'INTEGER'},
+    'restore-command': {kind: 'string', description: 'Command to restore WAL records from the remote primary'},
+    'primary-slot-name': {kind: 'string', description: 'Name of the slot on the remote node to use for replication'},
+  },
+}
+
+export const PROMOTE_CLUSTER_SPEC: CommandSpec = {
+  id: 'promote-cluster',
+  summary: 'Promote cluster, make it run standalone',
+  description: 'Patroni 4.1: removes standby_cluster from the dynamic configuration; the standby leader promotes.',
+  args: [CLUSTER_ARG],
+  flags: {force: FORCE},
+}
+
 /** The commands that change the cluster; served by the same runner as the read commands. */
 export const WRITE_CTL_SPECS: Readonly<Record<string, CommandSpec>> = {
   switchover: SWITCHOVER_SPEC,
@@ -293,6 +316,8 @@ export const WRITE_CTL_SPECS: Readonly<Record<string, CommandSpec>> = {
   remove: REMOVE_SPEC,
   query: QUERY_SPEC,
   flush: FLUSH_SPEC,
+  'demote-cluster': DEMOTE_CLUSTER_SPEC,
+  'promote-cluster': PROMOTE_CLUSTER_SPEC,
 }
 
 /** Commands the fast path serves without loading oclif (src/cli.ts). */

@@ -239,6 +239,16 @@ test('B\'s second member cascades from the standby leader; REST answers and hact
     assert.equal(list.code, 0, list.stderr)
     assert.match(list.stdout, /\| b1 +\| 127\.0\.0\.1:\d+ \| Standby Leader \| streaming +\|/, list.stdout)
     assert.match(list.stdout, /\| b2 +\| 127\.0\.0\.1:\d+ \| Replica +\| streaming +\|/, list.stdout)
+    // patronictl 4.1's demote-cluster/promote-cluster refusals (patroni/ctl.py change_cluster_role).
+    const noTarget = await runHactl(['-c', configFile(b1()), 'demote-cluster', '--force'])
+    assert.notEqual(noTarget.code, 0)
+    assert.match(noTarget.stderr, /At least --host, --port or --restore-command should be specified/)
+    const again = await runHactl(['-c', configFile(b1()), 'demote-cluster', '--host', '127.0.0.1', '--force'])
+    assert.notEqual(again.code, 0)
+    assert.match(again.stderr, /Cluster is already in the required state/)
+    const promoteA = await runHactl(['-c', configFile(a1()), 'promote-cluster', '--force'])
+    assert.notEqual(promoteA.code, 0)
+    assert.match(promoteA.stderr, /Cluster is already in the required state/)
     const topo = await runHactl(['-c', configFile(b1()), 'topology'])
     assert.equal(topo.code, 0, topo.stderr)
     assert.match(topo.stdout, /\| b1 +\| 127\.0\.0\.1:\d+ \| Standby Leader \|/, topo.stdout)
@@ -270,7 +280,11 @@ test('standby_cluster added to A demotes its primary into a standby leader follo
   withLogs(async () => {
     await sql(a1(), "insert into standby_probe values ('last-on-a')")
     await waitFor('the last write on A to reach b2', async () => ((await trySql(b2(), "select count(*) from standby_probe where v = 'last-on-a'")) === '1' ? true : undefined), {timeoutMs: 20_000, intervalMs: 200})
-    assert.equal(await patchConfig(a1(), {standby_cluster: {host: '127.0.0.1', port: b2().pgPort}}), 200)
+    // patronictl 4.1's demote-cluster: PATCH /config on the leader, then wait for the standby leader.
+    const demote = await runHactl(['-c', configFile(a1()), 'demote-cluster', '--host', '127.0.0.1', '--port', String(b2().pgPort), '--force'], {timeoutMs: 120_000})
+    assert.equal(demote.code, 0, demote.stderr)
+    assert.match(demote.stdout, /cluster is successfully demoted/)
+    assert.match(demote.stdout, /\| a1 +\| 127\.0\.0\.1:\d+ \| Standby Leader \|/)
     await waitFor('a1 to run as A\'s standby leader, in recovery, keeping A\'s lock', async () => {
       if ((await leaderOf(scopeA)) !== 'a1') return undefined
       if ((await memberKey(a1()))?.role !== 'standby_leader') return undefined
