@@ -13,11 +13,17 @@
  *   credentials are DCS_AUTH at once, never retried until the deadline.
  * - `requested lease not found` is DCS_LEASE_NOT_FOUND; anything else etcd refuses is
  *   DCS_PROTOCOL with etcd's message.
+ * - Discovered endpoints (DNS SRV, `discover`): found before the first request, and found again
+ *   after a round in which every endpoint failed, as Patroni reloads its machines cache then
+ *   (patroni/dcs/etcd.py AbstractEtcdClientWithFailover.api_execute, _load_machines_cache). A
+ *   failed discovery keeps the endpoints known before; with none known, the call fails with
+ *   discovery's own DCS_UNAVAILABLE error at the deadline.
  * - /watch is a long-lived streaming POST with no read timeout (etcd 3.4 sends nothing on an
  *   idle prefix for minutes; fetch() would kill such a body after 300 s, node:http does not).
  */
 import * as http from 'node:http'
 import type * as HttpsModule from 'node:https'
+import type {LookupFunction} from 'node:net'
 import {HactlError, errorMessage, isHactlError} from '../../errors'
 import type {Clock} from '../../ports/clock'
 import {JsonObjectStream} from './json-stream'
@@ -30,9 +36,20 @@ export interface TlsFiles {
   key?: string | Buffer
 }
 
+/** Where the endpoints come from when they are not configured one by one (DNS SRV). */
+export interface EndpointDiscovery {
+  /** For messages, e.g. `DNS SRV records of example.com`. */
+  describe: string
+  /** The endpoints' base URLs within `timeoutMs`; throws (DCS_UNAVAILABLE) when it finds none. */
+  find(timeoutMs: number): Promise<string[]>
+}
+
 export interface Etcd3ClientOptions {
-  /** Base URLs, e.g. `http://127.0.0.1:2379`. */
+  /** Base URLs, e.g. `http://127.0.0.1:2379`; may be empty with `discover`. */
   endpoints: string[]
+  discover?: EndpointDiscovery
+  /** Host name resolution for the sockets (default: getaddrinfo). */
+  lookup?: LookupFunction
   username?: string
   password?: string
   tls?: TlsFiles
@@ -146,8 +163,12 @@ function isNetworkError(e: unknown): boolean {
 }
 
 export class Etcd3Client implements KvBackend {
-  private readonly endpoints: Endpoint[]
+  private endpoints: Endpoint[] = []
   private current = 0
+  /** Set after a round in which every endpoint failed: discover again before the next one. */
+  private rediscover = false
+  private discovering: Promise<void> | undefined
+  private discoveryError: unknown
   private prefix: string | undefined
   private token: string | undefined
   private authChecked = false
@@ -156,22 +177,75 @@ export class Etcd3Client implements KvBackend {
   private readonly watches = new Set<http.ClientRequest>()
 
   constructor(private readonly o: Etcd3ClientOptions) {
-    if (!o.endpoints.length) throw new HactlError('CONFIG_INVALID', 'etcd3: no endpoint configured; set etcd3.host, etcd3.hosts or etcd3.url')
+    if (!o.endpoints.length && !o.discover) throw new HactlError('CONFIG_INVALID', 'etcd3: no endpoint configured; set etcd3.host, etcd3.hosts, etcd3.url or etcd3.srv')
     this.retryTimeoutMs = o.retryTimeoutMs ?? 10_000
-    this.endpoints = o.endpoints.map((u) => {
-      let url: URL
-      try {
-        url = new URL(u)
-      } catch {
-        throw new HactlError('CONFIG_INVALID', `etcd3: endpoint ${JSON.stringify(u)} is not a URL like http://host:2379`)
-      }
-      const agent = url.protocol === 'https:' ? new (https().Agent)({keepAlive: true, ...o.tls}) : new http.Agent({keepAlive: true})
-      return {url, agent}
-    })
+    this.endpoints = o.endpoints.map((u) => this.endpoint(u))
+  }
+
+  private endpoint(u: string): Endpoint {
+    let url: URL
+    try {
+      url = new URL(u)
+    } catch {
+      throw new HactlError('CONFIG_INVALID', `etcd3: endpoint ${JSON.stringify(u)} is not a URL like http://host:2379`)
+    }
+    const lookup = this.o.lookup ? {lookup: this.o.lookup} : {}
+    const agent = url.protocol === 'https:' ? new (https().Agent)({keepAlive: true, ...lookup, ...this.o.tls}) : new http.Agent({keepAlive: true, ...lookup})
+    return {url, agent}
   }
 
   get endpointUrls(): string[] {
     return this.endpoints.map((e) => e.url.origin)
+  }
+
+  /** Replaces the endpoint list, keeping the connections (and the current one) of those that stay. */
+  private setEndpoints(urls: string[]): void {
+    const old = new Map(this.endpoints.map((e) => [e.url.href, e]))
+    const next: Endpoint[] = []
+    for (const u of urls) {
+      let href: string
+      try {
+        href = new URL(u).href
+      } catch {
+        this.o.log?.(`etcd: ignoring discovered endpoint ${JSON.stringify(u)}: not a URL`)
+        continue
+      }
+      if (next.some((e) => e.url.href === href)) continue
+      next.push(old.get(href) ?? this.endpoint(u))
+    }
+    if (!next.length) return
+    const cur = this.endpoints[this.current]
+    for (const e of this.endpoints) if (!next.includes(e)) e.agent.destroy()
+    this.endpoints = next
+    this.current = Math.max(0, cur ? next.indexOf(cur) : 0)
+  }
+
+  /**
+   * Runs discovery (one at a time for all callers, each waiting for it until its own deadline);
+   * on failure the known endpoints stay.
+   */
+  private async discoverEndpoints(deadline: number): Promise<void> {
+    const d = this.o.discover!
+    this.discovering ??= (async () => {
+      try {
+        const urls = await d.find(Math.max(1, deadline - this.o.clock.monotonic()))
+        if (this.closed) return
+        this.setEndpoints(urls)
+        this.rediscover = false
+        this.discoveryError = undefined
+      } catch (e) {
+        this.discoveryError = e
+        this.o.log?.(`etcd: endpoint discovery from ${d.describe} failed: ${errorMessage(e)}`)
+      } finally {
+        this.discovering = undefined
+      }
+    })()
+    const ac = new AbortController()
+    try {
+      await Promise.race([this.discovering, this.o.clock.sleep(Math.max(0, deadline - this.o.clock.monotonic()), ac.signal)])
+    } finally {
+      ac.abort()
+    }
   }
 
   setRetryTimeout(ms: number): void {
@@ -205,6 +279,7 @@ export class Etcd3Client implements KvBackend {
         method,
         headers,
         agent: ep.agent,
+        ...(this.o.lookup ? {lookup: this.o.lookup} : {}),
       })
       this.o.clock.sleep(timeoutMs, ac.signal).then(
         () => req.destroy(new TryTimeout(timeoutMs)),
@@ -278,12 +353,17 @@ export class Etcd3Client implements KvBackend {
   private async rpc(path: string, body: unknown, opts: CallOptions = {}): Promise<any> {
     const {clock} = this.o
     const deadline = opts.deadline ?? clock.monotonic() + this.retryTimeoutMs
-    const n = this.endpoints.length
-    const share = Math.max(1000, this.retryTimeoutMs / Math.max(n, 3))
     let lastError: unknown
     let reauthed = false
     let delay = 100
     for (;;) {
+      if (this.o.discover && (this.endpoints.length === 0 || this.rediscover) && deadline > clock.monotonic()) {
+        await this.discoverEndpoints(deadline)
+        if (this.closed) throw new HactlError('DCS_UNAVAILABLE', 'the etcd client is closed', {recoverable: true})
+      }
+      const n = this.endpoints.length
+      const share = Math.max(1000, this.retryTimeoutMs / Math.max(n, 3))
+      let failed = 0
       for (let i = 0; i < n; i++) {
         if (this.closed) throw new HactlError('DCS_UNAVAILABLE', 'the etcd client is closed', {recoverable: true})
         const left = deadline - clock.monotonic()
@@ -326,18 +406,23 @@ export class Etcd3Client implements KvBackend {
           // A try cut off by the overall deadline tells nothing new; keep the error before it.
           if (!(e instanceof TryTimeout && lastError && deadline - clock.monotonic() <= 0)) lastError = tls ? new Error(tls, {cause: e}) : e
           this.o.log?.(`etcd ${ep.url.origin}${path} failed: ${errorMessage(e)}`)
-          this.current = (this.current + 1) % n
+          // The list may have been replaced by a discovery meanwhile: stay within it.
+          this.current = (this.current + 1) % Math.max(1, this.endpoints.length)
+          failed++
         }
       }
+      if (this.o.discover && failed >= n) this.rediscover = true
       const left = deadline - clock.monotonic()
       if (left <= 0 || this.closed) break
       await clock.sleep(Math.min(delay, left))
       delay = Math.min(delay * 2, 1000)
     }
+    if (!this.endpoints.length && isHactlError(this.discoveryError)) throw this.discoveryError
+    const found = this.o.discover ? ` (found through ${this.o.discover.describe})` : ''
     throw new HactlError(
       'DCS_UNAVAILABLE',
-      `etcd is not reachable at ${this.endpointUrls.join(', ')} within ${Math.round(this.retryTimeoutMs / 100) / 10}s: ${lastError ? errorMessage(lastError) : 'deadline already passed'}`,
-      {recoverable: true, cause: lastError, hints: ['check that etcd runs and that etcd3.hosts, etcd3.protocol and etcd3.cacert/cert/key match it']},
+      `etcd is not reachable at ${this.endpointUrls.join(', ') || 'no endpoint'}${found} within ${Math.round(this.retryTimeoutMs / 100) / 10}s: ${lastError ? errorMessage(lastError) : 'deadline already passed'}`,
+      {recoverable: true, cause: lastError ?? this.discoveryError, hints: [`check that etcd runs and that ${this.o.discover ? 'the SRV records of etcd3.srv' : 'etcd3.hosts, etcd3.protocol'} and etcd3.cacert/cert/key match it`]},
     )
   }
 
@@ -404,6 +489,7 @@ export class Etcd3Client implements KvBackend {
     }
     const ep = this.endpoints[this.current]
     const start = async () => {
+      if (!ep) throw new Error('no etcd endpoint known yet')
       // The range that precedes a watch has set up prefix and token on this endpoint.
       const apiPrefix = await this.ensurePrefix(ep, Math.max(1000, this.retryTimeoutMs / 3))
       if (done) return
@@ -420,6 +506,7 @@ export class Etcd3Client implements KvBackend {
         method: 'POST',
         headers,
         agent: false,
+        ...(this.o.lookup ? {lookup: this.o.lookup} : {}),
         ...(ep.url.protocol === 'https:' ? this.o.tls : {}),
       })
       req = r

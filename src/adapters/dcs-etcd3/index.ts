@@ -1,15 +1,25 @@
 /**
  * Builds the etcd v3 Dcs from Patroni's `etcd3:` section (read the way patroni/dcs/etcd.py
  * AbstractEtcd.get_etcd_client reads it): `host`, `hosts` (list or comma-separated), `url`,
- * `protocol`, `username`, `password`, `cacert`, `cert`, `key`. Only the composition root
- * (src/wiring) calls this.
+ * `protocol`, `username`, `password`, `cacert`, `cert`, `key`, and where the endpoints come from:
+ *
+ * - `proxy`: that URL is the only endpoint, used as it is (Patroni sets use_proxies with it);
+ * - `srv` (+ `srv_suffix`): DNS SRV discovery (srv.ts), found again whenever every endpoint failed
+ *   a round; when it finds nothing, `hosts`, `host` or `url` are used if set, as in Patroni
+ *   (_get_machines_cache_from_config), otherwise the DCS is unavailable until it finds some;
+ * - otherwise `url`, `hosts` or `host`.
+ *
+ * `use_proxies` changes nothing here: hactl always dials the endpoints it was given (or
+ * discovered) and never swaps them for the member list etcd reports.
+ * Only the composition root (src/wiring) calls this.
  */
 import {readFileSync} from 'node:fs'
 import {HactlError, errorMessage} from '../../errors'
 import type {Clock} from '../../ports/clock'
 import type {Dcs, DcsTiming} from '../../ports/dcs'
-import {Etcd3Client, type TlsFiles} from './client'
+import {Etcd3Client, type EndpointDiscovery, type TlsFiles} from './client'
 import {Etcd3Dcs} from './etcd3-dcs'
+import {discoverBySrv, dnsResolver, peerMembersFetcher, resolverLookup} from './srv'
 
 export {Etcd3Client} from './client'
 export {Etcd3Dcs} from './etcd3-dcs'
@@ -24,9 +34,18 @@ export interface Etcd3Section {
   cacert?: string
   cert?: string
   key?: string
+  /** DNS SRV discovery: the domain whose `_etcd-client._tcp` (...) records name the endpoints. */
+  srv?: string
+  srv_suffix?: string
+  /** An etcd (gRPC) proxy URL: the only endpoint. */
+  proxy?: string
+  use_proxies?: boolean
 }
 
-/** Endpoint base URLs from the section; errors name the key and value. */
+/**
+ * The statically configured endpoint base URLs of the section (empty when only `srv` is set);
+ * errors name the key and value.
+ */
 export function etcd3Endpoints(section: Etcd3Section): string[] {
   const protocol = section.protocol ?? 'http'
   if (protocol !== 'http' && protocol !== 'https') {
@@ -45,6 +64,7 @@ export function etcd3Endpoints(section: Etcd3Section): string[] {
     if (!/:\d+$/.test(hp)) throw new HactlError('CONFIG_INVALID', `${key}: ${JSON.stringify(h)} is not host[:port]`)
     return `${protocol}://${hp}`
   }
+  if (section.proxy) return [toUrl(section.proxy, 'etcd3.proxy')]
   if (section.url) return [toUrl(section.url, 'etcd3.url')]
   if (section.hosts !== undefined) {
     const list = Array.isArray(section.hosts) ? section.hosts : section.hosts.split(',')
@@ -53,7 +73,8 @@ export function etcd3Endpoints(section: Etcd3Section): string[] {
     return out
   }
   if (section.host) return [toUrl(section.host, 'etcd3.host')]
-  throw new HactlError('CONFIG_INVALID', 'etcd3: set host, hosts or url')
+  if (section.srv) return []
+  throw new HactlError('CONFIG_INVALID', 'etcd3: set host, hosts, url, srv or proxy')
 }
 
 export function etcd3Tls(section: Etcd3Section): TlsFiles | undefined {
@@ -126,16 +147,54 @@ export interface CreateEtcd3DcsOptions {
   watchLog?: (msg: string) => void
   userAgent?: string
   log?: (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void
+  /**
+   * DNS servers (`ip` or `ip:port`) to ask for etcd3.srv and for the addresses of the host names
+   * it yields, instead of the system's resolver (/etc/resolv.conf and getaddrinfo). For tests.
+   */
+  dnsServers?: string[]
+}
+
+/** DNS SRV discovery for `etcd3.srv`, falling back to the static endpoints as Patroni does. */
+function srvDiscovery(o: CreateEtcd3DcsOptions, srv: string, fallback: string[], tls: TlsFiles | undefined) {
+  const resolver = dnsResolver(o.dnsServers)
+  const lookup = o.dnsServers?.length ? resolverLookup(resolver) : undefined
+  const fetchMembers = peerMembersFetcher({clock: o.clock, tls, lookup, userAgent: o.userAgent})
+  let reported = ''
+  const report = (level: 'info' | 'warn', msg: string) => {
+    // Discovery runs again after every round in which all endpoints failed: say each news once.
+    if (msg !== reported) o.log?.(level, msg)
+    reported = msg
+  }
+  const discover: EndpointDiscovery = {
+    describe: `the DNS SRV records of ${srv}`,
+    async find(timeoutMs) {
+      try {
+        const r = await discoverBySrv({domain: srv, suffix: o.section.srv_suffix || undefined, resolver, fetchMembers, clock: o.clock, timeoutMs})
+        report('info', `etcd3: the etcd endpoints from DNS SRV ${r.from}: ${r.endpoints.join(', ')}`)
+        return r.endpoints
+      } catch (e) {
+        if (!fallback.length) throw e
+        report('warn', `etcd3: ${errorMessage(e)}; using ${fallback.join(', ')} from the configuration`)
+        return fallback
+      }
+    },
+  }
+  return {discover, lookup}
 }
 
 export function createEtcd3Dcs(o: CreateEtcd3DcsOptions): Dcs {
   const endpoints = etcd3Endpoints(o.section)
   const tls = etcd3Tls(o.section)
-  if (tls && endpoints.some((e) => e.startsWith('http://'))) {
+  // Patroni: a proxy is used as it is, before (and instead of) anything else.
+  const srv = o.section.proxy ? undefined : o.section.srv || undefined
+  if (tls && !srv && endpoints.some((e) => e.startsWith('http://'))) {
     o.log?.('warn', 'etcd3: cacert/cert/key are set but the endpoints use http; set etcd3.protocol: https')
   }
+  const found = srv ? srvDiscovery(o, srv, endpoints, tls) : undefined
   const kv = new Etcd3Client({
-    endpoints,
+    endpoints: found ? [] : endpoints,
+    discover: found?.discover,
+    lookup: found?.lookup,
     // Patroni authenticates only when both are set (patroni/dcs/etcd3.py)
     username: o.section.username && o.section.password ? o.section.username : undefined,
     password: o.section.username && o.section.password ? o.section.password : undefined,

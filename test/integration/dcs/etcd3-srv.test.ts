@@ -1,0 +1,140 @@
+/**
+ * etcd3.srv (DNS SRV discovery) and etcd3.proxy end to end: a real etcd on loopback, found
+ * through a real DNS answer from the tiny DNS server of test/harness/dns.ts, which the adapter
+ * asks instead of the system resolver (createEtcd3Dcs `dnsServers`) for the SRV records and for
+ * the addresses of the host names they name.
+ */
+import assert from 'node:assert/strict'
+import {after, before, describe, it} from 'node:test'
+import {systemClock} from '../../../src/adapters/clock/system-clock'
+import {createEtcd3Dcs, type Etcd3Section} from '../../../src/adapters/dcs-etcd3'
+import {isHactlError} from '../../../src/errors'
+import {TestDns} from '../../harness/dns'
+import {EtcdServer} from '../../harness/etcd'
+import {freePort, waitFor} from '../../harness/ports'
+
+describe('etcd3 endpoints from DNS SRV records, against a real etcd', () => {
+  let etcd: EtcdServer
+  let dns: TestDns
+  const logs: string[] = []
+  const open = (section: Etcd3Section, scope: string, retryTimeout = 5) =>
+    createEtcd3Dcs({
+      section,
+      clock: systemClock,
+      name: 'pg-a',
+      scope,
+      watch: true,
+      timing: {ttl: 10, loopWait: 2, retryTimeout},
+      dnsServers: [dns.server],
+      log: (level, msg) => logs.push(`${level} ${msg}`),
+    })
+
+  before(async () => {
+    ;[etcd, dns] = await Promise.all([EtcdServer.start(), TestDns.start()])
+    // Host names only the test DNS server knows: the sockets must resolve them through it too.
+    dns.a('etcd1.hactl.test', ['127.0.0.1'])
+  })
+  after(async () => {
+    await dns?.close()
+    await etcd?.destroy()
+  })
+
+  it('srv alone: _etcd-client records lead to etcd, which the Dcs reads and writes', async () => {
+    dns.srv('_etcd-client._tcp.client.hactl.test', [{target: 'etcd1.hactl.test', port: etcd.clientPort}])
+    const d = open({srv: 'client.hactl.test'}, 'srv-client')
+    try {
+      assert.equal(await d.attemptToAcquireLeader(), true)
+      assert.equal(await etcd.get('/service/srv-client/leader'), 'pg-a')
+      await etcd.put('/service/srv-client/config', '{"ttl":10,"loop_wait":2}')
+      const c = await d.loadCluster({fresh: true})
+      assert.equal(c.leader?.name, 'pg-a')
+      assert.equal(c.config?.data['loop_wait'], 2)
+      // Patroni's order: the -ssl name first, then this one; and the target's address from the same server.
+      assert.equal(dns.asked('SRV _etcd-client-ssl._tcp.client.hactl.test'), 1)
+      assert.equal(dns.asked('SRV _etcd-client._tcp.client.hactl.test'), 1)
+      assert.ok(dns.asked('A etcd1.hactl.test') >= 1, dns.queries.join('\n'))
+      assert.ok(logs.some((l) => l === `info etcd3: the etcd endpoints from DNS SRV _etcd-client._tcp.client.hactl.test: http://etcd1.hactl.test:${etcd.clientPort}`), logs.join('\n'))
+    } finally {
+      await d.close()
+    }
+  })
+
+  it('srv_suffix and an _etcd-server record: GET /members on the peer port gives the client URLs', async () => {
+    dns.srv('_etcd-server-blue._tcp.server.hactl.test', [{target: 'etcd1.hactl.test', port: etcd.peerPort}])
+    const d = open({srv: 'server.hactl.test', srv_suffix: 'blue'}, 'srv-server')
+    try {
+      assert.equal(await d.attemptToAcquireLeader(), true)
+      assert.equal(await etcd.get('/service/srv-server/leader'), 'pg-a')
+      assert.equal((await d.loadCluster({fresh: true})).leader?.name, 'pg-a')
+      assert.ok(logs.some((l) => l.includes(`DNS SRV _etcd-server-blue._tcp.server.hactl.test: ${etcd.url}`)), logs.join('\n'))
+    } finally {
+      await d.close()
+    }
+  })
+
+  it('asks DNS again when every endpoint failed a round, and follows the record to the live etcd', async () => {
+    const name = '_etcd-client._tcp.moving.hactl.test'
+    dns.srv(name, [{target: 'etcd1.hactl.test', port: await freePort()}])
+    const d = open({srv: 'moving.hactl.test'}, 'srv-moving', 8)
+    try {
+      const load = d.loadCluster({fresh: true})
+      // The record is changed only after a failed round made the client ask again.
+      await waitFor('a second SRV query after the dead endpoint failed', () => dns.asked(`SRV ${name}`) >= 2, {timeoutMs: 5000})
+      dns.srv(name, [{target: 'etcd1.hactl.test', port: etcd.clientPort}])
+      const c = await load
+      assert.equal(c.leader, null)
+      assert.equal(await d.attemptToAcquireLeader(), true)
+      assert.equal(await etcd.get('/service/srv-moving/leader'), 'pg-a')
+    } finally {
+      await d.close()
+    }
+  })
+
+  it('no SRV record at all: DCS_UNAVAILABLE at retry_timeout, naming the SRV names tried', async () => {
+    const d = open({srv: 'nothing.hactl.test'}, 'srv-nothing', 2)
+    const start = performance.now()
+    try {
+      await assert.rejects(d.loadCluster({fresh: true}), (e: unknown) => {
+        assert.ok(isHactlError(e, 'DCS_UNAVAILABLE'), String(e))
+        const m = (e as Error).message
+        assert.match(m, /etcd3\.srv "nothing\.hactl\.test" found no etcd endpoint/)
+        for (const k of ['_etcd-client-ssl', '_etcd-client', '_etcd-ssl', '_etcd', '_etcd-server-ssl', '_etcd-server']) {
+          assert.ok(m.includes(`${k}._tcp.nothing.hactl.test: no record`), m)
+        }
+        return true
+      })
+      const ms = performance.now() - start
+      assert.ok(ms >= 1500 && ms < 3500, `took ${Math.round(ms)} ms for retry_timeout 2 s`)
+      // It kept asking until the deadline, as Patroni keeps waiting on etcd.
+      assert.ok(dns.asked('SRV _etcd-client._tcp.nothing.hactl.test') >= 2)
+    } finally {
+      await d.close()
+    }
+  })
+
+  it('SRV finds nothing but hosts is set: the hosts are used, with a warning (Patroni falls back the same way)', async () => {
+    logs.length = 0
+    const d = open({srv: 'fallback.hactl.test', hosts: [etcd.endpoint]}, 'srv-fallback')
+    try {
+      assert.equal(await d.attemptToAcquireLeader(), true)
+      assert.equal(await etcd.get('/service/srv-fallback/leader'), 'pg-a')
+      assert.ok(logs.some((l) => l.startsWith('warn etcd3: DNS SRV discovery for etcd3.srv "fallback.hactl.test" found no etcd endpoint') && l.endsWith(`using ${etcd.url} from the configuration`)), logs.join('\n'))
+    } finally {
+      await d.close()
+    }
+  })
+
+  it('proxy is the only endpoint: srv and hosts beside it are not used', async () => {
+    const before = dns.queries.length
+    const d = open({proxy: etcd.url, srv: 'client.hactl.test', hosts: [`127.0.0.1:${await freePort()}`]}, 'srv-proxy', 3)
+    try {
+      const start = performance.now()
+      assert.equal(await d.attemptToAcquireLeader(), true)
+      assert.ok(performance.now() - start < 2000)
+      assert.equal(await etcd.get('/service/srv-proxy/leader'), 'pg-a')
+      assert.equal(dns.queries.length, before, 'no DNS query with a proxy')
+    } finally {
+      await d.close()
+    }
+  })
+})
