@@ -105,7 +105,8 @@ const etcdUrl: Parser<string> = (v, path, c) => {
   return s
 }
 
-const ETCD_ENDPOINT_KEYS = ['host', 'hosts', 'url', 'srv', 'srv_suffix', 'proxy'] as const
+// Where the etcd endpoints come from (srv under its Patroni aliases too).
+const ETCD_ENDPOINT_KEYS = ['host', 'hosts', 'url', 'srv', 'discovery_srv', 'srv_domain', 'proxy'] as const
 
 const etcd3 = obj(
   {
@@ -114,7 +115,7 @@ const etcd3 = obj(
     url: optional(etcdUrl),
     srv: optional(str({nonEmpty: true}), {aliases: ['discovery_srv', 'srv_domain']}),
     srv_suffix: optional(str()),
-    proxy: optional(str()),
+    proxy: optional(etcdUrl),
     use_proxies: optional(bool()),
     protocol: optional(oneOf(['http', 'https'] as const)),
     port: optional(int({min: 1, max: 65535})),
@@ -128,10 +129,14 @@ const etcd3 = obj(
   {
     check: (e, path, c, raw) => {
       const given = ETCD_ENDPOINT_KEYS.filter((k) => raw[k] !== undefined && raw[k] !== null)
+      // Patroni refuses to start without one of them (patroni/dcs/etcd.py _load_machines_cache).
       if (given.length === 0 && c.requireKeys) {
-        c.error(path, 'needs the etcd endpoints: set hosts (a list of host:port) or host or url')
-      } else if (given.length > 0 && !given.some((k) => k === 'host' || k === 'hosts' || k === 'url') && c.requireKeys) {
-        c.error(path, `hactl cannot use ${given.join('/')} alone yet: list the etcd endpoints in hosts`)
+        c.error(path, 'needs the etcd endpoints: set hosts (a list of host:port), host, url, srv (a DNS domain with SRV records) or proxy')
+      }
+      // srv_suffix only changes the SRV names asked, and proxy replaces every other source.
+      if (e.srv_suffix && e.srv === undefined) c.warn(joinPath(path, 'srv_suffix'), 'is ignored without etcd3.srv')
+      if (e.proxy !== undefined && given.some((k) => k !== 'proxy')) {
+        c.warn(joinPath(path, 'proxy'), `is the only etcd endpoint used, as in Patroni: ${given.filter((k) => k !== 'proxy').join(', ')} ignored`)
       }
       // Patroni authenticates only when both are set and uses key only with cert
       // (patroni/dcs/etcd.py, etcd3.py): the other half alone is ignored, with a warning here.
@@ -141,12 +146,22 @@ const etcd3 = obj(
   },
 )
 
-/** etcd3 section plus the endpoint list hactl actually dials. */
+/**
+ * etcd3 section plus the endpoints configured one by one (proxy, or hosts/host/url); empty when
+ * only `srv` is set: the etcd3 adapter finds them in DNS, and falls back to these when SRV
+ * discovery finds nothing.
+ */
 export type Etcd3Config = NonNullable<ReturnType<typeof etcd3>> & {endpoints: string[]; scheme: 'http' | 'https'}
 
 function etcdEndpoints(e: NonNullable<ReturnType<typeof etcd3>>): {endpoints: string[]; scheme: 'http' | 'https'} {
   // As in Patroni: http unless protocol says otherwise (or the url's scheme, when only url is given).
   let scheme: 'http' | 'https' = e.protocol ?? 'http'
+  if (e.proxy !== undefined) {
+    // Patroni reads proxy as it reads url (its scheme is the protocol) and uses nothing else.
+    const u = new URL(e.proxy)
+    scheme = u.protocol === 'https:' ? 'https' : 'http'
+    return {endpoints: [`${scheme}://${u.host}`], scheme}
+  }
   const hostPorts: HostPort[] = e.hosts ?? (e.host ? [e.host] : [])
   const endpoints = hostPorts.map((h) => `${scheme}://${h.host.includes(':') ? `[${h.host}]` : h.host}:${h.port}`)
   if (endpoints.length === 0 && e.url !== undefined) {

@@ -20,8 +20,6 @@ export interface SupportEntry {
   reason: string
 }
 
-const isTrue = (v: unknown) => v === true || (typeof v === 'string' && ['on', 'true', 'yes', '1'].includes(v.toLowerCase()))
-
 export const UNSUPPORTED: readonly SupportEntry[] = [
   {scope: 'local', path: 'citus', severity: 'error',
     reason: 'Citus/MPP groups are not supported yet: they use a different DCS key layout (/<namespace>/<scope>/<group>/...); remove the citus section'},
@@ -35,10 +33,6 @@ export const UNSUPPORTED: readonly SupportEntry[] = [
     reason: 'hactl has no watchdog support yet, and mode required forbids leading without one; set watchdog.mode to off'},
   {scope: 'local', path: 'watchdog.mode', severity: 'warning', when: (v) => typeof v === 'string' && v.toLowerCase() === 'automatic',
     reason: 'hactl has no watchdog support yet; it runs without one, as Patroni does in automatic mode when no device is found'},
-  {scope: 'local', path: 'etcd3.srv', severity: 'warning', reason: 'DNS SRV discovery is not supported yet; list the endpoints in etcd3.hosts'},
-  {scope: 'local', path: 'etcd3.srv_suffix', severity: 'warning', reason: 'DNS SRV discovery is not supported yet; list the endpoints in etcd3.hosts'},
-  {scope: 'local', path: 'etcd3.proxy', severity: 'warning', reason: 'etcd gRPC proxies are not supported yet; list the etcd endpoints in etcd3.hosts'},
-  {scope: 'local', path: 'etcd3.use_proxies', severity: 'warning', when: isTrue, reason: 'etcd proxies are not supported yet; the listed hosts are used directly'},
   {scope: 'local', path: 'log.dateformat', severity: 'warning', reason: 'Python date formats are not supported; hactl prints ISO-8601 times'},
   {scope: 'local', path: 'log.loggers', severity: 'warning', reason: 'per-module Python log levels do not apply to hactl'},
   {scope: 'local', path: 'thread_pool_size', severity: 'warning', reason: 'Patroni 4.x tuning knob; not applicable to hactl'},

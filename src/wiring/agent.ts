@@ -28,7 +28,10 @@ export function createDcs(config: LocalConfig, timing: DcsTiming, log: Logger, c
   const lv = {debug: 'DEBUG', info: 'INFO', warn: 'WARNING', error: 'ERROR'} as const
   return createEtcd3Dcs({
     section: {
-      hosts: config.etcd3.endpoints,
+      hosts: config.etcd3.endpoints.length ? config.etcd3.endpoints : undefined,
+      srv: config.etcd3.srv,
+      srv_suffix: config.etcd3.srv_suffix,
+      proxy: config.etcd3.proxy,
       protocol: config.etcd3.scheme,
       username: config.etcd3.username,
       password: config.etcd3.password,

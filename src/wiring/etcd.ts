@@ -6,11 +6,15 @@
 import type {Etcd3Section} from '../adapters/dcs-etcd3'
 import type {CtlContext} from '../ctl/context'
 
-/** The etcd3 section of a ctl context (endpoints are full URLs there, so no protocol). */
+/** The etcd3 section of a ctl context (endpoints are full URLs there, so no protocol; srv discovers them). */
 export function etcd3SectionOf(ctx: CtlContext): Etcd3Section {
   const e = ctx.config.etcd3
+  const hosts = (e?.endpoints ?? []).filter((x): x is string => typeof x === 'string')
   return {
-    hosts: (e?.endpoints ?? []).filter((x): x is string => typeof x === 'string'),
+    hosts: hosts.length || !e?.srv ? hosts : undefined,
+    srv: e?.srv,
+    srv_suffix: e?.srv_suffix,
+    proxy: e?.proxy,
     username: e?.username,
     password: e?.password,
     cacert: e?.cacert,
