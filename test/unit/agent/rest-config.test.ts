@@ -49,6 +49,7 @@ function setup(opts: {strict?: boolean; bootstrapDcs?: Record<string, unknown>} 
   const deps = {config: v.config, dcs, pg, clock, log, peers, requestExit: () => {}, processes: new FakeProcessRunner(clock), childEnv: {}, files: new FakeFiles(), strict: opts.strict}
   const loop = new HaLoop(deps)
   const rest = createRestActions({loop, dcs, clock, log, peers, reload: async () => {}, strict: opts.strict})
+  const cycle = () => drive(clock, loop.runCycle(), 60_000)
   const stored = async () => {
     const r = await drive(clock, kv.range('/service/unit/config'), 5000)
     return JSON.parse(r.kvs[0]?.value ?? 'null') as unknown
@@ -56,7 +57,7 @@ function setup(opts: {strict?: boolean; bootstrapDcs?: Record<string, unknown>} 
   const store = (doc: unknown) => drive(clock, dcs.setConfig(doc as Record<string, unknown>), 5000)
   const call = (h: keyof ActionHandlers, body: Record<string, unknown>) =>
     drive(clock, (rest[h] as (b: Record<string, unknown>, ctx: never) => Promise<{status: number; body: unknown}>)(body, {} as never), 5000)
-  return {clock, dcs, kv, rest, stored, store, call, deps, issues: v.issues}
+  return {clock, dcs, kv, rest, stored, store, call, deps, issues: v.issues, loop, lines, cycle}
 }
 
 describe('PATCH /config as Patroni', () => {
@@ -149,5 +150,43 @@ describe('the first leader writes /config as Patroni does', () => {
     await drive(s.clock, restoreConfig({type: 'restore-config'}, {} as Observation, x), 5000)
     const doc = (await s.stored()) as Record<string, unknown>
     assert.deepEqual([doc['ttl'], doc['loop_wait'], doc['retry_timeout']], [30, 10, 10])
+  })
+})
+
+describe('the agent runs with the timing Patroni would run with', () => {
+  const timing = (l: HaLoop) => [l.dynamic.ttl, l.dynamic.loop_wait, l.dynamic.retry_timeout]
+
+  test('a DCS config key with ttl 20, loop_wait 2, retry_timeout 10: 20/1/9 in force, the warning logged once', async () => {
+    const s = setup()
+    await s.store({ttl: 20, loop_wait: 2, retry_timeout: 10, pause: true})
+    await s.cycle()
+    assert.deepEqual(timing(s.loop), [20, 1, 9])
+    assert.equal(s.loop.dynamic.pause, true)
+    const warned = (l: string) => l.includes('WARNING: dynamic configuration (DCS config key): retry_timeout: Violated the rule "loop_wait + 2*retry_timeout <= ttl", where ttl=20. Adjusting loop_wait from 2 to 1 and retry_timeout from 10 to 9')
+    assert.equal(s.lines.filter(warned).length, 1, s.lines.join('\n'))
+    await s.cycle()
+    assert.equal(s.lines.filter(warned).length, 1, 'once per version of the key')
+  })
+
+  test('--strict: the same key keeps the ttl in force (the rule holding) and names ttl', async () => {
+    const s = setup({strict: true})
+    await s.store({ttl: 20, loop_wait: 2, retry_timeout: 10, pause: true})
+    await s.cycle()
+    // ttl keeps its value in force (30); loop_wait 2 and retry_timeout 10 fit under it
+    assert.deepEqual(timing(s.loop), [30, 2, 10])
+    assert.equal(s.loop.dynamic.pause, true, 'the rest of the document applies')
+    assert.ok(s.lines.some((l) => /dynamic configuration \(DCS config key\): ttl: .*must be <= ttl \(20\).*the value in force before is kept/.test(l)), s.lines.join('\n'))
+  })
+
+  test('patroni.dynamic.json with ttl 10 is adjusted as read, with the warning', async () => {
+    const s = setup()
+    const pg = s.deps.pg as unknown as {dynamicCache: Record<string, unknown> | undefined; data: unknown}
+    await drive(s.clock, (s.deps.pg as unknown as {initdb(o: unknown): Promise<unknown>}).initdb({}), 60_000)
+    assert.ok(pg.data, 'the fake data directory exists')
+    pg.dynamicCache = {ttl: 10, loop_wait: 2, retry_timeout: 4, pause: true}
+    await s.cycle()
+    assert.equal(s.loop.dynamic.pause, true)
+    assert.deepEqual(timing(s.loop), [20, 2, 4])
+    assert.ok(s.lines.some((l) => l.includes("dynamic configuration (patroni.dynamic.json): ttl: ttl=10 can't be smaller than 20, adjusting...")), s.lines.join('\n'))
   })
 })
