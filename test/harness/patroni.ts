@@ -58,7 +58,8 @@ export interface PatroniClusterOptions {
   nodes?: number
   /**
    * Agent per member: one for all, or by member name (a mixed cluster). Default patroni. hactl
-   * refuses ttl < 20 (Patroni >= 3.1 does too), so clusters with a hactl member default to ttl 20.
+   * raises ttl < 20 to 20 (Patroni >= 3.1 does too), so clusters with a hactl member default to
+   * ttl 20: what every member then runs with.
    */
   impl?: AgentImpl | Record<string, AgentImpl>
   /** Member names are <namePrefix><n>, n from 1. */
