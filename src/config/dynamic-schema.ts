@@ -118,7 +118,10 @@ function timingValue(v: unknown): number | undefined {
 
 const seconds: Parser<number> = (v, path, c) => {
   const n = timingValue(v)
-  if (n === undefined) c.error(path, `must be an integer number of seconds (units allowed: 30s, 5min), not ${typeName(v)}`, v)
+  if (n === undefined) {
+    const not = typeof v === 'string' ? '' : `, not ${typeName(v)}`
+    c.error(path, `must be an integer number of seconds (units allowed: 30s, 5min)${not}`, v)
+  }
   return n
 }
 
