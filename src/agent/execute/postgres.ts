@@ -59,8 +59,10 @@ async function stopForDemotion(x: AgentContext, mode: DemoteMode, obs: Observati
   x.state.lastLockRenewal = null
   stoppingPostgres(x.state)
   requestRewindCheck(x, obs)
+  // A standby cluster's leader is stopped as the standby leader it is.
+  const stopRole = x.state.memory.role === 'standby_leader' ? 'standby_leader' : 'primary'
   const stopped = () => {
-    fireCallback(x, 'on_stop', 'primary')
+    fireCallback(x, 'on_stop', stopRole)
     x.state.memory = {...x.state.memory, pgState: 'stopped', role: 'demoted'}
   }
   if (mode === 'graceful') {

@@ -276,12 +276,30 @@ test('the standby leader stops: b2 takes B\'s lock and follows A; b1 comes back 
   }),
 )
 
+test('a switchover within B: b1 becomes the standby leader following A, b2 cascades from it', {timeout: 180_000}, () =>
+  withLogs(async () => {
+    const r = await runHactl(['-c', configFile(b2()), 'switchover', '--leader', 'b2', '--candidate', 'b1', '--force'], {timeoutMs: 120_000})
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`)
+    await waitFor('b1 to lead B as a standby leader streaming from a1', async () => {
+      if ((await leaderOf(scopeB)) !== 'b1') return undefined
+      if ((await memberKey(b1()))?.role !== 'standby_leader') return undefined
+      return (await streamsFromPort(b1())) === a1().pgPort || undefined
+    }, {timeoutMs: 90_000, intervalMs: 300})
+    await waitFor('b2 to stream from b1', async () => ((await streamsFromPort(b2())) === b1().pgPort ? true : undefined), {timeoutMs: 90_000, intervalMs: 300})
+    assert.equal(await sql(b1(), 'select pg_is_in_recovery()'), 't', 'a switchover in a standby cluster promotes nobody')
+    assert.ok(callbackLines(b2()).includes(`on_stop standby_leader ${scopeB}`), callbackLines(b2()).join('\n'))
+    assert.equal(await sql(b2(), 'select pg_is_in_recovery()'), 't')
+    await sql(a1(), "insert into standby_probe values ('after-switchover')")
+    await waitFor('a write on A to reach b2 through b1', async () => ((await trySql(b2(), "select count(*) from standby_probe where v = 'after-switchover'")) === '1' ? true : undefined), {timeoutMs: 20_000, intervalMs: 200})
+  }),
+)
+
 test('standby_cluster added to A demotes its primary into a standby leader following B; removed from B, B\'s standby leader promotes and everyone follows it', {timeout: 240_000}, () =>
   withLogs(async () => {
     await sql(a1(), "insert into standby_probe values ('last-on-a')")
-    await waitFor('the last write on A to reach b2', async () => ((await trySql(b2(), "select count(*) from standby_probe where v = 'last-on-a'")) === '1' ? true : undefined), {timeoutMs: 20_000, intervalMs: 200})
+    await waitFor('the last write on A to reach b1', async () => ((await trySql(b1(), "select count(*) from standby_probe where v = 'last-on-a'")) === '1' ? true : undefined), {timeoutMs: 20_000, intervalMs: 200})
     // patronictl 4.1's demote-cluster: PATCH /config on the leader, then wait for the standby leader.
-    const demote = await runHactl(['-c', configFile(a1()), 'demote-cluster', '--host', '127.0.0.1', '--port', String(b2().pgPort), '--force'], {timeoutMs: 120_000})
+    const demote = await runHactl(['-c', configFile(a1()), 'demote-cluster', '--host', '127.0.0.1', '--port', String(b1().pgPort), '--force'], {timeoutMs: 120_000})
     assert.equal(demote.code, 0, demote.stderr)
     assert.match(demote.stdout, /cluster is successfully demoted/)
     assert.match(demote.stdout, /\| a1 +\| 127\.0\.0\.1:\d+ \| Standby Leader \|/)
@@ -293,29 +311,29 @@ test('standby_cluster added to A demotes its primary into a standby leader follo
     assert.match(a1().out.join(''), /cannot be a real primary in standby cluster/)
     assert.equal(await status(a1(), 'primary'), 503)
     assert.equal(await status(a1(), 'standby-leader'), 200)
-    // b2 has A's shutdown checkpoint: it has replayed everything a1 wrote.
-    await waitFor('b2 to have replayed all of A\'s WAL', async () => {
+    // b1 has A's shutdown checkpoint: it has replayed everything a1 wrote.
+    await waitFor('b1 to have replayed all of A\'s WAL', async () => {
       const aEnd = await trySql(a1(), 'select pg_last_wal_replay_lsn()')
-      const bEnd = await trySql(b2(), 'select pg_last_wal_receive_lsn()')
+      const bEnd = await trySql(b1(), 'select pg_last_wal_receive_lsn()')
       if (!aEnd || !bEnd) return undefined
-      return (await trySql(b2(), `select '${bEnd}'::pg_lsn >= '${aEnd}'::pg_lsn`)) === 't' || undefined
+      return (await trySql(b1(), `select '${bEnd}'::pg_lsn >= '${aEnd}'::pg_lsn`)) === 't' || undefined
     }, {timeoutMs: 30_000, intervalMs: 300})
 
-    assert.equal(await patchConfig(b2(), {standby_cluster: null}), 200)
-    await waitFor('b2 to be B\'s writable primary', async () => {
-      if ((await leaderOf(scopeB)) !== 'b2') return undefined
-      return (await trySql(b2(), 'select pg_is_in_recovery()')) === 'f' || undefined
+    assert.equal(await patchConfig(b1(), {standby_cluster: null}), 200)
+    await waitFor('b1 to be B\'s writable primary', async () => {
+      if ((await leaderOf(scopeB)) !== 'b1') return undefined
+      return (await trySql(b1(), 'select pg_is_in_recovery()')) === 'f' || undefined
     }, {timeoutMs: 60_000, intervalMs: 300})
-    assert.equal(await status(b2(), 'primary'), 200)
-    assert.equal(await status(b2(), 'standby-leader'), 503)
-    await sql(b2(), "insert into standby_probe values ('first-on-b')")
-    await waitFor('the first write on B to reach b1 and a1', async () => {
-      const onB1 = await trySql(b1(), "select count(*) from standby_probe where v = 'first-on-b'")
+    assert.equal(await status(b1(), 'primary'), 200)
+    assert.equal(await status(b1(), 'standby-leader'), 503)
+    await sql(b1(), "insert into standby_probe values ('first-on-b')")
+    await waitFor('the first write on B to reach b2 and a1', async () => {
+      const onB2 = await trySql(b2(), "select count(*) from standby_probe where v = 'first-on-b'")
       const onA1 = await trySql(a1(), "select count(*) from standby_probe where v = 'first-on-b'")
-      return onB1 === '1' && onA1 === '1' ? true : undefined
+      return onB2 === '1' && onA1 === '1' ? true : undefined
     }, {timeoutMs: 60_000, intervalMs: 300})
-    assert.equal(await streamsFromPort(b1()), b2().pgPort, 'b1 follows the new primary')
-    assert.equal(await streamsFromPort(a1()), b2().pgPort, 'A\'s standby leader follows B\'s primary')
+    assert.equal(await streamsFromPort(b2()), b1().pgPort, 'b2 follows the new primary')
+    assert.equal(await streamsFromPort(a1()), b1().pgPort, 'A\'s standby leader follows B\'s primary')
     assert.equal(await sql(a1(), 'select pg_is_in_recovery()'), 't')
   }),
 )
