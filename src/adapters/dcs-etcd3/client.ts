@@ -226,9 +226,19 @@ export class Etcd3Client implements KvBackend {
    */
   private async discoverEndpoints(deadline: number): Promise<void> {
     const d = this.o.discover!
+    const {clock} = this.o
     this.discovering ??= (async () => {
+      // With endpoints known, a slow DNS must not eat the whole call: try them again soon.
+      const left = Math.max(1, deadline - clock.monotonic())
+      const budget = this.endpoints.length ? Math.min(left, Math.max(1000, this.retryTimeoutMs / 3)) : left
+      const ac = new AbortController()
+      // A guard for a find() that overruns its budget; a little later, so find's own error wins.
+      const timeUp = clock.sleep(budget + 200, ac.signal).then(
+        () => Promise.reject(new HactlError('DCS_UNAVAILABLE', `no endpoint from ${d.describe} within ${Math.round(budget)} ms`, {recoverable: true})),
+        () => new Promise<never>(() => {}),
+      )
       try {
-        const urls = await d.find(Math.max(1, deadline - this.o.clock.monotonic()))
+        const urls = await Promise.race([d.find(budget), timeUp])
         if (this.closed) return
         this.setEndpoints(urls)
         this.rediscover = false
@@ -237,12 +247,13 @@ export class Etcd3Client implements KvBackend {
         this.discoveryError = e
         this.o.log?.(`etcd: endpoint discovery from ${d.describe} failed: ${errorMessage(e)}`)
       } finally {
+        ac.abort()
         this.discovering = undefined
       }
     })()
     const ac = new AbortController()
     try {
-      await Promise.race([this.discovering, this.o.clock.sleep(Math.max(0, deadline - this.o.clock.monotonic()), ac.signal)])
+      await Promise.race([this.discovering, clock.sleep(Math.max(0, deadline - clock.monotonic()), ac.signal)])
     } finally {
       ac.abort()
     }

@@ -5,19 +5,22 @@
  * the addresses of the host names they name.
  */
 import assert from 'node:assert/strict'
+import {createSocket} from 'node:dgram'
 import {after, before, describe, it} from 'node:test'
 import {systemClock} from '../../../src/adapters/clock/system-clock'
 import {createEtcd3Dcs, type Etcd3Section} from '../../../src/adapters/dcs-etcd3'
+import {Etcd3Client} from '../../../src/adapters/dcs-etcd3/client'
 import {isHactlError} from '../../../src/errors'
 import {TestDns} from '../../harness/dns'
 import {EtcdServer} from '../../harness/etcd'
 import {freePort, waitFor} from '../../harness/ports'
+import {TcpProxy} from '../../harness/tcp-proxy'
 
 describe('etcd3 endpoints from DNS SRV records, against a real etcd', () => {
   let etcd: EtcdServer
   let dns: TestDns
   const logs: string[] = []
-  const open = (section: Etcd3Section, scope: string, retryTimeout = 5) =>
+  const open = (section: Etcd3Section, scope: string, retryTimeout = 5, dnsServers = [dns.server]) =>
     createEtcd3Dcs({
       section,
       clock: systemClock,
@@ -25,7 +28,7 @@ describe('etcd3 endpoints from DNS SRV records, against a real etcd', () => {
       scope,
       watch: true,
       timing: {ttl: 10, loopWait: 2, retryTimeout},
-      dnsServers: [dns.server],
+      dnsServers,
       log: (level, msg) => logs.push(`${level} ${msg}`),
     })
 
@@ -112,6 +115,25 @@ describe('etcd3 endpoints from DNS SRV records, against a real etcd', () => {
     }
   })
 
+  it('a DNS server that never answers: DCS_UNAVAILABLE at retry_timeout saying which names got no answer', async () => {
+    const silent = createSocket('udp4')
+    await new Promise<void>((r) => silent.bind(0, '127.0.0.1', () => r()))
+    const d = open({srv: 'silent.hactl.test'}, 'srv-silent', 2, [`127.0.0.1:${silent.address().port}`])
+    const start = performance.now()
+    try {
+      await assert.rejects(d.loadCluster({fresh: true}), (e: unknown) => {
+        assert.ok(isHactlError(e, 'DCS_UNAVAILABLE'), String(e))
+        assert.match((e as Error).message, /etcd3\.srv "silent\.hactl\.test" found no etcd endpoint: _etcd-client-ssl\._tcp\.silent\.hactl\.test: no DNS answer in time/)
+        return true
+      })
+      const ms = performance.now() - start
+      assert.ok(ms >= 1500 && ms < 3500, `took ${Math.round(ms)} ms for retry_timeout 2 s`)
+    } finally {
+      await d.close()
+      silent.close()
+    }
+  })
+
   it('SRV finds nothing but hosts is set: the hosts are used, with a warning (Patroni falls back the same way)', async () => {
     logs.length = 0
     const d = open({srv: 'fallback.hactl.test', hosts: [etcd.endpoint]}, 'srv-fallback')
@@ -135,6 +157,36 @@ describe('etcd3 endpoints from DNS SRV records, against a real etcd', () => {
       assert.equal(dns.queries.length, before, 'no DNS query with a proxy')
     } finally {
       await d.close()
+    }
+  })
+
+  it('a DNS that stops answering does not eat the call: the known endpoints are tried again', async () => {
+    const proxy = await TcpProxy.start('127.0.0.1', etcd.clientPort)
+    let finds = 0
+    const kv = new Etcd3Client({
+      endpoints: [],
+      discover: {
+        describe: 'a test discovery',
+        find: () => (++finds === 1 ? Promise.resolve([`http://${proxy.endpoint}`]) : new Promise<string[]>(() => {})),
+      },
+      clock: systemClock,
+      retryTimeoutMs: 6000,
+    })
+    try {
+      await kv.put('/srv-slow-dns/k', 'v1')
+      proxy.cut()
+      const start = performance.now()
+      const read = kv.range('/srv-slow-dns/k')
+      await waitFor('discovery asked again after the cut endpoint failed', () => finds >= 2, {timeoutMs: 3000})
+      proxy.restore()
+      const r = await read
+      assert.equal(r.kvs[0]?.value, 'v1')
+      const ms = performance.now() - start
+      // The hanging discovery gets a third of retry_timeout (2 s), not the whole call.
+      assert.ok(ms >= 1800 && ms < 4500, `took ${Math.round(ms)} ms`)
+    } finally {
+      kv.close()
+      await proxy.close()
     }
   })
 })
