@@ -6,7 +6,7 @@
 import {humanSetting, serverParameters} from '../core/pg-params'
 import {getMember} from '../core/cluster'
 import {isStandbyClusterConfig} from '../core/standby'
-import {recoveryParameters} from '../postgres/recovery'
+import {recoveryConfFromParameters, recoveryParameters} from '../postgres/recovery'
 import type {ConnParams, RecoveryConfig} from '../ports/postgres'
 import {fireCallback, type AgentContext} from './context'
 import {hostPortOf, slotNameFor} from './helpers'
@@ -73,7 +73,9 @@ export function recoveryFor(x: AgentContext, version: number, upstream: string |
     name: x.config.name,
     upstream: up,
     replication: {...c.authentication.replication, user: c.authentication.replication.username} as ConnParams & {username?: string},
-    recoveryConf: c.recovery_conf ?? dyn.postgresql.recovery_conf,
+    // Recovery settings among the parameters replace recovery_conf, as Patroni's
+    // _adjust_recovery_parameters does (local parameters over dynamic ones, as for the rest).
+    recoveryConf: recoveryConfFromParameters({...dyn.postgresql.parameters, ...c.parameters}) ?? c.recovery_conf ?? dyn.postgresql.recovery_conf,
     slotName,
     extra,
   })

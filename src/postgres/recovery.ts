@@ -5,6 +5,43 @@
  */
 import type {ConnParams} from '../ports/postgres'
 
+/**
+ * The recovery settings (recovery.conf before PostgreSQL 12; Patroni's recovery_parameters of
+ * patroni/postgresql/available_parameters/0_postgres.yml): never written into the main parameter
+ * block of postgresql.conf.
+ */
+export const RECOVERY_PARAMETERS: ReadonlySet<string> = new Set([
+  'archive_cleanup_command',
+  'pause_at_recovery_target',
+  'primary_conninfo',
+  'primary_slot_name',
+  'promote_trigger_file',
+  'recovery_end_command',
+  'recovery_min_apply_delay',
+  'recovery_target',
+  'recovery_target_action',
+  'recovery_target_inclusive',
+  'recovery_target_lsn',
+  'recovery_target_name',
+  'recovery_target_time',
+  'recovery_target_timeline',
+  'recovery_target_xid',
+  'restore_command',
+  'standby_mode',
+  'trigger_file',
+])
+
+/**
+ * Recovery settings given among the server `parameters` (restore_command in
+ * bootstrap.dcs.postgresql.parameters, as Patroni's own tests do): Patroni takes them out and uses
+ * them as the whole `recovery_conf` (patroni/postgresql/config.py
+ * ConfigHandler._adjust_recovery_parameters). Undefined when there are none.
+ */
+export function recoveryConfFromParameters(parameters: Readonly<Record<string, unknown>>): Record<string, unknown> | undefined {
+  const found = Object.entries(parameters).filter(([k, v]) => RECOVERY_PARAMETERS.has(k.toLowerCase()) && v !== undefined && v !== null)
+  return found.length ? Object.fromEntries(found) : undefined
+}
+
 export interface RecoveryParamsInput {
   serverVersion: number
   /** This member's name: application_name (what synchronous replication keys on). */

@@ -4,7 +4,7 @@
  * Ha.enforce_primary_role, Ha.is_healthiest_node, Ha._get_node_to_follow;
  * patroni/dcs/__init__.py Cluster._get_members_slots; features/nostream_node.feature):
  * - q4 is tagged nostream (and nofailover): it never streams, gets no slot on the leader, replays
- *   from the WAL archive (archive_command on every member, restore_command on q4), also across
+ *   from the WAL archive (archive_command and restore_command in every member's parameters), also across
  *   a failover, and shows its tags in its member key, GET /patroni and `hactl list`;
  * - the leader goes away; the one replica allowed to race runs a pre_promote that fails: it does
  *   not promote, gives the lock back and sits out the race; a replica whose pre_promote
@@ -101,13 +101,14 @@ before(async () => {
     namePrefix: 'q',
     impl: 'hactl',
     wait: false,
-    parameters: {archive_mode: 'on', archive_command: `${join(work, 'archive.sh')} %p %f`},
+    // restore_command among the parameters, as in Patroni's own tests: it becomes the recovery_conf.
+    parameters: {archive_mode: 'on', archive_command: `${join(work, 'archive.sh')} %p %f`, restore_command: `${join(work, 'restore.sh')} %p %f`},
     tags: {[LATE]: {nofailover: true}, [NOSTREAM]: {nostream: true, nofailover: true}},
     postgresql: {
       q1: {pre_promote: prePromote('q1')},
       q2: {pre_promote: prePromote('q2')},
       q3: {pre_promote: prePromote('q3')},
-      q4: {pre_promote: prePromote('q4'), recovery_conf: {restore_command: `${join(work, 'restore.sh')} %p %f`}},
+      q4: {pre_promote: prePromote('q4')},
     },
   })
   await cluster.waitForLeader({timeoutMs: 120_000})
@@ -177,6 +178,13 @@ test('pre_promote fails on the only candidate: no promotion, the lock given back
     assert.equal(await sql(refused, 'select pg_is_in_recovery()'), 't', `${refused.name} was not promoted`)
     assert.notEqual(await cluster.leaderName(), refused.name, 'the lock was given back')
     assert.equal(read(join(work, `promoted-${refused.name}`)), undefined)
+    // Within the ttl that follows it does not race again, though nobody else may.
+    await waitFor(`${refused.name} to sit out the race`, () => /backoff: skip leader race after pre_promote script failure/.test(logOf(refused)), {
+      timeoutMs: 30_000,
+      intervalMs: 200,
+    })
+    assert.equal(await cluster.leaderName(), undefined, 'the cluster has no leader meanwhile')
+    assert.equal(read(join(work, `attempts-${refused.name}`)), 'attempt\n', 'the command ran once')
 
     // Let q3 race: it may promote (the tag removed, the configuration reloaded).
     const cfg = cluster.config(late)
@@ -188,7 +196,6 @@ test('pre_promote fails on the only candidate: no promotion, the lock given back
     assert.equal(next, LATE, `${LATE} took over while ${refused.name} sat out the race`)
     await waitFor(`${LATE} to be writable`, async () => (await sql(late, 'select pg_is_in_recovery()').catch(() => '')) === 'f', {timeoutMs: 30_000, intervalMs: 200})
     assert.equal(read(join(work, `promoted-${LATE}`)), `${LATE}|two words|$NOT_EXPANDED|`, 'the marker, with the arguments as shlex.split splits them')
-    assert.match(logOf(refused), /backoff: skip leader race after pre_promote script failure/)
     assert.equal(await sql(refused, 'select pg_is_in_recovery()'), 't')
     await waitFor(`${refused.name} to stream from ${LATE}`, async () => (await cluster.streamingReplicas()).includes(refused.name), {timeoutMs: 90_000, intervalMs: 300})
 
