@@ -20,6 +20,19 @@ export interface SupportEntry {
   reason: string
 }
 
+/**
+ * A permanent slot Patroni takes as logical: type logical, or no type with database and plugin
+ * (patroni/dcs/__init__.py Cluster._merge_permanent_slots).
+ */
+function hasLogicalSlot(v: unknown): boolean {
+  if (!isPlainObject(v)) return false
+  return Object.values(v).some((s) => {
+    if (!isPlainObject(s)) return false
+    const t = s['type']
+    return t === 'logical' || ((t === undefined || t === null) && Boolean(s['database']) && Boolean(s['plugin']))
+  })
+}
+
 export const UNSUPPORTED: readonly SupportEntry[] = [
   {scope: 'local', path: 'citus', severity: 'error',
     reason: 'Citus/MPP groups are not supported yet: they use a different DCS key layout (/<namespace>/<scope>/<group>/...); remove the citus section'},
@@ -41,8 +54,10 @@ export const UNSUPPORTED: readonly SupportEntry[] = [
   {scope: 'local', path: 'restapi.server_tokens', severity: 'warning', reason: 'Patroni 4.x setting; not supported yet'},
   {scope: 'dynamic', path: 'synchronous_mode', severity: 'error', when: (v) => typeof v === 'string' && v.toLowerCase() === 'quorum',
     reason: 'quorum commit (Patroni 4.x) is not supported yet; use synchronous_mode: on or off'},
-  {scope: 'dynamic', path: 'slots', severity: 'warning', when: (v) => isPlainObject(v) && Object.values(v).some((s) => isPlainObject(s) && s['type'] === 'logical'),
-    reason: 'permanent logical slots are not created or copied to replicas yet (physical ones are kept on the primary); a logical slot is lost at failover'},
+  ...(['slots', 'permanent_slots', 'permanent_replication_slots'] as const).map(
+    (path): SupportEntry => ({scope: 'dynamic', path, severity: 'warning', when: hasLogicalSlot,
+      reason: 'permanent logical slots are not created or copied to replicas yet (physical ones are kept on the primary); a logical slot is lost at failover'}),
+  ),
   {scope: 'dynamic', path: 'primary_race_backoff', severity: 'warning', reason: 'Patroni 4.x setting; not supported yet (ignored)'},
 ]
 

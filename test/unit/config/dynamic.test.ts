@@ -297,3 +297,22 @@ describe('dynamicInForce', () => {
     assert.equal(r.document, null)
   })
 })
+
+describe('permanent logical slots are reported as not kept yet, however they are written', () => {
+  for (const doc of [
+    {slots: {cdc: {type: 'logical', database: 'app', plugin: 'pgoutput'}}},
+    {slots: {cdc: {database: 'app', plugin: 'pgoutput'}}},
+    {permanent_slots: {cdc: {database: 'app', plugin: 'pgoutput'}}},
+    {permanent_replication_slots: {cdc: {type: 'logical', database: 'app', plugin: 'pgoutput'}}},
+  ]) {
+    it(JSON.stringify(doc), () => {
+      const r = parseDynamicConfig(doc)
+      assert.equal(r.config.slots?.['cdc']?.type, 'logical')
+      assert.ok(r.issues.some((i) => i.severity === 'warning' && /permanent logical slots are not created/.test(i.message)), JSON.stringify(r.issues))
+    })
+  }
+  it('not for physical ones', () => {
+    const r = parseDynamicConfig({slots: {a: 0, b: {type: 'physical', database: 'x', plugin: 'y'}}})
+    assert.deepEqual(r.issues, [])
+  })
+})
