@@ -114,7 +114,6 @@ function checkTls(section: Etcd3Section, tls: {ca?: Buffer; cert?: Buffer; key?:
   }
   // Patroni accepts a cert file that also holds the key (python's ssl loads both from it).
   if (tls.cert && !tls.key && /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(tls.cert.toString('latin1'))) tls.key = tls.cert
-  if (tls.key && !tls.cert) throw new HactlError('CONFIG_INVALID', 'etcd3.key is set without etcd3.cert; a client certificate needs both')
   if (tls.cert && !tls.key) throw new HactlError('CONFIG_INVALID', `etcd3.cert: ${JSON.stringify(section.cert)} holds no private key and etcd3.key is not set`)
   if (!tls.cert || !tls.key) return
   try {
