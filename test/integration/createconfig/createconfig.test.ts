@@ -73,6 +73,10 @@ describe('hactl createconfig writes what pg_createconfig_patroni writes', () => 
     assert.equal(ours.bootstrap.method, 'pg_createcluster')
     assert.equal(ours.restapi.listen, '127.0.0.1:9119') // 8008 + (6543 - 5432)
     assert.deepEqual(ours.etcd3.hosts, ['127.0.0.1:23790', '127.0.0.2:23790'])
+    // and hactl takes the file as it is
+    const v = await runHactl(['agent', '--validate-config', join(d, '15-cctest.yml')])
+    assert.equal(v.code, 0, v.stdout + v.stderr)
+    assert.doesNotMatch(v.stdout + v.stderr, /error/i)
   })
 
   test('the port Debian picks when none is given is the one hactl picks', async () => {
