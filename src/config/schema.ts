@@ -398,7 +398,8 @@ const tags = obj(tagsShape, {
       const b = Boolean(t[boolName] ?? raw[boolName])
       const prio = t[prioName]
       if (typeof prio === 'number' && ((b && prio > 0) || (!b && prio <= 0))) {
-        c.warn(joinPath(path, prioName), `conflicts with ${boolName}: ${b ? 'true' : 'false'}; ${boolName} wins, as in Patroni`, raw[prioName])
+        const py = b ? 'True' : 'False'
+        c.warn(joinPath(path, prioName), `Conflicting configuration between ${boolName}: ${py} and ${prioName}: ${prio}. Defaulting to ${boolName}: ${py}`)
       }
     }
     for (const key of Object.keys(raw)) {

@@ -29,8 +29,12 @@ describe('configs Patroni accepts', () => {
     })
   }
 
-  it('contradictory tags: the boolean decides, as in Patroni', () => {
-    const {config} = loadConfig(join(DIR, 'contradictory-tags.yml'), {})
+  it('contradictory tags: the boolean decides, as in Patroni, with its wording', () => {
+    const {config, warnings} = loadConfig(join(DIR, 'contradictory-tags.yml'), {})
+    assert.deepEqual(warnings.map((w) => w.message).sort(), [
+      'Conflicting configuration between nofailover: True and failover_priority: 2. Defaulting to nofailover: True',
+      'Conflicting configuration between nosync: False and sync_priority: 0. Defaulting to nosync: False',
+    ])
     assert.equal(config.tags.nofailover, true)
     const d = decideConfig(config, defaultDynamicConfig())
     assert.equal(d.tags.nofailover, true)
