@@ -7,9 +7,16 @@ import type {AgentMemory, DecideConfig, PeerStatus, TaskKind} from '../core/obse
 import {isStandbyClusterConfig} from '../core/standby'
 import type {Peers} from '../ports/peers'
 
-/** Patroni's slot_name_from_member_name: lower case, [a-z0-9_] only, at most 63 bytes. */
+/**
+ * Patroni's slot_name_from_member_name (patroni/dcs/__init__.py): lower case; `-` and `.` become
+ * `_`, any other character outside [a-z0-9_] becomes `u` + its code point in 4+ decimal digits;
+ * cut to 63 characters. Mixed clusters depend on both sides naming a member's slot alike.
+ */
 export function slotNameFor(member: string): string {
-  return member.toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 63)
+  return member
+    .toLowerCase()
+    .replace(/[^a-z0-9_]/gu, (c) => (c === '-' || c === '.' ? '_' : `u${String(c.codePointAt(0)).padStart(4, '0')}`))
+    .slice(0, 63)
 }
 
 /** host/port of a `postgres://host:port/db` conn_url; undefined when unparsable. */
