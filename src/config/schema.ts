@@ -333,7 +333,11 @@ const postgresql = obj(
   {
     extra: (key, value, path, c, raw) => {
       const listed = (k: string) => (Array.isArray(raw[k]) ? (raw[k] as unknown[]) : [])
-      if (!listed('create_replica_methods').includes(key) && !listed('create_replica_method').includes(key)) return false
+      // A section with a command is kept too: a standby cluster names its replica methods in the
+      // dynamic standby_cluster.create_replica_methods, and Patroni reads their options here
+      // (patroni/postgresql/__init__.py Postgresql.replica_method_options).
+      const methodLike = isPlainObject(value) && typeof value['command'] === 'string'
+      if (!listed('create_replica_methods').includes(key) && !listed('create_replica_method').includes(key) && !methodLike) return false
       if (value === null) return true
       const parsed = replicaMethod(value, joinPath(path, key), c)
       const command = parsed?.['command']

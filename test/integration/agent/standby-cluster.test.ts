@@ -79,6 +79,8 @@ function nodeConfig(n: Node): Record<string, unknown> {
       parameters: {unix_socket_directories: n.socketDir, shared_buffers: '16MB'},
       callbacks: Object.fromEntries(['on_start', 'on_stop', 'on_role_change'].map((a) => [a, join(n.dir, 'callback.sh')])),
       pg_hba: ['local all all trust', 'host replication all 127.0.0.1/32 scram-sha-256', 'host all all 127.0.0.1/32 scram-sha-256'],
+      // standby_cluster.create_replica_methods names it (Patroni reads the method's options here).
+      clone_script: {command: join(n.dir, 'clone.sh')},
     },
   }
 }
@@ -86,6 +88,13 @@ function nodeConfig(n: Node): Record<string, unknown> {
 function spawnAgent(n: Node): void {
   writeOwnedFile(configFile(n), stringify(nodeConfig(n)))
   writeOwnedFile(join(n.dir, 'callback.sh'), `#!/bin/sh\necho "$*" >> ${join(n.dir, 'callbacks.log')}\n`, 0o755)
+  // A replica method: records its arguments, then pg_basebackup from --connstring into --datadir
+  // (the replication password comes in PGPASSFILE).
+  writeOwnedFile(
+    join(n.dir, 'clone.sh'),
+    `#!/bin/sh\necho "$*" >> ${join(n.dir, 'clone.log')}\nfor a; do case "$a" in --datadir=*) D="\${a#--datadir=}";; --connstring=*) C="\${a#--connstring=}";; esac; done\nexec ${join(PG_BIN_DIR, 'pg_basebackup')} -D "$D" -X stream -d "$C"\n`,
+    0o755,
+  )
   const opts = asUser(home, {PATH: `${join(ROOT, 'node_modules', '.bin')}:${process.env.PATH}`})
   const proc = spawn(...hactlCommand(configFile(n)), {...opts, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe']})
   n.proc = proc
@@ -173,7 +182,9 @@ before(async () => {
   }
   // A keeps a permanent slot for B's standby leader; B follows A's primary on it.
   nodes[0].dcsExtra = {slots: {standby_b: {type: 'physical'}}}
-  for (const n of nodes.slice(1)) n.dcsExtra = {standby_cluster: {host: '127.0.0.1', port: nodes[0].pgPort, primary_slot_name: 'standby_b'}}
+  for (const n of nodes.slice(1)) {
+    n.dcsExtra = {standby_cluster: {host: '127.0.0.1', port: nodes[0].pgPort, primary_slot_name: 'standby_b', create_replica_methods: ['clone_script']}}
+  }
 })
 
 after(async () => {
@@ -205,6 +216,9 @@ test('cluster A forms; cluster B bootstraps from A: its standby leader follows A
     assert.equal(await sql(b1(), "select slot_name from pg_stat_wal_receiver"), 'standby_b', 'primary_slot_name from standby_cluster')
     assert.equal(await sql(a1(), "select active from pg_replication_slots where slot_name = 'standby_b'"), 't')
     assert.equal(await sql(b1(), "select count(*) from standby_probe where v = 'before-b'"), '1', 'cloned from A')
+    // with standby_cluster.create_replica_methods, from A's primary
+    const cloned = readFileSync(join(b1().dir, 'clone.log'), 'utf8')
+    assert.match(cloned, new RegExp(`--scope=${scopeB} --role=replica --datadir=\\S+ --connstring=dbname=postgres user=replicator host=127\\.0\\.0\\.1 port=${a1().pgPort}\\n`), cloned)
     await sql(a1(), "insert into standby_probe values ('after-b')")
     await waitFor('a write on A to reach b1', async () => ((await trySql(b1(), "select count(*) from standby_probe where v = 'after-b'")) === '1' ? true : undefined), {timeoutMs: 20_000, intervalMs: 200})
     assert.equal(await etcd.get(`/service/${scopeB}/initialize`), await sql(a1(), 'select system_identifier from pg_control_system()'), 'B\'s initialize key is A\'s system id')
@@ -224,6 +238,8 @@ test('B\'s second member cascades from the standby leader; REST answers and hact
       return m?.role === 'replica' && m.state === 'running' && m.replication_state === 'streaming' ? true : undefined
     }, {timeoutMs: 20_000, intervalMs: 200})
     assert.equal(await sql(b2(), "select count(*) from standby_probe where v = 'after-b'"), '1')
+    // Every clone in a standby cluster uses standby_cluster.create_replica_methods (patroni/ha.py Ha.clone).
+    assert.match(readFileSync(join(b2().dir, 'clone.log'), 'utf8'), new RegExp(`--connstring=dbname=postgres user=replicator host=127\\.0\\.0\\.1 port=${b1().pgPort}\\n`))
     // patroni/api.py: the standby leader answers /standby-leader, /standby_leader and /leader, not /primary.
     assert.deepEqual(
       await Promise.all(['standby-leader', 'standby_leader', 'leader', 'primary', 'replica'].map((p) => status(b1(), p))),

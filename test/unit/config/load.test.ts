@@ -231,6 +231,17 @@ describe('create_replica_methods', () => {
     assert.deepEqual(config.postgresql.create_replica_methods, ['wal_g', 'basebackup'])
     assert.deepEqual(warnings.map((w) => w.path).filter((p) => p.includes('wal_g')), [])
   })
+
+  it('a method section that only standby_cluster.create_replica_methods names is kept; an unknown section without command is warned about', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hactl-cfg-'))
+    const file = join(dir, 'c.yml')
+    const base = readFileSync(join(__dirname, '../../fixtures/config/minimal.yml'), 'utf8')
+    writeFileSync(file, base.replace('  data_dir: /var/lib/hactl/demo\n', '  data_dir: /var/lib/hactl/demo\n  from_remote:\n    command: restore-from-remote\n    no_params: true\n  typo_section:\n    threads: 4\n'))
+    const {config, warnings} = loadConfig(file, {})
+    assert.deepEqual((config.postgresql as Record<string, unknown>)['from_remote'], {command: 'restore-from-remote', no_params: true})
+    assert.equal((config.postgresql as Record<string, unknown>)['typo_section'], undefined)
+    assert.deepEqual(warnings.map((w) => w.path).filter((p) => p.includes('_section') || p.includes('from_remote')), ['postgresql.typo_section'])
+  })
 })
 
 describe('create_replica_method (Patroni\'s singular alias) and custom bootstrap methods', () => {
