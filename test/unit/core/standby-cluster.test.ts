@@ -18,8 +18,9 @@ function cycle(o: ObsOptions, s: Script = {}) {
   return {rule: t.final.rule, reason: t.final.reason, actions: t.actions, remember: Object.assign({}, ...t.decisions.map((d) => d.remember ?? {}))}
 }
 
+/** Action types in order; the watchdog's upkeep is left out (it is not what these tests are about). */
 function types(a: Action[]): string[] {
-  return a.map((x) => x.type)
+  return a.map((x) => x.type).filter((t) => !t.endsWith('-watchdog'))
 }
 
 describe('standby cluster: the lock holder is the standby leader', () => {
@@ -28,7 +29,7 @@ describe('standby cluster: the lock holder is the standby leader', () => {
     assert.equal(c.rule, 'healthy.standby-leader')
     assert.equal(c.reason, 'promoted self to a standby leader because i had the session lock')
     assert.deepEqual(types(c.actions), ['update-lock', 'follow'])
-    assert.deepEqual(c.actions[1], {type: 'follow', leader: null, remote: true})
+    assert.deepEqual(c.actions.find((a) => a.type === 'follow'), {type: 'follow', leader: null, remote: true})
     assert.equal(c.remember.role, 'standby_leader')
   })
 
@@ -47,7 +48,7 @@ describe('standby cluster: the lock holder is the standby leader', () => {
     const c = cycle({pg: pgPrimary(), config: standby, memory: {role: 'primary'}})
     assert.equal(c.reason, 'cannot be a real primary in standby cluster')
     assert.deepEqual(types(c.actions), ['update-lock', 'demote'])
-    assert.deepEqual(c.actions[1], {type: 'demote', mode: 'demote-cluster'})
+    assert.deepEqual(c.actions.find((a) => a.type === 'demote'), {type: 'demote', mode: 'demote-cluster'})
     assert.ok(!types(c.actions).includes('release-lock'))
   })
 
@@ -151,5 +152,53 @@ describe('standby cluster: bootstrap', () => {
     const view = {...cluster({leader: null, members: []}), initialize: ''}
     const c = cycle({name: 'node2', view, pg: empty, config: standby})
     assert.equal(c.reason, 'waiting for standby_leader to bootstrap')
+  })
+})
+
+describe('standby cluster: safety over a grid of situations', () => {
+  const lockHolders = ['none', 'self', 'other'] as const
+  const pgStates = [
+    {label: 'primary', pg: pgPrimary(), role: 'primary' as const},
+    {label: 'replica', pg: pgReplica(), role: 'replica' as const},
+    {label: 'standby-leader', pg: pgReplica(), role: 'standby_leader' as const},
+    {label: 'stopped-crashed-primary', pg: pgStopped({controlState: 'in production'}), role: 'primary' as const},
+    {label: 'stopped-replica', pg: pgStopped({controlState: 'shut down in recovery'}), role: 'replica' as const},
+    {label: 'query-failed', pg: pgPrimary({inRecovery: null}), role: 'standby_leader' as const},
+  ]
+  const failovers = [null, {leader: 'node1', candidate: 'node2'}, {candidate: 'node2'}]
+  const peerSets = [{}, {node1: peer({walPosition: 10 * MB}), node3: peer({walPosition: 10 * MB})}, {node1: peer({walPosition: 200 * MB}), node3: peer()}]
+  const scripts: Script[] = [{}, {update: false, acquire: false}, {update: 'dcs-error'}]
+
+  test('nobody promotes; a running primary holding the lock is demoted into a standby leader; the remote is followed only by the lock holder or while nobody holds the lock', () => {
+    let n = 0
+    for (const lock of lockHolders)
+      for (const p of pgStates)
+        for (const paused of [false, true])
+          for (const down of [undefined, 15])
+            for (const f of failovers)
+              for (const peers of peerSets)
+                for (const s of scripts) {
+                  if (down !== undefined && Object.keys(s).length) continue
+                  const view = cluster({leader: lock === 'none' ? null : lock === 'self' ? 'node2' : 'node1', failover: f})
+                  const o = obs({name: 'node2', view, unreachableFor: down, pg: p.pg, config: {standbyCluster: true, paused}, memory: {role: p.role, watchdogRunning: lock === 'self'}})
+                  const t = runCycle(o, {...s, peers, rewind: 'not-need'})
+                  const where = `lock=${lock} pg=${p.label} paused=${paused} down=${down} failover=${JSON.stringify(f)} peers=${Object.keys(peers).length} script=${JSON.stringify(s)}: ${t.decisions.map((d) => d.rule).join(' -> ')} "${t.final.reason}"`
+                  assert.ok(!t.actions.some((a) => a.type === 'promote'), `promoted in a standby cluster: ${where}`)
+                  for (const a of t.actions) {
+                    if (a.type === 'start' && a.as === 'primary') assert.equal(p.role, 'primary', `a non-primary started as primary: ${where}`)
+                    const remote = (a.type === 'follow' || a.type === 'start' || a.type === 'clone') && a.remote === true
+                    if (remote) {
+                      const holder = t.actions.some((x) => x.type === 'acquire-lock') ? (s.acquire ?? true) : lock === 'self'
+                      assert.ok(holder || (lock === 'none' && !paused), `followed the remote without holding the lock: ${where}`)
+                    }
+                  }
+                  const renewedOwnLock = lock === 'self' && down === undefined && s.update === undefined
+                  if (renewedOwnLock && !paused && p.label === 'primary' && f === null) {
+                    assert.ok(t.actions.some((a) => a.type === 'demote' && a.mode === 'demote-cluster'), `primary kept running in a standby cluster: ${where}`)
+                    assert.ok(!t.actions.some((a) => a.type === 'release-lock'), `released the lock on demote-cluster: ${where}`)
+                  }
+                  n++
+                }
+    assert.ok(n > 1000, `grid unexpectedly small: ${n}`)
   })
 })
