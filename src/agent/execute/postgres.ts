@@ -130,8 +130,8 @@ async function followLeader(x: AgentContext, member: string | null, obs: Observa
     return
   }
   // Taking over as a standby cluster's leader (patroni/ha.py Ha.follow calls on_role_change).
-  const lockHolder = isLeader(st, x.config.name) || obs.outcomes.some((o) => o.type === 'acquire-lock' && o.ok)
-  if (remote && lockHolder && st.memory.role !== 'standby_leader' && obs.pg.inRecovery === true) {
+  const lockHolder = remote && (isLeader(st, x.config.name) || (obs.outcomes ?? []).some((o) => o.type === 'acquire-lock' && o.ok))
+  if (lockHolder && st.memory.role !== 'standby_leader' && obs.pg.inRecovery === true) {
     fireCallback(x, 'on_role_change', 'standby_leader')
   }
   if (key === st.followKey) return
