@@ -9,6 +9,7 @@ import assert from 'node:assert/strict'
 import {describe, test} from 'node:test'
 import type {Action} from '../../../src/core/actions'
 import {decide} from '../../../src/core/decide'
+import type {PeerStatus} from '../../../src/core/observation'
 import {cluster, MB, member, obs, peer, pgPrimary, pgReplica, pgStopped, runCycle, type ObsOptions, type Script} from './decide-fixtures'
 
 const standby = {standbyCluster: true}
@@ -166,7 +167,7 @@ describe('standby cluster: safety over a grid of situations', () => {
     {label: 'query-failed', pg: pgPrimary({inRecovery: null}), role: 'standby_leader' as const},
   ]
   const failovers = [null, {leader: 'node1', candidate: 'node2'}, {candidate: 'node2'}]
-  const peerSets = [{}, {node1: peer({walPosition: 10 * MB}), node3: peer({walPosition: 10 * MB})}, {node1: peer({walPosition: 200 * MB}), node3: peer()}]
+  const peerSets: Array<Record<string, PeerStatus>> = [{}, {node1: peer({walPosition: 10 * MB}), node3: peer({walPosition: 10 * MB})}, {node1: peer({walPosition: 200 * MB}), node3: peer()}]
   const scripts: Script[] = [{}, {update: false, acquire: false}, {update: 'dcs-error'}]
 
   test('nobody promotes; a running primary holding the lock is demoted into a standby leader; the remote is followed only by the lock holder or while nobody holds the lock', () => {
