@@ -75,6 +75,7 @@ export function decideConfig(local: LocalConfig, dyn: DynamicConfig): DecideConf
     primaryStartTimeout: dyn.primary_start_timeout,
     synchronousMode: dyn.synchronous_mode !== false,
     synchronousModeStrict: dyn.synchronous_mode_strict,
+    quorumCommit: dyn.synchronous_mode === 'quorum',
     checkTimeline: dyn.check_timeline,
     paused: dyn.pause === true,
     failsafeMode: dyn.failsafe_mode,

@@ -6,7 +6,7 @@
  */
 import {syncCandidateOk} from './preconditions'
 import type {Action} from './actions'
-import type {Member} from './cluster'
+import {syncLeaderMatches, syncVoters, type Member} from './cluster'
 import type {PeerStatus} from './observation'
 import {type Ctx, effectiveNofailover, fmtLsn, inSync, member, memberNofailover} from './rules/context'
 
@@ -52,19 +52,33 @@ export function compareWal(ctx: Ctx, members: Member[], checkLag: boolean): Verd
     }
   }
   const myPriority = cfg.tags.failoverPriority
+  // Quorum commit (patroni/ha.py _is_healthiest_node): any `quorum` of the `/sync` members (the
+  // former leader and the voters) includes one with every acknowledged commit, so a node may lead
+  // once that many of them say they are not ahead of it (itself counting when it is a member).
+  const quorum = ctx.quorumActive ? ctx.cluster.sync.quorum : 0
+  const voting = new Set(ctx.quorumActive ? [ctx.cluster.sync.leader ?? '', ...syncVoters(ctx.cluster.sync)].map((n) => n.toLowerCase()) : [])
+  let votes = voting.has(ctx.name.toLowerCase()) ? 0 : -1
+  let ahead = 0
+  const voters: string[] = []
   const seen = new Set<string>()
   for (const m of members) {
-    if (m.name === ctx.name || seen.has(m.name) || !m.apiUrl || memberNofailover(m)) continue
+    if (m.name === ctx.name || seen.has(m.name) || !m.apiUrl || (memberNofailover(m) && !voting.has(m.name.toLowerCase()))) continue
     seen.add(m.name)
     const st = ctx.peer(m.name)
     if (failoverLimitation(st) !== null) continue
     if (!st.inRecovery) return {ok: false, reason: `Primary (${m.name}) is still alive`}
     const theirs = st.walPosition ?? 0
     if (theirs > mine) {
+      ahead++
       if (ctx.syncActive && m.name === ctx.cluster.sync.leader) continue // a demoted former leader may be ahead
       return {ok: false, reason: `Wal position of ${m.name} (${fmtLsn(theirs)}) is ahead of my wal position (${fmtLsn(mine)})`}
     }
-    if (theirs === mine && st.failoverPriority > myPriority) {
+    if (ctx.quorumActive && theirs <= 0) continue // only a running PostgreSQL votes
+    const vote = voting.has(m.name.toLowerCase())
+    let lowPriority = theirs === mine && st.failoverPriority > myPriority
+    // In quorum mode the former leader's priority is ignored, and only voters' priorities count.
+    if (ctx.quorumActive && lowPriority && m.name === ctx.cluster.sync.leader) lowPriority = false
+    if (lowPriority && (!ctx.quorumActive || vote)) {
       return {
         ok: false,
         reason:
@@ -72,8 +86,19 @@ export function compareWal(ctx: Ctx, members: Member[], checkLag: boolean): Verd
           `while this node has priority ${myPriority}`,
       }
     }
+    if (vote) {
+      votes++
+      voters.push(m.name)
+    }
   }
-  return {ok: true, reason: `my wal position ${fmtLsn(mine)} is the best among ${seen.size + 1} candidates`}
+  if (ctx.quorumActive && votes < quorum && !(ahead === 0 && syncLeaderMatches(ctx.cluster.sync, ctx.name))) {
+    return {
+      ok: false,
+      reason: `quorum commit: ${Math.max(votes, 0)} quorum vote(s) (${voters.join(', ') || 'none'}) of the ${quorum} needed from /sync (${[ctx.cluster.sync.leader, ...syncVoters(ctx.cluster.sync)].join(', ')})`,
+    }
+  }
+  const quorumNote = ctx.quorumActive ? `, with ${Math.max(votes, 0)} quorum vote(s) of ${quorum} needed` : ''
+  return {ok: true, reason: `my wal position ${fmtLsn(mine)} is the best among ${seen.size + 1} candidates${quorumNote}`}
 }
 
 export interface FailoverPossibleOptions {
@@ -103,7 +128,12 @@ export function isFailoverPossible(ctx: Ctx, opts: FailoverPossibleOptions = {})
   if (opts.exclude) members = members.filter((m) => !opts.exclude!.includes(m.name))
   if ((opts.checkSync ?? true) && ctx.syncActive && !(f && !f.leader)) members = members.filter((m) => inSync(ctx, m.name))
   if (members.length === 0) return {ok: false, reason: 'no candidate members'}
+  // Quorum commit: enough healthy voters must remain to reach `/sync`'s quorum, unless a
+  // candidate is named (patroni/ha.py is_failover_possible, the 4.0.6 switchover fix).
+  const named = opts.only !== undefined || (!!f?.candidate && !opts.exclude?.includes(f.candidate))
+  const checkQuorum = ctx.quorumActive && !named
   const why: string[] = []
+  const healthy: string[] = []
   for (const m of members) {
     const st = ctx.peer(m.name)
     const lim = failoverLimitation(st)
@@ -113,7 +143,13 @@ export function isFailoverPossible(ctx: Ctx, opts: FailoverPossibleOptions = {})
       why.push(`${m.name} exceeds maximum replication lag`)
     else if (cfg.checkTimeline && (!st.timeline || st.timeline < ctx.clusterTimeline))
       why.push(`timeline ${st.timeline ?? 'unknown'} of ${m.name} is behind the cluster timeline ${ctx.clusterTimeline}`)
-    else return {ok: true, reason: `${m.name} can take over`}
+    else if (!checkQuorum) return {ok: true, reason: `${m.name} can take over`}
+    else healthy.push(m.name)
+  }
+  if (checkQuorum && healthy.length) {
+    // Patroni counts the first healthy member as the candidate and the others as its votes.
+    if (healthy.length - 1 >= ctx.cluster.sync.quorum) return {ok: true, reason: `${healthy.join(', ')} can take over (quorum ${ctx.cluster.sync.quorum})`}
+    why.push(`Quorum requirement ${ctx.cluster.sync.quorum} can not be reached (healthy: ${healthy.join(', ')})`)
   }
   return {ok: false, reason: why.join('; ')}
 }
@@ -130,7 +166,8 @@ export function manualFailoverNoLeader(ctx: Ctx): RaceAnswer {
     if (f.candidate === ctx.name) {
       // Patroni checks this only in the REST API; a hand-written key must not promote a node
       // that may lack acknowledged commits (also in pause, where this path runs first).
-      if (f.leader && !syncCandidateOk(ctx.syncActive, ctx.cluster.sync, null, ctx.name)) {
+      // (Quorum commit: the votes, not /sync membership, prove a node; Patroni promotes the candidate.)
+      if (f.leader && !ctx.quorumMode && !syncCandidateOk(ctx.syncActive, ctx.cluster.sync, null, ctx.name)) {
         return {answer: 'no', reason: `switchover candidate ${ctx.name} is not in /sync (${ctx.cluster.sync.syncStandby ?? 'none'})`}
       }
       return {answer: 'yes', reason: `manual failover: to ${ctx.name}, i am the candidate`}
@@ -145,13 +182,14 @@ export function manualFailoverNoLeader(ctx: Ctx): RaceAnswer {
       }
       return {answer: 'no', reason: `manual failover: waiting for candidate ${f.candidate} in a paused state`}
     }
-    if (ctx.syncConfigured && !inSync(ctx, ctx.name)) {
+    // Not in quorum commit mode: a node outside the voters may still gather the votes.
+    if (ctx.syncConfigured && !ctx.quorumMode && !inSync(ctx, ctx.name)) {
       return {answer: 'no', reason: `manual failover: I am not in /sync, ${f.candidate} is the candidate`}
     }
     const cand = member(ctx, f.candidate)
     // A switchover candidate outside /sync refuses to promote (above), so waiting for it would
     // leave the cluster without a primary for ever (Patroni waits): it counts as unhealthy.
-    const mayPromote = !f.leader || syncCandidateOk(ctx.syncActive, ctx.cluster.sync, null, f.candidate)
+    const mayPromote = !f.leader || ctx.quorumMode || syncCandidateOk(ctx.syncActive, ctx.cluster.sync, null, f.candidate)
     if (cand && mayPromote) {
       const lim = failoverLimitation(ctx.peer(cand.name))
       if (lim === null) return {answer: 'no', reason: `manual failover: to ${cand.name}, i am ${ctx.name}`}
@@ -209,7 +247,7 @@ function isHealthiestAfterManual(ctx: Ctx): RaceAnswer {
   if (ctx.paused) return {answer: 'no', reason: 'replicas are not promoted automatically in a paused state'}
   if (cfg.tags.nofailover) return {answer: 'no', reason: 'I am not allowed to promote'}
   if (ctx.failover) {
-    if (ctx.syncConfigured && ctx.failover.leader && !inSync(ctx, ctx.name)) {
+    if (ctx.syncConfigured && !ctx.quorumMode && ctx.failover.leader && !inSync(ctx, ctx.name)) {
       return {answer: 'no', reason: `switchover in synchronous mode and I am not in /sync`}
     }
     const r = manualFailoverNoLeader(ctx)
@@ -229,7 +267,8 @@ function isHealthiestAfterManual(ctx: Ctx): RaceAnswer {
   for (const m of ctx.cluster.members) byName.set(m.name, m)
   let members = [...byName.values()]
   if (ctx.syncActive) {
-    if (!inSync(ctx, ctx.name)) return {answer: 'no', reason: `I am not in /sync (${ctx.cluster.sync.syncStandby ?? 'none'})`}
+    // In quorum commit mode a node outside the voters may race: it needs `quorum` votes.
+    if (!ctx.quorumMode && !inSync(ctx, ctx.name)) return {answer: 'no', reason: `I am not in /sync (${ctx.cluster.sync.syncStandby ?? 'none'})`}
     members = members.filter((mm) => inSync(ctx, mm.name))
   }
   const v = compareWal(ctx, members, true)

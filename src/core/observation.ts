@@ -178,6 +178,8 @@ export interface DecideConfig {
   primaryStartTimeout: number
   synchronousMode: boolean
   synchronousModeStrict: boolean
+  /** synchronous_mode: quorum (Patroni's is_quorum_commit_mode); implies synchronousMode. */
+  quorumCommit?: boolean
   checkTimeline: boolean
   /** `pause` from the dynamic config: maintenance mode. */
   paused: boolean

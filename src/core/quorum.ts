@@ -331,3 +331,103 @@ export function quorumInvariantHolds(s: {leader: string; quorum: number; voters:
   if (!voters.size) return true
   return voters.union(sync).union([s.leader]).size <= s.quorum + Math.min(s.numsync, sync.size) + 1
 }
+
+/** What the lock holder sees for one round of quorum upkeep (patroni/ha.py _process_quorum_replication). */
+export interface QuorumView {
+  me: string
+  /** `/sync`: leader (null = empty key or none), quorum and voters. */
+  keyLeader: string | null
+  keyQuorum: number
+  keyVoters: readonly string[]
+  /** The running synchronous_standby_names, parsed (core/sync.ts parseSsn). */
+  live: {kind: 'off' | 'priority' | 'any'; num: number; members: readonly string[]; hasStar: boolean}
+  /** pickQuorumStandbys' answer. */
+  active: readonly string[]
+  confirmed: readonly string[]
+  /** synchronous_node_count. */
+  nodeCount: number
+  strict: boolean
+}
+
+/**
+ * One step of quorum upkeep. `enable-sync`: write `/sync` = {leader: me} (CAS), as Patroni's
+ * _maybe_enable_synchronous_mode does for an empty key; `write-sync`: `/sync` = {leader, quorum,
+ * sync_standby: voters} (CAS); `set-ssn`: synchronous_standby_names = formatQuorumSsn(num, names);
+ * `restart`: look at the world again in a moment; `error`: the state could not be resolved (logged,
+ * nothing written).
+ */
+export type QuorumStep =
+  | {type: 'enable-sync'}
+  | {type: 'write-sync'; leader: string; quorum: number; voters: string[]}
+  | {type: 'set-ssn'; num: number; names: string[]}
+  | {type: 'restart'}
+  | {type: 'strict-hold'; names: string[]}
+  | {type: 'error'; message: string}
+
+/**
+ * The steps of one quorum upkeep round, in order, from one look at the world. When `/sync` is
+ * empty the only step is `enable-sync` (the caller writes it and asks again). Strict mode with
+ * fewer active standbys than it needs keeps listing the voters (or the placeholder) so commits
+ * wait instead of going unconfirmed. Otherwise the resolver's transitions follow, and a list
+ * still in priority form is rewritten as `ANY` (FIRST -> ANY).
+ */
+export function quorumUpkeepSteps(v: QuorumView): QuorumStep[] {
+  if (!v.keyLeader) return [{type: 'enable-sync'}]
+  const minSync = v.strict ? 1 : 0
+  const sync = v.live.hasStar ? ['__patroni_strict_sync_replica_placeholder__'] : [...v.live.members]
+  const numsync = Math.min(v.live.num, sync.length)
+  const steps: QuorumStep[] = []
+  if (v.keyLeader.toLowerCase() === v.me.toLowerCase()) {
+    if (v.active.length < minSync) {
+      const voters = new NameSet(v.keyVoters)
+      const want = Math.max(minSync, voters.size - v.keyQuorum)
+      if (!voters.equals(new NameSet(sync)) || want !== numsync || v.live.kind !== 'any') {
+        steps.push({type: 'set-ssn', num: want, names: [...voters]})
+      }
+      steps.push({type: 'strict-hold', names: [...voters]})
+      return steps
+    }
+    if (minSync === 0 && v.active.length === 0 && v.keyVoters.length === 0 && (sync.length || numsync)) {
+      steps.push({type: 'set-ssn', num: 0, names: []})
+      return steps
+    }
+  }
+  let transitions: QuorumTransition[]
+  try {
+    transitions = resolveQuorum({
+      leader: v.keyLeader,
+      quorum: v.keyQuorum,
+      voters: v.keyVoters,
+      numsync,
+      sync,
+      numsyncConfirmed: v.confirmed.length,
+      active: v.active,
+      syncWanted: v.nodeCount,
+      leaderWanted: v.me,
+    })
+  } catch (e) {
+    return [...steps, {type: 'error', message: e instanceof Error ? e.message : String(e)}]
+  }
+  for (const t of transitions) {
+    if (t.type === 'quorum') steps.push({type: 'write-sync', leader: t.leader, quorum: t.num, voters: [...t.names]})
+    else if (t.type === 'sync') steps.push({type: 'set-ssn', num: t.num, names: [...t.names]})
+    else steps.push({type: 'restart'})
+  }
+  if (transitions.length === 0 && v.live.kind === 'priority' && sync.length) steps.push({type: 'set-ssn', num: numsync, names: sync})
+  return steps
+}
+
+/**
+ * synchronous_standby_names to set before promotion in quorum commit mode (patroni/ha.py
+ * _process_quorum_prepromote): the other `/sync` members (the former leader among them) with a
+ * count that keeps the invariant of the `/sync` still in force; the resolver takes over once
+ * this node leads. `quorum` counts only when `/sync` names a leader.
+ */
+export function quorumPrepromoteSsn(me: string, sync: {leader: string | null; quorum: number; voters: readonly string[]}, strict: boolean): {num: number; names: string[]} {
+  const quorum = sync.leader ? sync.quorum : 0
+  const members = new NameSet(sync.leader ? [sync.leader, ...sync.voters] : [])
+  let num = members.size - quorum - 1
+  const names = members.minus(new NameSet([me]))
+  if (names.size === members.size) num += 1 // promoted from outside the voters (manual failover, or it won the votes)
+  return {num: Math.max(num, strict ? 1 : 0), names: [...names]}
+}

@@ -102,6 +102,19 @@ export function formatSsn(picked: readonly string[]): string {
   return names.length === 1 ? names[0] : `${names.length} (${names.join(',')})`
 }
 
+/** Patroni's stand-in name that no standby has: commits wait while nobody can confirm them. */
+export const STRICT_PLACEHOLDER = '__patroni_strict_sync_replica_placeholder__'
+
+/**
+ * synchronous_standby_names in quorum commit mode (patroni/postgresql/sync.py
+ * set_synchronous_standby_names): `ANY num (a,b)` with the names sorted and quoted; no names and
+ * num >= 1 (strict mode) names the placeholder; no names and num 0 is empty.
+ */
+export function formatQuorumSsn(num: number, names: readonly string[]): string {
+  if (names.length === 0 || names.includes('*')) return num >= 1 || names.includes('*') ? `ANY 1 (${STRICT_PLACEHOLDER})` : ''
+  return `ANY ${num} (${[...names].sort().map(quoteIdent).join(',')})`
+}
+
 export interface SyncReplicaRow {
   pid: number
   applicationName: string
@@ -198,10 +211,59 @@ type Candidate = SyncReplicaRow & {member: SyncMemberInfo}
  *   allowPromote.
  */
 export function pickSyncStandbys(i: SyncPickInput): SyncPick {
+  const current = new Set(i.current.map((n) => n.toLowerCase()))
+  const {rows, ordered, ready} = candidates(i, (r, name) => i.ready.has(r.pid) || current.has(name) || (r.syncState === 'sync' && r.lsn >= i.barrier))
+  const maxLsn = rows.length >= 2 ? Math.max(...rows.map((r) => r.lsn)) : i.primaryLsn
+  const picked: string[] = []
+  const allowPromote: string[] = []
+  for (const r of ordered) {
+    if (i.maxLagOnSyncnode > 0 && maxLsn - r.lsn > i.maxLagOnSyncnode) continue
+    picked.push(r.member.name)
+    if (r.syncState === 'sync' && ready.has(r.pid)) allowPromote.push(r.member.name)
+    if (picked.length >= i.nodeCount) break
+  }
+  return {picked, allowPromote, ready}
+}
+
+export interface QuorumPick {
+  /** Standbys that may be listed in synchronous_standby_names (the resolver's `active`). */
+  active: string[]
+  /** Those of them listed and proven to have reached the primary's position since (`sync_confirmed`). */
+  confirmed: string[]
+  /** Walsender pids proven ready (to remember). */
+  ready: Set<number>
+}
+
+/**
+ * The quorum commit counterpart of pickSyncStandbys (patroni/postgresql/sync.py current_state
+ * with is_quorum_commit_mode): every candidate within maximum_lag_on_syncnode is active, in the
+ * same order; a nofailover member only while fewer than synchronous_node_count are active (it
+ * cannot promote, so counting it would lower availability). A listed walsender is proven ready
+ * once PostgreSQL reports it as a `quorum` standby at or past the barrier (`/sync` proves nothing
+ * here: its voters are written when only some of them caught up).
+ */
+export function pickQuorumStandbys(i: Omit<SyncPickInput, 'current'>): QuorumPick {
+  const {rows, ordered, ready} = candidates(i, (r) => i.ready.has(r.pid) || (r.syncState === 'quorum' && r.lsn >= i.barrier))
+  const maxLsn = rows.length >= 2 ? Math.max(...rows.map((r) => r.lsn)) : i.primaryLsn
+  const active: string[] = []
+  const confirmed: string[] = []
+  for (const r of ordered) {
+    if (i.maxLagOnSyncnode > 0 && maxLsn - r.lsn > i.maxLagOnSyncnode) continue
+    if (r.member.nofailover && active.length >= i.nodeCount) continue
+    active.push(r.member.name)
+    if (ready.has(r.pid)) confirmed.push(r.member.name)
+  }
+  return {active, confirmed, ready}
+}
+
+/** The candidate walsenders, one a member, best first (see pickSyncStandbys). */
+function candidates(
+  i: Omit<SyncPickInput, 'current'>,
+  proven: (r: SyncReplicaRow, lowerName: string) => boolean,
+): {rows: Candidate[]; ordered: Candidate[]; ready: Set<number>} {
   const eligible = new Map<string, SyncMemberInfo>()
   for (const m of i.members) if (m.running && !m.nosync) eligible.set(m.name.toLowerCase(), m)
   const listed = new Set(i.ssn.members.map((n) => n.toLowerCase()))
-  const current = new Set(i.current.map((n) => n.toLowerCase()))
   const ready = new Set<number>()
   const streaming: Candidate[] = []
   for (const r of i.rows) {
@@ -209,7 +271,7 @@ export function pickSyncStandbys(i: SyncPickInput): SyncPick {
     if (r.state !== 'streaming' || !m) continue
     streaming.push({...r, member: m})
     const name = m.name.toLowerCase()
-    if (listed.has(name) && (i.ready.has(r.pid) || current.has(name) || (r.syncState === 'sync' && r.lsn >= i.barrier))) ready.add(r.pid)
+    if (listed.has(name) && proven(r, name)) ready.add(r.pid)
   }
   const fromPrimary = new Set(streaming.map((r) => r.member.name.toLowerCase()))
   const rank = (r: Candidate) => [r.member.syncPriority ?? 1, STATE_ORDER[r.syncState] ?? 0, r.lsn]
@@ -229,16 +291,7 @@ export function pickSyncStandbys(i: SyncPickInput): SyncPick {
     rows.push(r)
   }
   const ordered = [...rows.filter((r) => !r.member.nofailover), ...rows.filter((r) => r.member.nofailover)]
-  const maxLsn = rows.length >= 2 ? Math.max(...rows.map((r) => r.lsn)) : i.primaryLsn
-  const picked: string[] = []
-  const allowPromote: string[] = []
-  for (const r of ordered) {
-    if (i.maxLagOnSyncnode > 0 && maxLsn - r.lsn > i.maxLagOnSyncnode) continue
-    picked.push(r.member.name)
-    if (r.syncState === 'sync' && ready.has(r.pid)) allowPromote.push(r.member.name)
-    if (picked.length >= i.nodeCount) break
-  }
-  return {picked, allowPromote, ready}
+  return {rows, ordered, ready}
 }
 
 /**
@@ -336,7 +389,10 @@ export function nextSyncStep(v: SyncView): SyncStep | null {
   const want = v.pick.picked.length === 0 && v.strict ? ['*'] : [...v.pick.picked]
   const live = parseSsn(v.liveSsn)
   const liveNames = live.hasStar ? ['*', ...live.members] : live.members
-  if (!v.managed || !sameSet(liveNames, want)) return {type: 'set-ssn', names: want}
+  // A quorum list (`ANY n`, left by synchronous_mode: quorum) is rewritten in priority form even
+  // with the same names: its standbys report `quorum`, never `sync` (patroni/ha.py: ANY -> FIRST).
+  const anyList = live.kind === 'any' && want.length > 0 && !want.includes('*')
+  if (!v.managed || !sameSet(liveNames, want) || anyList) return {type: 'set-ssn', names: want}
   if (want.length && !want.includes('*') && !sameSet(allow, want) && !v.waited) return {type: 'wait', ms: 2000}
   if (allow.length && !sameSet(allow, current)) return {type: 'publish', standbys: [...allow]}
   return null

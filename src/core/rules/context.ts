@@ -45,6 +45,10 @@ export interface Ctx {
   syncConfigured: boolean
   /** synchronous_mode on and `/sync` names a leader. */
   syncActive: boolean
+  /** synchronous_mode: quorum (Patroni's is_quorum_commit_mode). */
+  quorumMode: boolean
+  /** Quorum commit configured and `/sync` names a leader (Patroni's quorum_commit_mode_is_active). */
+  quorumActive: boolean
   clusterTimeline: number
   lastOutcome: StepOutcome | undefined
   outcome<T extends StepOutcome['type']>(type: T): Extract<StepOutcome, {type: T}> | undefined
@@ -97,6 +101,8 @@ export function makeCtx(obs: Observation): Ctx {
     failover: hasFailover(cluster.failover) ? cluster.failover : null,
     syncConfigured: obs.config.synchronousMode,
     syncActive: obs.config.synchronousMode && !!cluster.sync.leader,
+    quorumMode: obs.config.synchronousMode && obs.config.quorumCommit === true,
+    quorumActive: obs.config.synchronousMode && obs.config.quorumCommit === true && !!cluster.sync.leader,
     clusterTimeline: timelineFromHistory(cluster.history),
     lastOutcome: obs.outcomes[obs.outcomes.length - 1],
     outcome: find,
