@@ -369,11 +369,23 @@ const postgresql = obj(
   },
 )
 
+/**
+ * watchdog.mode as patroni/watchdog/base.py parse_mode reads it: false is off; require(d),
+ * auto(matic), off/disable(d) in any case; anything else disables the watchdog with a warning.
+ */
+function watchdogMode(v: unknown, path: string, c: IssueCollector): 'off' | 'automatic' | 'required' {
+  if (v === false) return 'off'
+  const s = (typeof v === 'string' ? v : v === true ? 'True' : String(v)).toLowerCase()
+  if (s === 'require' || s === 'required') return 'required'
+  if (s === 'auto' || s === 'automatic') return 'automatic'
+  if (!['off', 'disable', 'disabled'].includes(s)) c.warn(path, `Watchdog mode ${String(v)} not recognized, disabling watchdog`, v)
+  return 'off'
+}
+
 const watchdog = obj({
-  mode: withDefault<'off' | 'automatic' | 'required'>(
-    (v, path, c) => (v === false ? 'off' : oneOf(['off', 'automatic', 'required'] as const)(v, path, c)),
-    'automatic',
-  ),
+  mode: withDefault(watchdogMode, 'automatic'),
+  /** `default` (the Linux device) or `testing` (Patroni's named-pipe driver); others mean no watchdog. */
+  driver: withDefault(str({nonEmpty: true}), 'default'),
   device: withDefault(str({nonEmpty: true}), '/dev/watchdog'),
   safety_margin: withDefault(int({min: -1}), 5),
 })
@@ -458,8 +470,10 @@ const local = obj(localShape, {
   },
   check: (cfg, path, c, raw) => {
     if (cfg.name === RESERVED_NAME) c.error('name', 'is a reserved name; choose another member name', cfg.name)
-    if (cfg.name !== undefined && /[\s/]/.test(cfg.name)) c.error('name', 'must not contain spaces or slashes (it is part of a DCS key)', cfg.name)
-    if (cfg.scope !== undefined && /[\s/]/.test(cfg.scope)) c.error('scope', 'must not contain spaces or slashes (it is part of a DCS key)', cfg.scope)
+    // A slash splits the DCS key: Patroni itself would not see such a member (it reads only
+    // members/<name> keys with one slash) or would read another cluster's keys. Spaces are fine.
+    if (cfg.name !== undefined && cfg.name.includes('/')) c.error('name', 'must not contain a slash: it is one DCS key (members/<name>), and no member would see this one', cfg.name)
+    if (cfg.scope !== undefined && cfg.scope.includes('/')) c.error('scope', 'must not contain a slash: it is one level of the DCS key (<namespace>/<scope>/...)', cfg.scope)
     const dcs = ['etcd3', ...OTHER_DCS].filter((k) => raw[k] !== undefined && raw[k] !== null)
     if (dcs.length === 0 && c.requireKeys) {
       c.error('etcd3', 'is required but missing: add an etcd3: section with hosts: [host:port, ...]')
