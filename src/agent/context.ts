@@ -16,10 +16,12 @@ import type {Files} from '../ports/files'
 import type {Peers} from '../ports/peers'
 import type {PostgresControl} from '../ports/postgres'
 import type {ProcessRunner} from '../ports/process-runner'
+import type {Watchdogs} from '../ports/watchdog'
 import {Callbacks, type CallbackAction} from './callbacks'
 import {hostPortOf} from './helpers'
 import {initialState, type AgentState} from './state'
 import {TaskSlot} from './task-slot'
+import {WatchdogControl, watchdogSettings} from './watchdog'
 
 /** The ports and the configuration the agent is started with. */
 export interface AgentPorts {
@@ -43,6 +45,11 @@ export interface AgentPorts {
    * in force instead (src/config/dynamic-schema.ts dynamicInForce).
    */
   strict?: boolean
+  /**
+   * The watchdog devices (docs/ha-rules.md#watchdog); absent in setups without one (the
+   * simulator, unit tests): then no driver exists, as on a platform without a watchdog.
+   */
+  watchdogs?: Watchdogs
 }
 
 export interface AgentContext extends Readonly<Omit<AgentPorts, 'config'>> {
@@ -52,6 +59,8 @@ export interface AgentContext extends Readonly<Omit<AgentPorts, 'config'>> {
   readonly slot: TaskSlot
   readonly callbacks: Callbacks
   readonly state: AgentState
+  /** Arms, kicks and disarms the watchdog device as the core's actions say (watchdog.ts). */
+  readonly watchdog: WatchdogControl
 }
 
 /** A fresh agent: the initial state, an empty task slot, the callbacks of the configuration in force. */
@@ -73,6 +82,7 @@ export function createAgentContext(d: AgentPorts): AgentContext {
     strict: d.strict === true,
     callbacks: new Callbacks({commands: () => x.config.postgresql.callbacks as never, scope: () => x.config.scope, log: d.log, runner: d.processes, env: () => d.childEnv}),
     state,
+    watchdog: new WatchdogControl(d.watchdogs ?? {device: () => null}, d.log, watchdogSettings(d.config, state.dynamic)),
   }
   return x
 }

@@ -18,6 +18,7 @@ import type {ProcessRunner} from '../ports/process-runner'
 import type {Files} from '../ports/files'
 import type {Peers} from '../ports/peers'
 import type {PostgresControl} from '../ports/postgres'
+import type {Watchdogs} from '../ports/watchdog'
 import {errText, HaLoop} from './ha-loop'
 import {createRestActions} from './rest-actions'
 import {runCycles, shutdownAgent} from './runtime'
@@ -37,6 +38,8 @@ export interface AgentPorts {
   processes: ProcessRunner
   /** Private files for those programs. */
   files: Files
+  /** The watchdog devices (docs/ha-rules.md#watchdog). */
+  watchdogs: Watchdogs
 }
 
 export async function runAgent(
@@ -72,7 +75,14 @@ export async function runAgent(
   }
   // Programs the agent runs get its own environment, as Patroni's do.
   const childEnv = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string'))
-  const loop = new HaLoop({config, dcs, pg, clock, log, peers, requestExit, processes: ports.processes, childEnv, files: ports.files, strict})
+  const loop = new HaLoop({config, dcs, pg, clock, log, peers, requestExit, processes: ports.processes, childEnv, files: ports.files, strict, watchdogs: ports.watchdogs})
+  if (loop.watchdog.requiredButUnsupported) {
+    // Patroni exits at start-up here (patroni/watchdog/base.py Watchdog.__init__).
+    log.error('Configuration requires a watchdog, but watchdog is not supported on this platform.')
+    await dcs.close().catch(() => {})
+    log.close()
+    return 1
+  }
   let nextRunMs = clock.now()
 
   const source: AgentStateSource = {

@@ -27,6 +27,7 @@ import {memberData, publishedRole, publishMember} from './publish'
 import {reinitializeNow, restartMatches, restartNow, runScheduledRestart} from './restart'
 import {isLeader, leaseValid, stoppingPostgres, type AgentState, type ScheduledRestart} from './state'
 import type {TaskSlot} from './task-slot'
+import type {WatchdogControl} from './watchdog'
 
 export {errText} from './helpers'
 
@@ -126,6 +127,11 @@ export class HaLoop {
 
   get lastStatus(): PgStatus | null {
     return this.state.lastStatus
+  }
+
+  /** The watchdog (REST watchdog_failed, the shutdown's disarm). */
+  get watchdog(): WatchdogControl {
+    return this.x.watchdog
   }
 
   get failsafe(): FailsafeState {

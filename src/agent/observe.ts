@@ -15,6 +15,7 @@ import type {AgentContext} from './context'
 import {replicationConn} from './execute-failover'
 import {withFailsafeLeader} from './failsafe'
 import {decideConfig, errText, taskName} from './helpers'
+import {watchdogSettings} from './watchdog'
 
 /** Ends a helper timer (a given reason spares the DOMException an abort() without one builds). */
 const SETTLED = new Error('settled')
@@ -32,12 +33,16 @@ export async function observe(x: AgentContext): Promise<Observation> {
   st.lastPg = pg
   if (pg.process === 'running') st.memory = {...st.memory, pgState: 'running'}
   await saveDynamicCache(x)
+  // The watchdog follows the settings in force (Patroni's Watchdog.reload_config); its health and
+  // whether it is armed are observed facts, not beliefs.
+  x.watchdog.configure(watchdogSettings(config, st.dynamic))
+  if (st.memory.watchdogRunning !== x.watchdog.isRunning) st.memory = {...st.memory, watchdogRunning: x.watchdog.isRunning}
   const t = x.slot.current
   const now = clock.now()
   return {
     name: config.name,
     now,
-    config: decideConfig(config, st.dynamic),
+    config: {...decideConfig(config, st.dynamic), watchdogRequired: x.watchdog.mode === 'required', watchdogHealthy: x.watchdog.isHealthy},
     dcs: dcsObs,
     dcsLastSeen: x.dcs.lastSeen,
     lastLockRenewal: st.lastLockRenewal,

@@ -63,6 +63,7 @@ export async function shutdownAgent(d: RuntimeDeps, cause: ShutdownCause): Promi
     // SQL session goes, or it would keep the process alive after everything else closed.
     await pg.close().catch(() => {})
     const v = releaseAfterStop(plan, loop.lastPg?.process === 'stopped')
+    if (v.disableWatchdog) loop.watchdog.disable()
     if (v.release) await releaseKey(d, undefined)
     return
   }
@@ -84,7 +85,8 @@ export async function shutdownAgent(d: RuntimeDeps, cause: ShutdownCause): Promi
     log.error(`failed to stop PostgreSQL: ${errText(e)}`)
   }
   const v = releaseAfterStop(plan, stopped)
-  if (!stopped) log.error(v.reason)
+  if (v.disableWatchdog) loop.watchdog.disable()
+  if (!stopped) log.error(`${v.reason}${loop.watchdog.isRunning ? '. Leaving watchdog running.' : ''}`)
   if (v.release) {
     // The shutdown checkpoint is the last record a replica must have received to be eligible.
     const cd = await pg.controldata().catch(() => undefined)

@@ -51,7 +51,7 @@ export async function snapshot(loop: HaLoop, name: string, scope: string, nextRu
     pendingRestartReason: st.pendingRestartReason,
     pendingRestart: st.pendingRestart,
     scheduledRestart: st.scheduledRestart,
-    watchdogFailed: false,
+    watchdogFailed: !loop.watchdog.isHealthy,
     nextRunMs,
   }
 }

@@ -52,8 +52,6 @@ export const UNSUPPORTED: readonly SupportEntry[] = [
   {scope: 'local', path: 'thread_stack_size', severity: 'warning', reason: 'Patroni 4.x tuning knob; not applicable to hactl'},
   {scope: 'local', path: 'restapi.thread_pool_size', severity: 'warning', reason: 'Patroni 4.x tuning knob; not applicable to hactl'},
   {scope: 'local', path: 'restapi.server_tokens', severity: 'warning', reason: 'Patroni 4.x setting; not supported yet'},
-  {scope: 'dynamic', path: 'synchronous_mode', severity: 'error', when: (v) => typeof v === 'string' && v.toLowerCase() === 'quorum',
-    reason: 'quorum commit (Patroni 4.x) is not supported yet; use synchronous_mode: on or off'},
   ...(['slots', 'permanent_slots', 'permanent_replication_slots'] as const).map(
     (path): SupportEntry => ({scope: 'dynamic', path, severity: 'warning', when: hasLogicalSlot,
       reason: 'permanent logical slots are not created or copied to replicas yet (physical ones are kept on the primary); a logical slot is lost at failover'}),

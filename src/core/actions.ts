@@ -92,8 +92,14 @@ export type Action =
   | {type: 'reinitialize'; source: string}
   /** Cancel the running task (and, for a starting primary, terminate the spawned postmaster). */
   | {type: 'cancel-task'}
-  /** branching: activate the watchdog before promotion. */
+  /**
+   * branching: arm the watchdog before leading (docs/ha-rules.md#watchdog); not ok when mode
+   * required and no safe watchdog could be set up.
+   */
   | {type: 'activate-watchdog'}
+  /** Reset the armed watchdog's timer: once per cycle, after the leader key was renewed. */
+  | {type: 'kick-watchdog'}
+  /** Disarm the watchdog (magic close): pause, PostgreSQL stopped, no longer leading. */
   | {type: 'disable-watchdog'}
   /** branching: POST /failsafe to every member in `/failsafe` (docs/ha-rules.md#failsafe-mode). */
   | {type: 'failsafe-probe'}

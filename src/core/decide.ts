@@ -29,7 +29,24 @@ export function decide(obs: Observation): Decision {
     const members = peerTargets(ctx)
     d = step('gather.peers', `asking ${members.length} peer(s) for their status`, [{type: 'fetch-peer-status', members}])
   }
+  d = watchdogUpkeep(ctx, d)
   return ctx.paused ? {...d, reason: `PAUSE: ${d.reason}`} : d
+}
+
+/**
+ * The armed watchdog's upkeep (docs/ha-rules.md#watchdog; patroni/ha.py): disarmed while paused
+ * (Ha._run_cycle), kicked once per cycle after the leader key was renewed (Ha.update_lock) or
+ * when failsafe mode keeps the leader running without the DCS. Arming is the promotion rules'
+ * (enforcePrimaryRole, post-bootstrap), disarming on a stop theirs and the demotion's.
+ */
+function watchdogUpkeep(ctx: Ctx, d: Decision): Decision {
+  const {obs} = ctx
+  if (!obs.memory.watchdogRunning || d.actions.some((a) => a.type === 'disable-watchdog' || a.type === 'kick-watchdog')) return d
+  if (ctx.paused) return withFirst([{type: 'disable-watchdog'}], d)
+  // Armed in this very cycle: the fresh timer needs no kick yet.
+  if (ctx.outcome('kick-watchdog') || ctx.outcome('activate-watchdog')) return d
+  const renewed = ctx.outcome('update-lock')?.ok === true || (d.then === 'done' && d.rule === 'dcs.failsafe')
+  return renewed ? withFirst([{type: 'kick-watchdog'}], d) : d
 }
 
 function dcsFailed(ctx: Ctx): boolean {

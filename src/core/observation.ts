@@ -194,7 +194,10 @@ export interface DecideConfig {
   cloneWithoutLeader: boolean
   /** Watchdog mode `required`; activation failure then refuses leadership. */
   watchdogRequired: boolean
-  /** Watchdog usable (device present, timing slack >= 0); always true unless required. */
+  /**
+   * Watchdog usable (Patroni's Watchdog.is_healthy: device present and writable, timing slack
+   * >= 0, not failed since its settings last changed); always true unless required.
+   */
   watchdogHealthy: boolean
   /**
    * The dynamic `standby_cluster` names a remote (core/standby.ts isStandbyClusterConfig): the
@@ -210,6 +213,8 @@ export type StepOutcome =
   | {type: 'initialize'; ok: boolean}
   | {type: 'set-sync'; ok: boolean}
   | {type: 'activate-watchdog'; ok: boolean}
+  /** The watchdog was kicked in this cycle (so the next step does not kick again). */
+  | {type: 'kick-watchdog'}
   | {type: 'failsafe-probe'; ok: boolean}
   | {type: 'fetch-peer-status'}
   | {type: 'sleep'}

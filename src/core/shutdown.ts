@@ -68,11 +68,18 @@ export function shutdownPlan(f: ShutdownFacts): ShutdownPlan {
 export interface ReleaseVerdict {
   release: boolean
   reason: string
+  /**
+   * Disarm the watchdog (docs/ha-rules.md#watchdog): once PostgreSQL is down or left running on
+   * purpose (paused). A stop that failed leaves it armed, as Patroni's Ha.shutdown does: a primary
+   * that still runs with a lock nobody renews is what the watchdog is for.
+   */
+  disableWatchdog: boolean
 }
 
 /** Step two: the key goes only when PostgreSQL is known to be down. */
 export function releaseAfterStop(plan: ShutdownPlan, pgStopped: boolean): ReleaseVerdict {
-  if (!plan.mayRelease) return {release: false, reason: plan.stop ? 'not the leader: nothing to release' : plan.reason}
-  if (!pgStopped) return {release: false, reason: 'PostgreSQL shutdown failed, leader key not removed'}
-  return {release: true, reason: 'PostgreSQL is stopped: releasing the leader key'}
+  const disableWatchdog = !plan.stop || pgStopped
+  if (!plan.mayRelease) return {release: false, reason: plan.stop ? 'not the leader: nothing to release' : plan.reason, disableWatchdog}
+  if (!pgStopped) return {release: false, reason: 'PostgreSQL shutdown failed, leader key not removed', disableWatchdog}
+  return {release: true, reason: 'PostgreSQL is stopped: releasing the leader key', disableWatchdog}
 }

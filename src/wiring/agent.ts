@@ -11,6 +11,7 @@ import {createEtcd3Dcs} from '../adapters/dcs-etcd3'
 import {systemClock} from '../adapters/clock/system-clock'
 import {httpPeers} from '../adapters/http/peers'
 import {PostgresAdapter} from '../adapters/postgres'
+import {linuxWatchdogs} from '../adapters/watchdog/linux'
 import {NodeProcessRunner} from '../adapters/process'
 import {runAgent as runAgentOn, type AgentPorts} from '../agent/daemon'
 import {localConn, localReplicationConn} from '../agent/settings'
@@ -66,9 +67,9 @@ export function createPostgres(config: LocalConfig, log: Logger): PostgresAdapte
   })
 }
 
-/** The real ports of the agent: system clock, HTTP peers, etcd v3, PostgreSQL through its tools. */
+/** The real ports of the agent: system clock, HTTP peers, etcd v3, PostgreSQL through its tools, the Linux watchdog. */
 export function agentPorts(): AgentPorts {
-  return {clock: systemClock, peers: httpPeers, createDcs, createPostgres, processes: new NodeProcessRunner(), files: nodeFiles}
+  return {clock: systemClock, peers: httpPeers, createDcs, createPostgres, processes: new NodeProcessRunner(), files: nodeFiles, watchdogs: linuxWatchdogs()}
 }
 
 /** `hactl agent [CONFIG]`: runs the agent on the real ports until SIGTERM/SIGINT; the exit code. */

@@ -43,3 +43,9 @@ export function requestRewindCheck(x: AgentContext, obs: Observation): void {
   const allowed = (c.usePgRewind && st.memory.canRewind) || c.removeDataDirectoryOnDivergedTimelines
   if (allowed && st.memory.rewind !== 'need') st.memory = {...st.memory, rewind: 'check'}
 }
+
+/** The memory's watchdogRunning follows the device: armed or not (docs/ha-rules.md#watchdog). */
+export function noteWatchdog(x: AgentContext): void {
+  const running = x.watchdog.isRunning
+  if (x.state.memory.watchdogRunning !== running) x.state.memory = {...x.state.memory, watchdogRunning: running}
+}

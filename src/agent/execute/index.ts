@@ -14,7 +14,7 @@ import type {Observation, StepOutcome} from '../../core/observation'
 import type {AgentContext} from '../context'
 import type {ActionResult, Handler} from './common'
 import {acquireLock, cancelInitialization, clearFailover, initialize, releaseLock, restoreConfig, setFailover, takeLeader, touchMember, updateLock, writeHistory} from './lock'
-import {activateWatchdog, cancelTask, disableWatchdog, exit, sleep} from './misc'
+import {activateWatchdog, cancelTask, disableWatchdog, exit, kickWatchdog, sleep} from './misc'
 import {failsafeProbe, fetchPeerStatus} from './peers'
 import {crashRecovery, demote, follow, promote, start, stop} from './postgres'
 import {bootstrap, checkRewind, clone, postBootstrap, reinitialize, rewind, triggerRewindCheck} from './replica'
@@ -62,6 +62,7 @@ export const HANDLERS: HandlerTable = {
   sleep: sleep,
   exit: exit,
   'activate-watchdog': activateWatchdog,
+  'kick-watchdog': kickWatchdog,
   'disable-watchdog': disableWatchdog,
   'cancel-task': cancelTask,
 }

@@ -1,10 +1,10 @@
 /**
- * Handlers of the remaining actions: waiting inside the cycle, the fatal exit, the watchdog (not
- * implemented yet: activation reports failure, so the core never promotes on a watchdog it
- * believes active) and cancelling the running task (docs/ha-rules.md#long-tasks).
+ * Handlers of the remaining actions: waiting inside the cycle, the fatal exit, the watchdog
+ * (arm, kick, disarm through ../watchdog.ts; docs/ha-rules.md#watchdog) and cancelling the
+ * running task (docs/ha-rules.md#long-tasks).
  */
 import type {Action} from '../../core/actions'
-import type {Handler} from './common'
+import {noteWatchdog, type Handler} from './common'
 
 type Of<K extends Action['type']> = Extract<Action, {type: K}>
 
@@ -21,18 +21,24 @@ export const exit: Handler<Of<'exit'>> = async (a, _obs, x) => {
   return {}
 }
 
-/** branching: no watchdog device support yet; said once per process, reported as not activated. */
+/** branching: arm the watchdog; not ok when mode required and no safe watchdog could be set up. */
 export const activateWatchdog: Handler<Of<'activate-watchdog'>> = async (_a, _obs, x) => {
-  const warned = x.state.warnedForever
-  if (!warned.has('watchdog')) {
-    warned.add('watchdog')
-    x.log.warning('watchdog support is not implemented yet; continuing without a watchdog')
-  }
-  return {outcome: {type: 'activate-watchdog', ok: false}}
+  const ok = await x.watchdog.activate()
+  noteWatchdog(x)
+  return {outcome: {type: 'activate-watchdog', ok}}
 }
 
-/** Nothing to disable while no watchdog can be activated. */
-export const disableWatchdog: Handler<Of<'disable-watchdog'>> = async () => {
+/** Reset the armed device's timer (settings changed meanwhile are applied here, as Patroni's keepalive does). */
+export const kickWatchdog: Handler<Of<'kick-watchdog'>> = async (_a, _obs, x) => {
+  await x.watchdog.keepalive()
+  noteWatchdog(x)
+  return {outcome: {type: 'kick-watchdog'}}
+}
+
+/** Disarm the device with the magic close. */
+export const disableWatchdog: Handler<Of<'disable-watchdog'>> = async (_a, _obs, x) => {
+  x.watchdog.disable()
+  noteWatchdog(x)
   return {}
 }
 

@@ -10,7 +10,7 @@ import {fireCallback, startTask, type AgentContext} from '../context'
 import {errText} from '../helpers'
 import {clearPendingRestart, recoveryFor, remoteText, writeConfig} from '../pg-config'
 import {isLeader, stoppingPostgres} from '../state'
-import {requestRewindCheck, type Handler} from './common'
+import {noteWatchdog, requestRewindCheck, type Handler} from './common'
 import {gracefulDemoteTask, promoteTask, startPg} from './tasks'
 
 type Of<K extends Action['type']> = Extract<Action, {type: K}>
@@ -62,6 +62,11 @@ async function stopForDemotion(x: AgentContext, mode: DemoteMode, obs: Observati
   // A standby cluster's leader is stopped as the standby leader it is.
   const stopRole = x.state.memory.role === 'standby_leader' ? 'standby_leader' : 'primary'
   const stopped = () => {
+    // PostgreSQL is down: the watchdog is disarmed now, not before (Patroni's on_safepoint).
+    if (x.watchdog.isRunning) {
+      x.watchdog.disable()
+      noteWatchdog(x)
+    }
     fireCallback(x, 'on_stop', stopRole)
     x.state.memory = {...x.state.memory, pgState: 'stopped', role: 'demoted'}
   }

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import {describe, test} from 'node:test'
 import {createAgentContext, type AgentContext} from '../../../src/agent/context'
 import {FakeProcessRunner} from '../../fakes/fake-process-runner'
+import {FakeWatchdogs} from '../../fakes/fake-watchdog'
 import {FakeFiles} from '../../fakes/fake-files'
 import {cluster} from '../core/decide-fixtures'
 import {DcsFailed, execute, HANDLERS, type HandlerTable} from '../../../src/agent/execute'
@@ -60,6 +61,7 @@ const FILES: Record<ActionType, keyof typeof MODULES> = {
   sleep: 'misc',
   exit: 'misc',
   'activate-watchdog': 'misc',
+  'kick-watchdog': 'misc',
   'disable-watchdog': 'misc',
   'cancel-task': 'misc',
 }
@@ -113,7 +115,7 @@ describe('the action table', () => {
 /** The handlers below do not read the observation. */
 const NO_OBS = {} as Observation
 
-function agent(): {x: AgentContext; clock: FakeClock; kv: FakeKv; world: PgWorld; peers: FakePeers; lines: string[]} {
+function agent(extra: Record<string, unknown> = {}, watchdogs?: FakeWatchdogs): {x: AgentContext; clock: FakeClock; kv: FakeKv; world: PgWorld; peers: FakePeers; lines: string[]} {
   const clock = new FakeClock()
   const peers = new FakePeers(clock)
   const kv = new FakeKv(clock)
@@ -131,11 +133,12 @@ function agent(): {x: AgentContext; clock: FakeClock; kv: FakeKv; world: PgWorld
       data_dir: pg.dataDir,
       authentication: {superuser: {username: 'postgres', password: 'unit'}, replication: {username: 'replicator', password: 'unit'}},
     },
+    ...extra,
   })
   if (!v.config) throw new Error(`test config invalid: ${JSON.stringify(v.issues)}`)
   const lines: string[] = []
   const log = new Logger({...DEFAULT_LOG_SETTINGS, level: 'DEBUG', format: '%(levelname)s: %(message)s'}, {write: (l) => void lines.push(l), close() {}}, 'hactl', () => new Date(clock.now()))
-  const x = createAgentContext({config: v.config, dcs, pg, clock, log, peers, requestExit: () => {}, processes: new FakeProcessRunner(clock), childEnv: {}, files: new FakeFiles()})
+  const x = createAgentContext({config: v.config, dcs, pg, clock, log, peers, requestExit: () => {}, processes: new FakeProcessRunner(clock), childEnv: {}, files: new FakeFiles(), watchdogs})
   return {x, clock, kv, world, peers, lines}
 }
 
@@ -224,13 +227,41 @@ describe('handlers alone', () => {
     assert.equal(peers.callsTo(silent)[0]?.timeoutMs, 2000, 'asked with a 2 s timeout')
   })
 
-  test('sleep and activate-watchdog report their outcome; the watchdog warning is said once', async () => {
-    const {x, clock, lines} = agent()
+  test('sleep reports its outcome', async () => {
+    const {x, clock} = agent()
     assert.deepEqual(await withTime(clock, 500, HANDLERS.sleep({type: 'sleep', ms: 500}, NO_OBS, x)), {outcome: {type: 'sleep'}})
+  })
+
+  test('the watchdog actions arm (timeout ttl - safety_margin), kick and disarm the device; memory follows', async () => {
+    const wd = new FakeWatchdogs().addDevice('/dev/watchdog')
+    const {x, lines} = agent({watchdog: {mode: 'required'}}, wd)
+    assert.deepEqual(await HANDLERS['activate-watchdog']({type: 'activate-watchdog'}, NO_OBS, x), {outcome: {type: 'activate-watchdog', ok: true}})
+    assert.equal(x.state.memory.watchdogRunning, true)
+    assert.deepEqual(wd.log('/dev/watchdog').timeouts, [25], 'ttl 30 - safety_margin 5')
+    assert.ok(lines.includes('INFO: fake watchdog at /dev/watchdog activated with 25 second timeout, timing slack 15 seconds'), lines.join('\n'))
+    assert.deepEqual(await HANDLERS['kick-watchdog']({type: 'kick-watchdog'}, NO_OBS, x), {outcome: {type: 'kick-watchdog'}})
+    assert.equal(wd.log('/dev/watchdog').kicks, 1)
+    assert.deepEqual(await HANDLERS['disable-watchdog']({type: 'disable-watchdog'}, NO_OBS, x), {})
+    assert.equal(wd.log('/dev/watchdog').magicCloses, 1)
+    assert.equal(wd.log('/dev/watchdog').armed, false)
+    assert.equal(x.state.memory.watchdogRunning, false)
+    await HANDLERS['kick-watchdog']({type: 'kick-watchdog'}, NO_OBS, x)
+    assert.equal(wd.log('/dev/watchdog').kicks, 1, 'no kick once disarmed')
+  })
+
+  test('required without a usable device: activation fails with Patroni\'s lines; automatic goes on and warns once', async () => {
+    const req = agent({watchdog: {mode: 'required'}}, new FakeWatchdogs())
+    assert.equal(req.x.watchdog.isHealthy, false, 'the device does not exist')
+    assert.deepEqual(await HANDLERS['activate-watchdog']({type: 'activate-watchdog'}, NO_OBS, req.x), {outcome: {type: 'activate-watchdog', ok: false}})
+    assert.ok(req.lines.some((l) => l.startsWith("WARNING: Could not activate fake watchdog at /dev/watchdog: Can't open watchdog device: ENOENT")), req.lines.join('\n'))
+    assert.ok(req.lines.includes('ERROR: Configuration requires watchdog, but watchdog could not be configured.'))
+    assert.equal(req.x.state.memory.watchdogRunning, false)
+    const auto = agent({watchdog: {mode: 'automatic'}}, new FakeWatchdogs())
     for (let i = 0; i < 2; i++) {
-      assert.deepEqual(await HANDLERS['activate-watchdog']({type: 'activate-watchdog'}, NO_OBS, x), {outcome: {type: 'activate-watchdog', ok: false}})
+      assert.deepEqual(await HANDLERS['activate-watchdog']({type: 'activate-watchdog'}, NO_OBS, auto.x), {outcome: {type: 'activate-watchdog', ok: true}})
     }
-    assert.equal(lines.filter((l) => l.includes('watchdog support is not implemented')).length, 1)
+    assert.equal(auto.lines.filter((l) => l.startsWith('WARNING: Could not activate') && l.endsWith('running without a watchdog (mode automatic)')).length, 1)
+    assert.equal(auto.x.state.memory.watchdogRunning, false)
   })
 
   test('exit: logs the message and asks for the exit with its code and cause', async () => {

@@ -87,7 +87,7 @@ describe('seed configs', () => {
       ['postgresql-basic.yml', [], (c) => assert.deepEqual(c.postgresql.listen.hosts, ['*'])],
       ['authentication.yml', [], (c) => assert.equal(c.postgresql.authentication.rewind?.username, 'rewinder')],
       ['replica-methods.yml', [], (c) => assert.deepEqual(c.postgresql.create_replica_methods, ['pgbackrest', 'basebackup'])],
-      ['watchdog-required.yml', ['watchdog.mode'], () => {}],
+      ['watchdog-required.yml', [], (c) => assert.deepEqual(c.watchdog, {mode: 'required', driver: 'default', device: '/dev/watchdog', safety_margin: 5})],
       ['pgbackrest-bootstrap.yml', [], (c) => assert.deepEqual((c.bootstrap as Record<string, unknown> | undefined)?.['pgbackrest'], {
         command: '/bin/bash -c "pgbackrest --stanza=test restore"', keep_existing_recovery_conf: true, no_params: true,
       })],

@@ -154,13 +154,20 @@ export function obs(o: ObsOptions = {}): Observation {
     pg: o.pg ?? (view.leader?.name === name ? pgPrimary() : pgReplica()),
     peers: o.peers,
     task: o.task ?? null,
-    memory: memory({watchdogRunning: view.leader?.name === name, ...o.memory}),
+    // A paused node's watchdog is disarmed (its first paused cycle did that).
+    memory: memory({watchdogRunning: view.leader?.name === name && !o.config?.paused, ...o.memory}),
     outcomes: o.outcomes ?? [],
   }
 }
 
 /** A stand-in executor that answers branching actions from a script, to drive a whole cycle. */
 export interface Script {
+  /**
+   * Keep kick-watchdog in the trace's `actions`. The armed watchdog is kicked after every renewal
+   * (docs/ha-rules.md#watchdog); the rows about something else leave it out, the watchdog rows
+   * (test/unit/core/watchdog.test.ts) keep it. `decisions` always hold it.
+   */
+  kicks?: boolean
   acquire?: boolean
   update?: boolean | 'dcs-error'
   initialize?: boolean
@@ -186,7 +193,7 @@ export function runCycle(start: Observation, s: Script = {}, maxSteps = 12): Cyc
   for (let i = 0; i < maxSteps; i++) {
     const d = decide(o)
     decisions.push(d)
-    actions.push(...d.actions)
+    actions.push(...d.actions.filter((a) => s.kicks || a.type !== 'kick-watchdog'))
     if (d.then === 'done') return {decisions, actions, final: d}
     const outcomes = [...o.outcomes]
     let peers = o.peers
@@ -210,6 +217,12 @@ export function runCycle(start: Observation, s: Script = {}, maxSteps = 12): Cyc
         case 'activate-watchdog':
           outcomes.push({type: 'activate-watchdog', ok: s.watchdog ?? true})
           if (s.watchdog ?? true) mem = {...mem, watchdogRunning: true}
+          break
+        case 'kick-watchdog':
+          outcomes.push({type: 'kick-watchdog'})
+          break
+        case 'disable-watchdog':
+          mem = {...mem, watchdogRunning: false}
           break
         case 'failsafe-probe':
           outcomes.push({type: 'failsafe-probe', ok: s.failsafe ?? false})

@@ -144,7 +144,8 @@ describe('decide: action details', () => {
   test('a crashed primary is started as primary only after renewing the lock in the same cycle', () => {
     const t = runCycle(obs({pg: pgStopped({controlState: 'in production'}), memory: {role: 'primary', pgState: 'running'}}))
     assert.deepEqual(t.decisions[0].actions, [{type: 'update-lock', status: false}])
-    assert.deepEqual(t.final.actions, [{type: 'start', as: 'primary', upstream: null, task: 'start-primary-after-failure', timeoutS: 300}])
+    // The armed watchdog is kicked after the renewal (docs/ha-rules.md#watchdog).
+    assert.deepEqual(t.final.actions, [{type: 'kick-watchdog'}, {type: 'start', as: 'primary', upstream: null, task: 'start-primary-after-failure', timeoutS: 300}])
     assert.deepEqual(t.final.remember, {pgState: 'starting', recovering: true})
   })
 
@@ -194,7 +195,7 @@ describe('decide: action details', () => {
   test('a lock holder in recovery that remembered itself primary or promoted promotes and remembers promoted', () => {
     for (const role of ['primary', 'promoted'] as const) {
       const t = runCycle(obs({pg: pgReplica(), memory: {role}}))
-      assert.deepEqual(t.final.actions, [{type: 'promote'}], role)
+      assert.deepEqual(t.final.actions, [{type: 'kick-watchdog'}, {type: 'promote'}], role)
       assert.deepEqual(t.final.remember, {lastTask: null, role: 'promoted'}, role)
     }
   })
