@@ -9,7 +9,7 @@ import {isUnlocked, syncMatches, type ClusterView, type Member} from '../core/cl
 
 export interface ClusterMemberJson {
   name: string
-  role: 'leader' | 'standby_leader' | 'sync_standby' | 'replica'
+  role: 'leader' | 'standby_leader' | 'sync_standby' | 'quorum_standby' | 'replica'
   state: string
   api_url: string | null
   host?: string
@@ -60,12 +60,14 @@ const OPTIONAL_MEMBER_KEYS = ['timeline', 'pending_restart', 'pending_restart_re
 export function clusterJson(view: ClusterView, scope: string): ClusterJson {
   const cfg = dcsConfig(view)
   const leader = isUnlocked(view) ? null : view.leader!.name
-  const syncMode = cfg['synchronous_mode'] === 'quorum' || truthy(cfg['synchronous_mode'])
+  const quorumMode = String(cfg['synchronous_mode']).toLowerCase() === 'quorum' // patroni/global_config.py is_quorum_commit_mode
+  const syncMode = quorumMode || truthy(cfg['synchronous_mode'])
   const clusterLsn = view.status.lastLsn || 0
   const members = view.members.map((m: Member): ClusterMemberJson => {
     let role: ClusterMemberJson['role'] = 'replica'
     if (m.name === leader) role = configIsStandby(cfg) ? 'standby_leader' : 'leader'
-    else if (syncMode && syncMatches(view.sync, m.name)) role = 'sync_standby'
+    // patroni/utils.py cluster_as_json: a /sync member is a quorum standby in quorum commit mode.
+    else if (syncMode && syncMatches(view.sync, m.name)) role = quorumMode ? 'quorum_standby' : 'sync_standby'
     const replicationState = typeof m.data.replication_state === 'string' ? m.data.replication_state : ''
     const state = (role !== 'leader' ? replicationState : '') || (typeof m.data.state === 'string' ? m.data.state : '')
     const out: ClusterMemberJson = {name: m.name, role, state, api_url: m.apiUrl, ...connHostPort(m.connUrl)}

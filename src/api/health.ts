@@ -91,15 +91,20 @@ export function healthStatus(rawPath: string, s: NodeSnapshot, doc: StatusDocume
     filterTags = false
   } else if (path.includes('replica')) {
     status = c.replica
-  } else if (path.includes('read-only') && !path.includes('sync')) {
+  } else if (path.includes('read-only') && !path.includes('sync') && !path.includes('quorum')) {
     status = c.primary === 200 || c.standbyLeader === 200 ? 200 : c.replica
   } else if (path.includes('health')) {
     status = doc.state === 'running' ? 200 : 503
   } else if (s.cluster) {
     const sync = doc.sync_standby === true
+    const quorum = doc.quorum_standby === true
     if ((path === '/sync' || path === '/synchronous') && sync) status = c.replica
-    else if ((path === '/async' || path === '/asynchronous') && !sync) status = c.replica
-    else if (path === '/read-only-sync' || path === '/read-only-synchronous') {
+    else if (path === '/quorum' && quorum) status = c.replica
+    else if ((path === '/async' || path === '/asynchronous') && !sync && !quorum) status = c.replica
+    else if (path === '/read-only-quorum') {
+      if (c.primary === 200 || c.standbyLeader === 200) status = 200
+      else if (quorum) status = c.replica
+    } else if (path === '/read-only-sync' || path === '/read-only-synchronous') {
       if (c.primary === 200 || c.standbyLeader === 200) status = 200
       else if (sync) status = c.replica
     }

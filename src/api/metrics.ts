@@ -56,6 +56,10 @@ export function renderMetrics(s: NodeSnapshot, doc: StatusDocument, patroniVersi
     {name: 'patroni_standby_leader', type: 'gauge', help: '1 if this node is the standby leader, else 0.', value: b(doc.role === 'standby_leader')},
     {name: 'patroni_replica', type: 'gauge', help: '1 if this node is a replica, else 0.', value: b(doc.role === 'replica')},
     {name: 'patroni_sync_standby', type: 'gauge', help: '1 if this node is a synchronous standby, else 0.', value: b(doc.sync_standby)},
+    // Patroni 4 adds this one; hactl shows it when quorum commit is configured, so 3.x scrapes stay alike.
+    ...(s.globalConfig.synchronous_mode === 'quorum'
+      ? [{name: 'patroni_quorum_standby', type: 'gauge' as const, help: '1 if this node is a quorum standby, else 0.', value: b(doc.quorum_standby)}]
+      : []),
     {name: 'patroni_xlog_received_location', type: 'counter', help: 'WAL position received by this replica in bytes, 0 on other nodes.', value: xlog.received_location ?? 0},
     {name: 'patroni_xlog_replayed_location', type: 'counter', help: 'WAL position replayed by this replica in bytes, 0 on other nodes.', value: xlog.replayed_location ?? 0},
     {name: 'patroni_xlog_replayed_timestamp', type: 'gauge', help: 'Epoch seconds of the last replayed transaction, 0 if none.', value: epoch(xlog.replayed_timestamp)},

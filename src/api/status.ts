@@ -36,6 +36,8 @@ export interface StatusDocument {
   server_version?: number
   xlog?: XlogDocument
   sync_standby?: true
+  /** [4.x] a `/sync` member while synchronous_mode is quorum (instead of sync_standby). */
+  quorum_standby?: true
   timeline?: number
   replication_state?: string
   replication?: ReplicationRow[]
@@ -85,7 +87,8 @@ export function buildStatusDocument(s: NodeSnapshot, opts: StatusOptions): Statu
             paused: pg.wal.paused,
           }
     if (out.role === 'replica' && s.cluster && isSynchronousMode(s) && syncMatches(s.cluster.sync, s.name)) {
-      out.sync_standby = true
+      if (s.globalConfig.synchronous_mode === 'quorum') out.quorum_standby = true
+      else out.sync_standby = true
     }
     out.timeline = pg.timeline
     if (pg.wal.kind === 'replica' && pg.replicationState) out.replication_state = pg.replicationState

@@ -143,10 +143,13 @@ describe('parseDynamicConfig', () => {
     assert.deepEqual(r.issues.map((i) => i.path).sort(), ['loop_wiat', 'postgresql.authentication', 'postgresql.data_dir', 'postgresql.use_slot'])
   })
 
-  it('unsupported dynamic settings: quorum refused; failsafe_mode is supported', () => {
-    const q = parseDynamicConfig({synchronous_mode: 'quorum'})
-    assert.equal(q.valid, false)
-    assert.equal(q.config.synchronous_mode, 'quorum')
+  it('synchronous_mode quorum (any case) and failsafe_mode are supported', () => {
+    for (const v of ['quorum', 'Quorum', ' QUORUM ']) {
+      const q = parseDynamicConfig({synchronous_mode: v, synchronous_node_count: 2})
+      assert.equal(q.valid, true, v)
+      assert.deepEqual(q.issues, [], v)
+      assert.equal(q.config.synchronous_mode, 'quorum', v)
+    }
     const f = parseDynamicConfig({failsafe_mode: true})
     assert.equal(f.valid, true)
     assert.deepEqual(f.issues, [])
