@@ -84,6 +84,10 @@ export interface PatroniClusterOptions {
   postgresql?: Record<string, Record<string, unknown>>
   /** Basic auth for the REST API's unsafe methods; patronictl 3.0.2 reuses it from restapi. */
   restApiAuth?: {username: string; password: string}
+  /** Per-member extra top-level keys of the local config (e.g. watchdog), by member name. */
+  local?: Record<string, Record<string, unknown>>
+  /** Members that are not started with the others (startNode starts them); not waited for. */
+  hold?: string[]
   /** Wait for a leader and nodes-1 streaming replicas before returning (default true). */
   wait?: boolean
   startTimeoutMs?: number
@@ -331,11 +335,12 @@ export class PatroniCluster {
         writeOwnedFile(node.configPath, stringify(c.config(node)))
         c.nodes.push(node)
       }
-      for (const n of c.nodes) n.spawn(c.home)
+      const held = new Set(opts.hold ?? [])
+      for (const n of c.nodes) if (!held.has(n.name)) n.spawn(c.home)
       if (opts.wait ?? true) {
         const timeoutMs = opts.startTimeoutMs ?? 90_000
         await c.waitForLeader({timeoutMs})
-        await c.waitForReplicasStreaming(count - 1, {timeoutMs})
+        await c.waitForReplicasStreaming(count - 1 - held.size, {timeoutMs})
       }
       return c
     } catch (e) {
@@ -411,6 +416,8 @@ export class PatroniCluster {
     if (tags) cfg.tags = tags
     const extra = this.opts.postgresql?.[node.name]
     if (extra) Object.assign(cfg.postgresql as Record<string, unknown>, extra)
+    const local = this.opts.local?.[node.name]
+    if (local) Object.assign(cfg, local)
     // patronictl 3.0.2 takes its REST credentials from restapi.authentication of the same file
     // (ctl.authentication only arrived in 3.1), so nothing more is needed for it.
     return cfg
