@@ -1,0 +1,146 @@
+/**
+ * synchronous_mode: quorum (Patroni 4) with three hactl agents on real etcd and PostgreSQL 15:
+ * the leader lists both replicas as `ANY 1 (...)` and `/sync` carries quorum 1 of them, as
+ * Patroni writes it; `hactl list` shows them as Quorum Standby and GET /quorum answers 200; when
+ * the leader is killed (agent and postmaster, SIGKILL by PID) a replica with every acknowledged
+ * commit takes over and moves `/sync` to itself; a switchover to a named candidate works.
+ */
+import assert from 'node:assert/strict'
+import {join} from 'node:path'
+import {after, before, test} from 'node:test'
+import {EtcdServer} from '../../harness/etcd'
+import {runHactl} from '../../harness/hactl-cli'
+import {PatroniCluster, type PatroniNode} from '../../harness/patroni'
+import {waitFor} from '../../harness/ports'
+import {asUser, PG_BIN_DIR, runCommand} from '../../harness/postgres-bin'
+
+let etcd: EtcdServer
+let cluster: PatroniCluster
+
+async function sql(n: PatroniNode, query: string): Promise<string> {
+  const r = await runCommand(join(PG_BIN_DIR, 'psql'), ['-h', n.socketDir, '-p', String(n.pgPort), '-U', 'postgres', '-d', 'postgres', '-Atc', query], {
+    ...asUser(cluster.home),
+    timeoutMs: 15_000,
+  })
+  if (r.code !== 0) throw new Error(`psql on ${n.name} failed: ${r.stderr}`)
+  return r.stdout.trim()
+}
+
+async function withLogs<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn()
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n${cluster.logTails()}`, {cause: e})
+  }
+}
+
+const syncRaw = async () => (await etcd.get(`${cluster.prefix}sync`)) ?? ''
+
+/**
+ * The steady state of ANY 1 among the two replicas of `leader`: `/sync` written by hactl exactly
+ * as Patroni 4 writes it, synchronous_standby_names on the leader, and both reported as quorum
+ * standbys by PostgreSQL.
+ */
+async function waitQuorumOfTwo(leader: PatroniNode): Promise<string[]> {
+  const replicas = cluster.nodes.map((n) => n.name).filter((n) => n !== leader.name).sort()
+  const want = JSON.stringify({leader: leader.name, quorum: 1, sync_standby: replicas.join(',')})
+  let seen = ''
+  await waitFor(
+    `/sync = ${want} and synchronous_standby_names ANY 1 (${replicas}) on ${leader.name}`,
+    async () => {
+      seen = `${await syncRaw()} / ${await sql(leader, 'show synchronous_standby_names').catch((e) => String(e))}`
+      if ((await syncRaw()) !== want) return undefined
+      if ((await sql(leader, 'show synchronous_standby_names').catch(() => '')) !== `ANY 1 (${replicas.join(',')})`) return undefined
+      const states = await sql(leader, "select string_agg(application_name || ':' || sync_state, ',' order by application_name) from pg_stat_replication").catch(() => '')
+      return states === replicas.map((r) => `${r}:quorum`).join(',') ? true : undefined
+    },
+    {timeoutMs: 90_000, intervalMs: 300},
+  ).catch((e) => {
+    throw new Error(`${(e as Error).message}; last seen: ${seen}`, {cause: e})
+  })
+  return replicas
+}
+
+async function writable(name: string): Promise<void> {
+  await waitFor(`${name} to be writable`, async () => ((await sql(cluster.node(name), 'select pg_is_in_recovery()').catch(() => '')) === 'f' ? true : undefined), {
+    timeoutMs: 30_000,
+    intervalMs: 300,
+  })
+}
+
+before(async () => {
+  etcd = await EtcdServer.start()
+  cluster = await PatroniCluster.start({
+    etcd,
+    scope: 'hactl-quorum',
+    nodes: 3,
+    namePrefix: 'q',
+    impl: 'hactl',
+    dcs: {synchronous_mode: 'quorum', synchronous_node_count: 1},
+    startTimeoutMs: 120_000,
+  })
+})
+
+after(async () => {
+  await cluster?.destroy()
+  await etcd?.destroy()
+})
+
+test('quorum 1 of both replicas: synchronous_standby_names ANY 1 (...), /sync as Patroni writes it, Quorum Standby in list and /quorum', {timeout: 150_000}, () =>
+  withLogs(async () => {
+    const leader = cluster.node(await cluster.waitForLeader())
+    const replicas = await waitQuorumOfTwo(leader)
+    await sql(leader, 'create table quorum_probe (v int)')
+    await sql(leader, 'insert into quorum_probe values (0)')
+    const list = await runHactl(['-c', leader.configPath, 'list', '-f', 'json'])
+    assert.equal(list.code, 0, list.stderr)
+    const rows = JSON.parse(list.stdout) as Array<{Member: string; Role: string}>
+    for (const r of replicas) assert.equal(rows.find((x) => x.Member === r)?.Role, 'Quorum Standby', list.stdout)
+    assert.equal(rows.find((x) => x.Member === leader.name)?.Role, 'Leader')
+    for (const r of replicas) {
+      const q = await cluster.node(r).api('GET', '/quorum')
+      assert.equal(q.status, 200, `GET /quorum on ${r}`)
+      assert.equal(q.json?.quorum_standby, true)
+      assert.equal((await cluster.node(r).api('GET', '/sync')).status, 503, `GET /sync on ${r}`)
+    }
+    assert.equal((await leader.api('GET', '/quorum')).status, 503)
+  }))
+
+test('the leader is killed: a replica with every acknowledged commit takes over and /sync follows', {timeout: 180_000}, () =>
+  withLogs(async () => {
+    const leader = cluster.node(await cluster.waitForLeader())
+    await waitQuorumOfTwo(leader)
+    // Each insert returns only once one of the two replicas flushed it (ANY 1, synchronous_commit on).
+    for (let i = 1; i <= 40; i++) await sql(leader, `set synchronous_commit = on; insert into quorum_probe values (${i})`)
+    await cluster.stopNode(leader.name, {signal: 'SIGKILL', killPostmaster: true})
+    const next = await cluster.waitForLeader({not: leader.name, timeoutMs: 90_000})
+    await writable(next)
+    assert.equal(await sql(cluster.node(next), 'select count(*) from quorum_probe where v between 0 and 40'), '41', 'no acknowledged write lost')
+    // The new leader moves /sync to itself (the former leader becomes a voter first, then leaves
+    // the voters as it is gone) and lists the remaining replica.
+    const other = cluster.nodes.map((n) => n.name).find((n) => n !== leader.name && n !== next)!
+    const want = JSON.stringify({leader: next, quorum: 0, sync_standby: other})
+    await waitFor(`/sync = ${want}`, async () => ((await syncRaw()) === want ? true : undefined), {timeoutMs: 60_000, intervalMs: 300})
+    await waitFor(
+      `synchronous_standby_names ANY 1 (${other}) on ${next}`,
+      async () => ((await sql(cluster.node(next), 'show synchronous_standby_names').catch(() => '')) === `ANY 1 (${other})` ? true : undefined),
+      {timeoutMs: 30_000, intervalMs: 300},
+    )
+    await sql(cluster.node(next), 'insert into quorum_probe values (41)')
+  }))
+
+test('a switchover to a named candidate', {timeout: 240_000}, () =>
+  withLogs(async () => {
+    const down = cluster.nodes.find((n) => !n.running)
+    if (down) await cluster.startNode(down.name)
+    const leader = cluster.node(await cluster.waitForLeader())
+    const replicas = await waitQuorumOfTwo(leader)
+    const candidate = replicas[replicas.length - 1]!
+    const r = await runHactl(['-c', leader.configPath, 'switchover', '--leader', leader.name, '--candidate', candidate, '--force'], {timeoutMs: 120_000})
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`)
+    const next = await cluster.waitForLeader({not: leader.name, timeoutMs: 90_000})
+    assert.equal(next, candidate, 'the named candidate leads')
+    await writable(next)
+    assert.equal(await sql(cluster.node(next), 'select count(*) from quorum_probe'), '42', 'every row is on the new primary')
+    await waitQuorumOfTwo(cluster.node(next))
+  }))
