@@ -92,9 +92,9 @@ export function decideConfig(local: LocalConfig, dyn: DynamicConfig): DecideConf
     removeDataDirectoryOnDivergedTimelines: local.postgresql.remove_data_directory_on_diverged_timelines,
     canBootstrap: local.bootstrap !== undefined,
     cloneWithoutLeader,
-    // No watchdog device support yet: a required watchdog therefore makes leadership impossible.
+    // The device's health is the watchdog's own (observe.ts sets it from src/agent/watchdog.ts).
     watchdogRequired: watchdogMode === 'required',
-    watchdogHealthy: watchdogMode !== 'required',
+    watchdogHealthy: true,
     standbyCluster,
   }
 }
