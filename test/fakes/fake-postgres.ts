@@ -531,7 +531,8 @@ export class FakePostgres implements PostgresControl {
         applicationName: r.name,
         clientAddr: r.host,
         state: 'streaming',
-        syncState: named ? 'sync' : 'async',
+        // PostgreSQL reports the standbys of an `ANY n (...)` list as quorum standbys.
+        syncState: named ? (parsed.quorum ? 'quorum' : 'sync') : 'async',
         syncPriority: named ? 1 : 0,
         sentLsn: lsn,
         writeLsn: lsn,
@@ -720,11 +721,12 @@ function historyText(l: Lineage, timeline: number): string | undefined {
 }
 
 /** synchronous_standby_names as PostgreSQL reads it: `N (a, b)`, `FIRST N (...)`, `ANY N (...)`, `a, b`, `*`. */
-export function parseSsnText(ssn: string): {count: number; names: string[]; any: boolean} {
+export function parseSsnText(ssn: string): {count: number; names: string[]; any: boolean; quorum: boolean} {
   const t = ssn.trim()
-  if (!t) return {count: 0, names: [], any: false}
+  if (!t) return {count: 0, names: [], any: false, quorum: false}
   const m = /^(?:(FIRST|ANY)\s+)?(\d+)\s*\((.*)\)$/i.exec(t)
   const list = (m ? m[3] : t).split(',').map((s) => s.trim().replace(/^"|"$/g, '').toLowerCase()).filter(Boolean)
   const count = m ? Number(m[2]) : 1
-  return {count, names: list.filter((n) => n !== '*'), any: list.includes('*')}
+  // `any`: a `*` entry; `quorum`: the ANY method (any `count` of the names acknowledge).
+  return {count, names: list.filter((n) => n !== '*'), any: list.includes('*'), quorum: m?.[1]?.toUpperCase() === 'ANY'}
 }

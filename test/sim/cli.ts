@@ -2,7 +2,8 @@
  * `npm run sim -- --seed N` replays one schedule and prints its trace (every agent's log line,
  * every fault and PostgreSQL event, on the virtual clock) and the invariants' verdict.
  * `npm run sim -- --seed N --count K` runs K schedules from N on and prints the figures;
- * `--faults F`, `--sync`/`--async` and `--kinds a,b` narrow what a schedule contains.
+ * `--faults F`, `--sync` (synchronous_mode on), `--quorum` (synchronous_mode quorum), `--async`
+ * and `--kinds a,b` narrow what a schedule contains.
  */
 import {parseArgs} from 'node:util'
 import {FAULT_KINDS, replayCommand, simulate, type FaultKind, type SimOptions} from './simulator'
@@ -14,6 +15,7 @@ const {values} = parseArgs({
     faults: {type: 'string'},
     sync: {type: 'boolean'},
     async: {type: 'boolean'},
+    quorum: {type: 'boolean'},
     kinds: {type: 'string'},
     quiet: {type: 'boolean', default: false},
     json: {type: 'boolean', default: false},
@@ -24,7 +26,7 @@ async function main(): Promise<number> {
   const seed = Number(values.seed)
   const count = Number(values.count)
   if (!Number.isInteger(seed) || !Number.isInteger(count) || count < 1) {
-    console.error('usage: npm run sim -- --seed N [--count K] [--faults F] [--sync|--async] [--kinds k1,k2] [--quiet]')
+    console.error('usage: npm run sim -- --seed N [--count K] [--faults F] [--sync|--async|--quorum] [--kinds k1,k2] [--quiet]')
     return 2
   }
   const kinds = values.kinds?.split(',').map((k) => k.trim()) as FaultKind[] | undefined
@@ -36,7 +38,7 @@ async function main(): Promise<number> {
   }
   const base: Omit<SimOptions, 'seed'> = {
     ...(values.faults !== undefined ? {faults: Number(values.faults)} : {}),
-    ...(values.sync ? {sync: true} : values.async ? {sync: false} : {}),
+    ...(values.quorum ? {sync: true, quorum: true} : values.sync ? {sync: true, quorum: false} : values.async ? {sync: false} : {}),
     ...(kinds ? {kinds} : {}),
   }
   const started = performance.now()
@@ -55,7 +57,7 @@ async function main(): Promise<number> {
     simulated += r.simulatedS
     if (count === 1) {
       for (const line of r.trace) console.log(line)
-      console.log(`\nseed ${s}: ${r.sync ? 'synchronous' : 'asynchronous'} mode; faults: ${r.faults.map((f) => `${f.kind}(node${f.node}, +${f.at}s, ${f.duration}s)`).join(', ')}`)
+      console.log(`\nseed ${s}: ${r.quorum ? 'quorum commit' : r.sync ? 'synchronous' : 'asynchronous'} mode; faults: ${r.faults.map((f) => `${f.kind}(node${f.node}, +${f.at}s, ${f.duration}s)`).join(', ')}`)
       console.log(`simulated ${r.simulatedS.toFixed(0)}s, ${r.steps} steps, ${r.checks} checks, ${r.ackedCommits} acknowledged commits, ${r.lostAsync} lost (asynchronous), primary back ${r.recoveryS === null ? '-' : `${r.recoveryS.toFixed(1)}s`} after healing`)
     }
     acked += r.ackedCommits

@@ -50,6 +50,12 @@ export interface SimOptions {
   nodes?: number
   /** synchronous_mode on (the durability invariant applies). Default: chosen by the seed. */
   sync?: boolean
+  /**
+   * With sync: synchronous_mode quorum (Patroni 4 quorum commit) instead of on; the same
+   * invariant. Default: a third of the synchronous seeds (seed % 3 == 0, so the seed's other
+   * choices stay as they were).
+   */
+  quorum?: boolean
   /** Number of faults. Default: chosen by the seed (2..6). */
   faults?: number
   /** Only these fault kinds (default: all). */
@@ -116,6 +122,8 @@ export interface Fault {
 export interface SimResult {
   seed: number
   sync: boolean
+  /** synchronous_mode quorum. */
+  quorum: boolean
   faults: Fault[]
   /** Violated invariants, each a sentence with the time. */
   violations: string[]
@@ -151,10 +159,11 @@ export function rng(seed: number): () => number {
   }
 }
 
-export function schedule(seed: number, nodes: number, opts: Pick<SimOptions, 'faults' | 'kinds' | 'sync'> = {}): {faults: Fault[]; sync: boolean} {
+export function schedule(seed: number, nodes: number, opts: Pick<SimOptions, 'faults' | 'kinds' | 'sync' | 'quorum'> = {}): {faults: Fault[]; sync: boolean; quorum: boolean} {
   const r = rng(seed)
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)]
-  const sync = opts.sync ?? r() < 0.5
+  const sync = opts.sync ?? (opts.quorum || r() < 0.5)
+  const quorum = sync && (opts.quorum ?? seed % 3 === 0)
   const n = opts.faults ?? 2 + Math.floor(r() * 5)
   const kinds = opts.kinds ?? FAULT_KINDS
   const faults: Fault[] = []
@@ -179,7 +188,7 @@ export function schedule(seed: number, nodes: number, opts: Pick<SimOptions, 'fa
     faults.push({kind, node: Math.floor(r() * nodes), at, duration})
   }
   faults.sort((a, b) => a.at - b.at || a.node - b.node)
-  return {faults, sync}
+  return {faults, sync, quorum}
 }
 
 class TraceSink implements LogSink {
@@ -315,7 +324,7 @@ class SimNode {
           ttl: TIMING.ttl,
           loop_wait: TIMING.loopWait,
           retry_timeout: TIMING.retryTimeout,
-          synchronous_mode: sim.sync,
+          synchronous_mode: sim.quorum ? 'quorum' : sim.sync,
           maximum_lag_on_failover: 1048576,
           postgresql: {use_pg_rewind: true, use_slots: true},
           ...sim.opts.dcs,
@@ -459,6 +468,7 @@ export class Simulation {
   readonly world: PgWorld
   readonly nodes: SimNode[]
   readonly sync: boolean
+  readonly quorum: boolean
   readonly faults: Fault[]
   readonly trace: string[] | null
   private readonly ctl: Etcd3Dcs
@@ -473,6 +483,7 @@ export class Simulation {
     const n = opts.nodes ?? 3
     const s = schedule(opts.seed, n, opts)
     this.sync = s.sync
+    this.quorum = s.quorum
     this.faults = opts.schedule ?? s.faults
     this.trace = opts.trace ? [] : null
     this.t0 = this.clock.now()
@@ -742,7 +753,7 @@ export class Simulation {
     if (!formed) {
       this.violate('the cluster did not form (a primary and streaming replicas) within 90s')
     } else {
-      this.note(`cluster formed: ${this.primary()?.name} leads${this.sync ? ' (synchronous_mode)' : ''}`)
+      this.note(`cluster formed: ${this.primary()?.name} leads${this.quorum ? ' (synchronous_mode quorum)' : this.sync ? ' (synchronous_mode)' : ''}`)
       const start = this.clock.now()
       type Ev = {at: number; f: Fault; on: boolean}
       const evs: Ev[] = []
@@ -779,6 +790,7 @@ export class Simulation {
     return {
       seed: this.opts.seed,
       sync: this.sync,
+      quorum: this.quorum,
       faults: this.faults,
       violations: this.violations,
       simulatedS,
