@@ -224,6 +224,19 @@ export interface SlotRow {
   active: boolean
   restartLsn: number | null
   confirmedFlushLsn: number | null
+  /** Physical slots: the xmin hot-standby feedback left (null: none). */
+  xmin: string | null
+}
+
+/** A logical slot on the primary, with its on-disk state file (Patroni's copy_logical_slots). */
+export interface RemoteSlotState {
+  slotName: string
+  slotType: 'physical' | 'logical'
+  database: string
+  plugin: string | null
+  confirmedFlushLsn: number | null
+  /** pg_replslot/<name>/state as the primary has it. */
+  state: Buffer
 }
 
 export interface Credentials {
@@ -343,6 +356,25 @@ export interface PostgresControl {
   createPhysicalSlot(name: string, opts?: {immediatelyReserve?: boolean}): Promise<boolean>
   /** Idempotent. Returns true when dropped; PG_UNAVAILABLE when the slot is active. */
   dropSlot(name: string): Promise<boolean>
+  /** Idempotent, on a connection to `database` (primary only). Returns true when created. */
+  createLogicalSlot(name: string, plugin: string, database: string): Promise<boolean>
+  /**
+   * pg_replication_slot_advance(name, lsn) (PostgreSQL 11+), on a connection to `database` for
+   * a logical slot, without statement timeout. Returns the slot's position afterwards.
+   * PG_PRECONDITION when the WAL the slot needs is gone or the slot was invalidated.
+   */
+  advanceSlot(name: string, lsn: number, database?: string): Promise<number | null>
+  /**
+   * On the remote primary (`conn`: a role that may read files of its data directory): the
+   * logical slots named, with pg_replslot/<name>/state read by pg_read_binary_file. Empty when
+   * the remote is in recovery.
+   */
+  remoteLogicalSlots(conn: ConnParams, names: string[]): Promise<RemoteSlotState[]>
+  /**
+   * PostgreSQL must be stopped: writes pg_replslot/<name>/state (a state file from
+   * remoteLogicalSlots), replacing any slot of that name, durably (temp dir, fsync, rename).
+   */
+  installSlotState(name: string, state: Buffer): Promise<void>
   /** Create-or-alter roles with passwords, statement logging suppressed, synchronous_commit=local. */
   createRoles(setup: RoleSetup): Promise<void>
   /** CHECKPOINT (no statement timeout) locally, or on `target` after checking it is not in recovery. */

@@ -166,9 +166,25 @@ export function postgresContract(label: string, makeEnv: () => Promise<PgContrac
         [['contract_slot', 'physical', false]],
       )
       assert.ok((slots[0].restartLsn ?? 0) > 0, 'reserved at creation')
+      assert.equal(slots[0].xmin, null, 'no feedback, no xmin')
       assert.equal(await pg.dropSlot('contract_slot'), true)
       assert.equal(await pg.dropSlot('contract_slot'), false)
       assert.deepEqual(await pg.replicationSlots(), [])
+    })
+
+    step('a physical slot is advanced to a later position, never past the WAL the server has', async () => {
+      const pg = primary.pg
+      await pg.createPhysicalSlot('contract_advance')
+      const before = (await pg.replicationSlots())[0]!.restartLsn!
+      await env.write(primary)
+      const end = (await pg.status()).walPosition
+      assert.ok(end > before)
+      const at = await pg.advanceSlot('contract_advance', end)
+      assert.ok(at !== null && at > before && at <= end, `advanced to ${at}, from ${before}, end ${end}`)
+      assert.equal((await pg.replicationSlots())[0]!.restartLsn, at)
+      assert.ok(((await pg.advanceSlot('contract_advance', end + 1024 ** 3)) ?? Infinity) <= (await pg.status()).walPosition, 'not past the end of WAL')
+      await assert.rejects(pg.advanceSlot('contract_missing', end), unavailable)
+      await pg.dropSlot('contract_advance')
     })
 
     step('stop fast: a clean shutdown ("shut down"), stopped, same system; a second stop signals nothing', async () => {

@@ -33,12 +33,19 @@ import type {
   RewindOptions,
   RoleSetup,
   SettingRow,
+  RemoteSlotState,
   SlotRow,
   StartOptions,
   StartResult,
   StopOptions,
   StopResult,
 } from '../../src/ports/postgres'
+
+interface FakeSlot {
+  restartLsn: number
+  /** Set for a logical slot. */
+  logical?: {plugin: string; database: string}
+}
 
 export interface Segment {
   branch: number
@@ -93,7 +100,7 @@ interface DataDir {
   upstream: string | null
   /** primary_slot_name of the recovery parameters written (null: none). */
   slotName: string | null
-  slots: Map<string, {restartLsn: number}>
+  slots: Map<string, FakeSlot>
 }
 
 interface Proc {
@@ -556,13 +563,54 @@ export class FakePostgres implements PostgresControl {
     const {d} = this.requireSql('pg_replication_slots')
     return [...d.slots].map(([slotName, s]) => ({
       slotName,
-      slotType: 'physical' as const,
-      plugin: null,
-      database: null,
-      active: this.world.nodes.some((r) => r.proc?.streaming && r.proc.upstream === this.address && r.proc.slotName === slotName),
+      slotType: s.logical ? ('logical' as const) : ('physical' as const),
+      plugin: s.logical?.plugin ?? null,
+      database: s.logical?.database ?? null,
+      active: !s.logical && this.world.nodes.some((r) => r.proc?.streaming && r.proc.upstream === this.address && r.proc.slotName === slotName),
       restartLsn: s.restartLsn,
-      confirmedFlushLsn: null,
+      confirmedFlushLsn: s.logical ? s.restartLsn : null,
+      xmin: null,
     }))
+  }
+
+  async createLogicalSlot(name: string, plugin: string, database: string): Promise<boolean> {
+    const {p, d} = this.requireSql('pg_create_logical_replication_slot')
+    if (p.inRecovery) throw new HactlError('PG_UNAVAILABLE', 'logical decoding cannot be used while in recovery')
+    if (d.slots.has(name)) return false
+    d.slots.set(name, {restartLsn: d.lineage.end, logical: {plugin, database}})
+    return true
+  }
+
+  async advanceSlot(name: string, lsn: number): Promise<number | null> {
+    const {d} = this.requireSql('pg_replication_slot_advance')
+    const s = d.slots.get(name)
+    if (!s) throw new HactlError('PG_UNAVAILABLE', `replication slot "${name}" does not exist`)
+    // Never past what this node has (its WAL end), never backwards.
+    s.restartLsn = Math.max(s.restartLsn, Math.min(lsn, d.lineage.end))
+    return s.restartLsn
+  }
+
+  async remoteLogicalSlots(conn: ConnParams, names: string[]): Promise<RemoteSlotState[]> {
+    if (names.length === 0) return []
+    const t = this.remote(conn, 'pg_get_replication_slots')
+    if (t.proc.inRecovery) return []
+    return [...t.data.slots]
+      .filter(([n, s]) => names.includes(n) && s.logical)
+      .map(([slotName, s]) => ({
+        slotName,
+        slotType: 'logical' as const,
+        database: s.logical!.database,
+        plugin: s.logical!.plugin,
+        confirmedFlushLsn: s.restartLsn,
+        state: Buffer.from(JSON.stringify({restartLsn: s.restartLsn, ...s.logical})),
+      }))
+  }
+
+  async installSlotState(name: string, state: Buffer): Promise<void> {
+    if (this.proc) throw new HactlError('PG_PRECONDITION', 'PostgreSQL must be stopped to install a slot state file')
+    if (!this.data) throw new HactlError('PG_PRECONDITION', 'no data directory')
+    const v = JSON.parse(state.toString()) as {restartLsn: number; plugin: string; database: string}
+    this.data.slots.set(name, {restartLsn: v.restartLsn, logical: {plugin: v.plugin, database: v.database}})
   }
 
   async createPhysicalSlot(name: string): Promise<boolean> {

@@ -9,6 +9,7 @@ import {
   copyFileSync,
   existsSync,
   fstatSync,
+  fsyncSync,
   mkdirSync,
   mkdtempSync,
   openSync,
@@ -19,6 +20,7 @@ import {
   rmSync,
   statSync,
   writeFileSync,
+  writeSync,
 } from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -45,6 +47,7 @@ import type {
   RewindOptions,
   RoleSetup,
   SettingRow,
+  RemoteSlotState,
   SlotRow,
   StartOptions,
   StartResult,
@@ -121,6 +124,16 @@ export function versionNum(text: string): number | undefined {
   const major = Number(m[1])
   if (major >= 10) return major * 10000 + Number(m[2] ?? 0)
   return major * 10000 + Number(m[2] ?? 0) * 100 + Number(m[3] ?? 0)
+}
+
+/** fsync a directory (its entries), as Patroni's fsync_dir. */
+function fsyncDir(path: string): void {
+  const fd = openSync(path, 'r')
+  try {
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
 }
 
 export class PostgresAdapter implements PostgresControl {
@@ -713,7 +726,7 @@ export class PostgresAdapter implements PostgresControl {
 
   async replicationSlots(): Promise<SlotRow[]> {
     const rows = await this.sql.query<Record<string, string | boolean | null>>(
-      `SELECT slot_name::text, slot_type, plugin::text, database::text, active, restart_lsn::text, confirmed_flush_lsn::text
+      `SELECT slot_name::text, slot_type, plugin::text, database::text, active, restart_lsn::text, confirmed_flush_lsn::text, xmin::text
       FROM pg_catalog.pg_replication_slots ORDER BY slot_name`,
       [],
       'pg_replication_slots query',
@@ -727,7 +740,78 @@ export class PostgresAdapter implements PostgresControl {
       active: r.active === true,
       restartLsn: lsn(r.restart_lsn),
       confirmedFlushLsn: lsn(r.confirmed_flush_lsn),
+      xmin: (r.xmin as string | null) ?? null,
     }))
+  }
+
+  async createLogicalSlot(name: string, plugin: string, database: string): Promise<boolean> {
+    return withClient({...this.sql.params, dbname: database}, {}, `creating logical replication slot ${name}`, async (c) => {
+      const r = await c.query(
+        `SELECT pg_catalog.pg_create_logical_replication_slot($1, $2)
+        WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = $1)`,
+        [name, plugin],
+      )
+      return r.rows.length > 0
+    })
+  }
+
+  async advanceSlot(name: string, lsn: number, database?: string): Promise<number | null> {
+    const conn = database === undefined ? this.sql.params : {...this.sql.params, dbname: database}
+    return withClient(conn, {statementTimeoutMs: 0, queryTimeoutMs: 60_000}, `advancing replication slot ${name}`, async (c) => {
+      const r = await c.query({text: 'SELECT end_lsn::text FROM pg_catalog.pg_replication_slot_advance($1, $2::pg_lsn)', values: [name, formatLsn(lsn)], types: RAW_TYPES}).catch((e: unknown) => {
+        // The WAL the slot needs is gone (58P01) or the slot was invalidated (55000): Patroni copies it again.
+        const code = (e as {code?: unknown}).code
+        if (code === '58P01' || code === '55000') throw new HactlError('PG_PRECONDITION', `replication slot ${name} cannot be advanced: ${(e as Error).message}`)
+        throw e
+      })
+      const v = (r.rows[0] as Record<string, string | null> | undefined)?.end_lsn
+      return typeof v === 'string' ? (parseLsn(v) ?? null) : null
+    })
+  }
+
+  async remoteLogicalSlots(conn: ConnParams, names: string[]): Promise<RemoteSlotState[]> {
+    if (names.length === 0) return []
+    return withClient(conn, {}, 'reading logical slots on the primary', async (c) => {
+      const r = await c.query(
+        `SELECT slot_name::text, slot_type, datname::text AS database, plugin::text, confirmed_flush_lsn::text,
+          pg_catalog.pg_read_binary_file('pg_replslot/' || slot_name || '/state') AS state
+        FROM pg_catalog.pg_get_replication_slots() JOIN pg_catalog.pg_database ON datoid = oid
+        WHERE NOT pg_catalog.pg_is_in_recovery() AND slot_name = ANY($1)`,
+        [names],
+      )
+      return r.rows.map((y: Record<string, unknown>) => ({
+        slotName: String(y.slot_name),
+        slotType: y.slot_type === 'logical' ? ('logical' as const) : ('physical' as const),
+        database: String(y.database),
+        plugin: (y.plugin as string | null) ?? null,
+        confirmedFlushLsn: typeof y.confirmed_flush_lsn === 'string' ? (parseLsn(y.confirmed_flush_lsn) ?? null) : null,
+        state: y.state as Buffer,
+      }))
+    })
+  }
+
+  async installSlotState(name: string, state: Buffer): Promise<void> {
+    if (!/^[a-z0-9_]{1,63}$/.test(name)) throw new HactlError('CONFIG_INVALID', `not a replication slot name: ${name}`)
+    const base = join(this.dataDir, 'pg_replslot')
+    const dir = join(base, name)
+    const tmp = `${dir}.tmp`
+    rmSync(tmp, {recursive: true, force: true})
+    mkdirSync(tmp, {mode: 0o700})
+    this.chown(tmp)
+    const file = join(tmp, 'state')
+    const fd = openSync(file, 'w', 0o600)
+    try {
+      writeSync(fd, state)
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+    this.chown(file)
+    fsyncDir(tmp)
+    rmSync(dir, {recursive: true, force: true})
+    renameSync(tmp, dir)
+    fsyncDir(dir)
+    fsyncDir(base)
   }
 
   async createPhysicalSlot(name: string, o: {immediatelyReserve?: boolean} = {}): Promise<boolean> {
