@@ -7,17 +7,8 @@ import type {AgentMemory, DecideConfig, PeerStatus, TaskKind} from '../core/obse
 import {isStandbyClusterConfig} from '../core/standby'
 import type {Peers} from '../ports/peers'
 
-/**
- * Patroni's slot_name_from_member_name (patroni/dcs/__init__.py): lower case; `-` and `.` become
- * `_`, any other character outside [a-z0-9_] becomes `u` + its code point in 4+ decimal digits;
- * cut to 63 characters. Mixed clusters depend on both sides naming a member's slot alike.
- */
-export function slotNameFor(member: string): string {
-  return member
-    .toLowerCase()
-    .replace(/[^a-z0-9_]/gu, (c) => (c === '-' || c === '.' ? '_' : `u${String(c.codePointAt(0)).padStart(4, '0')}`))
-    .slice(0, 63)
-}
+/** Patroni's slot_name_from_member_name, in the pure core. */
+export {slotNameFor} from '../core/slots'
 
 /** host/port of a `postgres://host:port/db` conn_url; undefined when unparsable. */
 export function hostPortOf(connUrl: string | null | undefined): {host: string; port: number} | undefined {
@@ -157,6 +148,7 @@ const TASK_NAMES: Partial<Record<TaskKind, string>> = {
   'switchover-demote': 'demote',
   'offline-demote': 'demote',
   'demote-cluster': 'demoting to a standby cluster',
+  'copy-logical-slots': 'copy_logical_slots',
 }
 
 /** A running task's name: Patroni's for the known kinds, else its description. */

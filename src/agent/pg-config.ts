@@ -34,6 +34,8 @@ export function serverParams(x: AgentContext, version: number): ServerParams {
     synchronousStandbyNames: x.state.ssn,
   })
   for (const w of p.warnings) x.log.warning(w)
+  // Permanent logical slots on replicas need feedback to the primary (patroni/postgresql/config.py).
+  if (x.state.enforceHotStandbyFeedback) p.parameters.hot_standby_feedback = 'on'
   return p
 }
 

@@ -93,6 +93,12 @@ export interface AgentState {
   // --- replication slots (docs/ha-rules.md#replication-slots) ---
   /** Slots nobody wants, and since when (core/slots.ts); reset when the agent restarts. */
   slotsUnusedSince: Record<string, number>
+  /** Slot positions the leader publishes in `/status` with its next renewal (maintenance.ts). */
+  slotPositions: Record<string, number> | null
+  /** hot_standby_feedback forced on: this node keeps (or feeds) permanent logical slots. */
+  enforceHotStandbyFeedback: boolean
+  /** The state file last copied for each logical slot (base64), not to copy the same one again. */
+  copiedSlotStates: Record<string, string>
 
   // --- patroni.dynamic.json ---
   /** Read (once, at the first cycle). */
@@ -136,6 +142,9 @@ export function initialState(config: LocalConfig, clock: Clock): AgentState {
     syncBarrier: 0,
     syncReady: new Set(),
     slotsUnusedSince: {},
+    slotPositions: null,
+    enforceHotStandbyFeedback: false,
+    copiedSlotStates: {},
     cacheLoaded: false,
     cachedJson: null,
     warnedForever: new Set(),

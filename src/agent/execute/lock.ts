@@ -33,7 +33,9 @@ export const updateLock: Handler<Of<'update-lock'>> = async (a, obs, x) => {
   if (!cluster) throw new DcsFailed('no cluster view')
   const lsn = a.status && obs.pg.walPosition !== null ? obs.pg.walPosition : undefined
   const failsafe = x.state.dynamic.failsafe_mode ? failsafeTopology(x, cluster) : undefined
-  const extras = lsn !== undefined || failsafe ? {...(lsn !== undefined ? {lastLsn: lsn} : {}), ...(failsafe ? {failsafe} : {})} : undefined
+  // With the optime go the slot positions (patroni/ha.py Ha.update_lock), which replicas advance their slots to.
+  const slots = lsn !== undefined ? x.state.slotPositions : null
+  const extras = lsn !== undefined || failsafe ? {...(lsn !== undefined ? {lastLsn: lsn, ...(slots ? {slots} : {})} : {}), ...(failsafe ? {failsafe} : {})} : undefined
   const at = x.clock.now()
   const ok = await viaDcs(x, a.type, () => x.dcs.updateLeader(cluster, extras))
   if (ok) {
