@@ -344,8 +344,23 @@ const dynamicSpec: Parser<DynamicConfig> = (v, path, c) => {
   const out: DynamicConfig | undefined = dynamicObj(v, path, c)
   if (out === undefined || !isPlainObject(v)) return out
   const slots = permanentSlots(v, path, c)
-  if (slots !== undefined) out.slots = slots
+  if (slots !== undefined) {
+    out.slots = slots
+    logicalNeedsWalLevel(slots, String(out.postgresql.parameters?.['wal_level'] ?? 'replica'), joinPath(path, SLOT_KEYS.find((k) => truthy(v[k]))!), c)
+  }
   return out
+}
+
+/**
+ * A permanent logical slot needs wal_level logical: PostgreSQL refuses to create it otherwise and
+ * Patroni logs that error every cycle; hactl names the slot once, at load.
+ */
+function logicalNeedsWalLevel(slots: Record<string, SlotOut>, walLevel: string, path: string, c: IssueCollector): void {
+  if (walLevel.trim().toLowerCase() === 'logical') return
+  for (const [name, s] of Object.entries(slots)) {
+    if (s.type !== 'logical') continue
+    c.warn(joinPath(path, name), `permanent logical slot ${name} needs wal_level logical (postgresql.parameters.wal_level is ${walLevel}): PostgreSQL refuses to create it until wal_level is logical and PostgreSQL restarted`)
+  }
 }
 
 /** Patroni's defaults for every dynamic key that has one. */

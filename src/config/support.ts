@@ -20,19 +20,6 @@ export interface SupportEntry {
   reason: string
 }
 
-/**
- * A permanent slot Patroni takes as logical: type logical, or no type with database and plugin
- * (patroni/dcs/__init__.py Cluster._merge_permanent_slots).
- */
-function hasLogicalSlot(v: unknown): boolean {
-  if (!isPlainObject(v)) return false
-  return Object.values(v).some((s) => {
-    if (!isPlainObject(s)) return false
-    const t = s['type']
-    return t === 'logical' || ((t === undefined || t === null) && Boolean(s['database']) && Boolean(s['plugin']))
-  })
-}
-
 export const UNSUPPORTED: readonly SupportEntry[] = [
   {scope: 'local', path: 'citus', severity: 'error',
     reason: 'Citus/MPP groups are not supported yet: they use a different DCS key layout (/<namespace>/<scope>/<group>/...); remove the citus section'},
@@ -42,20 +29,12 @@ export const UNSUPPORTED: readonly SupportEntry[] = [
     reason: 'old layout, ignored: put the rules in postgresql.pg_hba or bootstrap.dcs.postgresql.pg_hba'},
   {scope: 'local', path: 'bootstrap.pg_ident', severity: 'warning',
     reason: 'old layout, ignored: put the rules in postgresql.pg_ident'},
-  {scope: 'local', path: 'watchdog.mode', severity: 'error', when: (v) => typeof v === 'string' && v.toLowerCase() === 'required',
-    reason: 'hactl has no watchdog support yet, and mode required forbids leading without one; set watchdog.mode to off'},
-  {scope: 'local', path: 'watchdog.mode', severity: 'warning', when: (v) => typeof v === 'string' && v.toLowerCase() === 'automatic',
-    reason: 'hactl has no watchdog support yet; it runs without one, as Patroni does in automatic mode when no device is found'},
   {scope: 'local', path: 'log.dateformat', severity: 'warning', reason: 'Python date formats are not supported; hactl prints ISO-8601 times'},
   {scope: 'local', path: 'log.loggers', severity: 'warning', reason: 'per-module Python log levels do not apply to hactl'},
   {scope: 'local', path: 'thread_pool_size', severity: 'warning', reason: 'Patroni 4.x tuning knob; not applicable to hactl'},
   {scope: 'local', path: 'thread_stack_size', severity: 'warning', reason: 'Patroni 4.x tuning knob; not applicable to hactl'},
   {scope: 'local', path: 'restapi.thread_pool_size', severity: 'warning', reason: 'Patroni 4.x tuning knob; not applicable to hactl'},
   {scope: 'local', path: 'restapi.server_tokens', severity: 'warning', reason: 'Patroni 4.x setting; not supported yet'},
-  ...(['slots', 'permanent_slots', 'permanent_replication_slots'] as const).map(
-    (path): SupportEntry => ({scope: 'dynamic', path, severity: 'warning', when: hasLogicalSlot,
-      reason: 'permanent logical slots are not created or copied to replicas yet (physical ones are kept on the primary); a logical slot is lost at failover'}),
-  ),
   {scope: 'dynamic', path: 'primary_race_backoff', severity: 'warning', reason: 'Patroni 4.x setting; not supported yet (ignored)'},
 ]
 

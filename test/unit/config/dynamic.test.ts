@@ -40,7 +40,7 @@ describe('parseDynamicConfig', () => {
       slots: {cdc: {type: 'logical', database: 'app', plugin: 'pgoutput'}, keep_me: null},
       ignore_slots: [{name: 'ext', type: 'physical'}],
     })
-    assert.deepEqual(r.issues.map((x) => [x.severity, x.path]), [['warning', 'slots']], 'a permanent logical slot is warned about: hactl does not keep it yet')
+    assert.deepEqual(r.issues.map((x) => [x.severity, x.path]), [['warning', 'slots.cdc']], 'a permanent logical slot without wal_level logical is named')
     assert.equal(r.valid, true)
     const c = r.config
     assert.equal(c.ttl, 60)
@@ -301,19 +301,25 @@ describe('dynamicInForce', () => {
   })
 })
 
-describe('permanent logical slots are reported as not kept yet, however they are written', () => {
+describe('a permanent logical slot without wal_level logical is named in a warning, however it is written', () => {
   for (const doc of [
     {slots: {cdc: {type: 'logical', database: 'app', plugin: 'pgoutput'}}},
     {slots: {cdc: {database: 'app', plugin: 'pgoutput'}}},
-    {permanent_slots: {cdc: {database: 'app', plugin: 'pgoutput'}}},
+    {permanent_slots: {cdc: {database: 'app', plugin: 'pgoutput'}}, postgresql: {parameters: {wal_level: 'replica'}}},
     {permanent_replication_slots: {cdc: {type: 'logical', database: 'app', plugin: 'pgoutput'}}},
   ]) {
     it(JSON.stringify(doc), () => {
       const r = parseDynamicConfig(doc)
       assert.equal(r.config.slots?.['cdc']?.type, 'logical')
-      assert.ok(r.issues.some((i) => i.severity === 'warning' && /permanent logical slots are not created/.test(i.message)), JSON.stringify(r.issues))
+      const key = Object.keys(doc).find((k) => k !== 'postgresql')!
+      assert.deepEqual(r.issues.map((i) => [i.severity, i.path]), [['warning', `${key}.cdc`]], JSON.stringify(r.issues))
+      assert.match(r.issues[0]!.message, /permanent logical slot cdc needs wal_level logical \(postgresql.parameters.wal_level is replica\)/)
     })
   }
+  it('not with wal_level logical', () => {
+    const r = parseDynamicConfig({slots: {cdc: {database: 'app', plugin: 'pgoutput'}}, postgresql: {parameters: {wal_level: 'Logical'}}})
+    assert.deepEqual(r.issues, [])
+  })
   it('not for physical ones', () => {
     const r = parseDynamicConfig({slots: {a: 0, b: {type: 'physical', database: 'x', plugin: 'y'}}})
     assert.deepEqual(r.issues, [])
