@@ -12,7 +12,8 @@ import {EtcdServer} from '../../harness/etcd'
 import {runHactl} from '../../harness/hactl-cli'
 import {PatroniCluster, type PatroniNode} from '../../harness/patroni'
 import {waitFor} from '../../harness/ports'
-import {asUser, PG_BIN_DIR, runCommand} from '../../harness/postgres-bin'
+import {stringify} from 'yaml'
+import {asUser, PG_BIN_DIR, runCommand, writeOwnedFile} from '../../harness/postgres-bin'
 
 let etcd: EtcdServer
 let cluster: PatroniCluster
@@ -104,6 +105,64 @@ test('quorum 1 of both replicas: synchronous_standby_names ANY 1 (...), /sync as
       assert.equal((await cluster.node(r).api('GET', '/sync')).status, 503, `GET /sync on ${r}`)
     }
     assert.equal((await leader.api('GET', '/quorum')).status, 503)
+  }))
+
+/** /sync and synchronous_standby_names on `leader` become exactly these. */
+async function waitPair(leader: PatroniNode, sync: {quorum: number; voters: string[]}, ssn: string): Promise<void> {
+  const want = JSON.stringify({leader: leader.name, quorum: sync.quorum, sync_standby: sync.voters.join(',')})
+  let seen = ''
+  await waitFor(
+    `/sync = ${want} and synchronous_standby_names ${ssn}`,
+    async () => {
+      const raw = await syncRaw()
+      const live = await sql(leader, 'show synchronous_standby_names').catch((e) => String(e))
+      seen = `${raw} / ${live}`
+      return raw === want && live === ssn ? true : undefined
+    },
+    {timeoutMs: 60_000, intervalMs: 300},
+  ).catch((e) => {
+    throw new Error(`${(e as Error).message}; last seen: ${seen}`, {cause: e})
+  })
+}
+
+test('synchronous_node_count 2 and back: ANY 2 with quorum 0, then ANY 1 with quorum 1', {timeout: 150_000}, () =>
+  withLogs(async () => {
+    const leader = cluster.node(await cluster.waitForLeader())
+    const replicas = await waitQuorumOfTwo(leader)
+    const up = await leader.api('PATCH', '/config', {synchronous_node_count: 2})
+    assert.equal(up.status, 200, up.body)
+    await waitPair(leader, {quorum: 0, voters: replicas}, `ANY 2 (${replicas.join(',')})`)
+    await sql(leader, 'insert into quorum_probe values (100)')
+    for (const r of replicas) assert.equal(await sql(cluster.node(r), 'select count(*) from quorum_probe where v = 100'), '1', `${r} has the row (ANY 2)`)
+    await sql(leader, 'delete from quorum_probe where v = 100')
+    const down = await leader.api('PATCH', '/config', {synchronous_node_count: 1})
+    assert.equal(down.status, 200, down.body)
+    await waitQuorumOfTwo(leader)
+  }))
+
+test('a replica tagged nosync leaves the voters and the list, and comes back without the tag', {timeout: 180_000}, () =>
+  withLogs(async () => {
+    const leader = cluster.node(await cluster.waitForLeader())
+    const replicas = await waitQuorumOfTwo(leader)
+    const [stays, tagged] = replicas as [string, string]
+    const node = cluster.node(tagged)
+    const reload = async (tags: Record<string, unknown> | undefined) => {
+      const cfg = cluster.config(node)
+      if (tags) cfg.tags = tags
+      else delete cfg.tags
+      writeOwnedFile(node.configPath, stringify(cfg))
+      const r = await node.api('POST', '/reload')
+      assert.equal(r.status, 202, r.body)
+    }
+    await reload({nosync: true})
+    await waitPair(leader, {quorum: 0, voters: [stays]}, `ANY 1 (${stays})`)
+    await waitFor(`GET /quorum on ${tagged} to answer 503`, async () => ((await node.api('GET', '/quorum')).status === 503 ? true : undefined), {
+      timeoutMs: 20_000,
+      intervalMs: 300,
+    })
+    assert.equal((await cluster.node(stays).api('GET', '/quorum')).status, 200)
+    await reload(undefined)
+    await waitQuorumOfTwo(leader)
   }))
 
 test('the leader is killed: a replica with every acknowledged commit takes over and /sync follows', {timeout: 180_000}, () =>
