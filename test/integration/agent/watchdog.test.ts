@@ -104,7 +104,35 @@ test('mode required without a device: w2 reports watchdog_failed and never takes
     assert.deepEqual([...holders], ['w1'])
   }))
 
-test('w1 frozen (SIGSTOP): no more keepalives, and the device fires before the leader lease expires', {timeout: 120_000}, () =>
+test('a new ttl is applied to the device at the next keepalive (ttl - safety_margin again)', {timeout: 60_000}, () =>
+  withLogs(async () => {
+    const w1 = cluster.node('w1')
+    assert.equal((await w1.api('PATCH', '/config', {ttl: TTL + 1})).status, 200)
+    await waitFor(`timeout ${TIMEOUT + 1}`, () => fifo.timeout === TIMEOUT + 1, {timeoutMs: 20_000, intervalMs: 100})
+    assert.equal((await w1.api('PATCH', '/config', {ttl: TTL})).status, 200)
+    await waitFor(`timeout ${TIMEOUT} again`, () => fifo.timeout === TIMEOUT, {timeoutMs: 20_000, intervalMs: 100})
+    assert.deepEqual(fifo.timeouts, [TIMEOUT, TIMEOUT + 1, TIMEOUT])
+    assert.equal(fifo.magicCloses, 0, 'changed while armed, never disarmed')
+  }))
+
+test('pause disarms the device (magic close); resume arms it again and the keepalives resume', {timeout: 60_000}, () =>
+  withLogs(async () => {
+    const w1 = cluster.node('w1')
+    assert.equal((await w1.api('PATCH', '/config', {pause: true})).status, 200)
+    await waitFor('the magic close', () => fifo.magicCloses === 1, {timeoutMs: 20_000, intervalMs: 100})
+    const closedAt = fifo.events.findLast((e) => e.kind === 'magic-close')!.at
+    // Two more cycles in pause: no keepalive on a disarmed device.
+    const cyclesLater = closedAt + 2 * 2 * 1000 + 500
+    await waitFor('two paused cycles', () => Date.now() > cyclesLater, {timeoutMs: 10_000, intervalMs: 100})
+    assert.ok(!fifo.events.some((e) => e.kind === 'kick' && e.at > closedAt), 'no keepalive while paused')
+    assert.equal((await w1.api('PATCH', '/config', {pause: null})).status, 200)
+    await waitFor('the timeout set again on resume', () => fifo.timeouts.length === 4, {timeoutMs: 20_000, intervalMs: 100})
+    const rearmed = fifo.events.findLast((e) => e.kind === 'timeout')!.at
+    await waitFor('keepalives after resume', () => fifo.kicks.filter((k) => k.at > rearmed).length >= 2, {timeoutMs: 20_000, intervalMs: 100})
+    assert.equal(await cluster.leaderName(), 'w1')
+  }))
+
+test('w1 frozen (SIGSTOP): no more keepalives, and the device fires before the leader lease expires', {timeout: 120_000}, (t) =>
   withLogs(async () => {
     const w1 = cluster.node('w1')
     const pid = w1.pid!
@@ -128,6 +156,7 @@ test('w1 frozen (SIGSTOP): no more keepalives, and the device fires before the l
         fires < leaseExpiresNoEarlierThan,
         `the device fires at last keepalive + ${TIMEOUT} s = ${new Date(fires).toISOString()}, before the lease can expire (${new Date(leaseExpiresNoEarlierThan).toISOString()}; key seen gone ${new Date(keyGoneAt).toISOString()})`,
       )
+      t.diagnostic(`device fires ${leaseExpiresNoEarlierThan - fires} ms before the lease can expire; key seen gone ${keyGoneAt - fires} ms after the device fired`)
       assert.ok(keyGoneAt - last.at > TIMEOUT * 1000, 'the gap without keepalive exceeded the timeout: a real device would have reset the host')
       assert.deepEqual([...holders], ['w1'], 'w2 (no watchdog) did not take the key')
     } finally {
@@ -140,9 +169,12 @@ test('shutdown: the leader stops PostgreSQL and disarms the device with the magi
     assert.equal(await cluster.waitForLeader({timeoutMs: 60_000}), 'w1', 'w1 leads again after thawing (w2 cannot)')
     const before = fifo.kicks.length
     await waitFor('a keepalive after the thaw', () => fifo.kicks.length > before, {timeoutMs: 20_000, intervalMs: 100})
+    const closes = fifo.magicCloses
+    const stopAt = Date.now()
     await cluster.stopNode('w1', {signal: 'SIGTERM'})
-    assert.equal(fifo.magicCloses >= 1, true, 'magic close written')
+    await waitFor('the magic close at shutdown', () => fifo.magicCloses === closes + 1, {timeoutMs: 5_000, intervalMs: 50})
     const closeAt = fifo.events.findLast((e) => e.kind === 'magic-close')!.at
+    assert.ok(closeAt >= stopAt, 'written during the shutdown')
     assert.ok(!fifo.events.some((e) => e.kind === 'kick' && e.at > closeAt), 'no keepalive after the magic close')
   }))
 
