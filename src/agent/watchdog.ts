@@ -129,7 +129,11 @@ export class WatchdogControl {
   /** Arm the device before leading; false when mode required and no safe watchdog could be set up. */
   async activate(): Promise<boolean> {
     this.active = true
-    return this.activateImpl()
+    const ok = await this.activateImpl()
+    // Nothing is armed after a refusal: new settings (another device) apply at once, not at a
+    // keepalive that a node refused leadership would never send.
+    if (!ok) this.active = false
+    return ok
   }
 
   private async activateImpl(): Promise<boolean> {

@@ -80,7 +80,6 @@ describe('WatchdogControl', () => {
     wd.specs.set(DEV, {})
     assert.equal(await c.activate(), false, 'not tried again')
     wd.addDevice('/dev/watchdog1')
-    c.disable()
     c.configure({...base, device: '/dev/watchdog1'})
     assert.equal(c.isHealthy, true)
     assert.equal(await c.activate(), true)
