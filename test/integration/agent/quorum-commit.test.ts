@@ -165,6 +165,29 @@ test('a replica tagged nosync leaves the voters and the list, and comes back wit
     await waitQuorumOfTwo(leader)
   }))
 
+test('synchronous_mode on and back to quorum: the list goes to priority form and back to ANY', {timeout: 150_000}, () =>
+  withLogs(async () => {
+    const leader = cluster.node(await cluster.waitForLeader())
+    const replicas = await waitQuorumOfTwo(leader)
+    const on = await leader.api('PATCH', '/config', {synchronous_mode: true})
+    assert.equal(on.status, 200, on.body)
+    const standby = await waitFor(
+      'one synchronous standby in priority form',
+      async () => {
+        const s = JSON.parse((await syncRaw()) || '{}') as {leader?: string; quorum?: number; sync_standby?: string | null}
+        if (s.leader !== leader.name || !s.sync_standby || s.sync_standby.includes(',') || s.quorum) return undefined
+        if ((await sql(leader, 'show synchronous_standby_names').catch(() => '')) !== s.sync_standby) return undefined
+        const state = await sql(leader, `select sync_state from pg_stat_replication where application_name = '${s.sync_standby}'`).catch(() => '')
+        return state === 'sync' ? s.sync_standby : undefined
+      },
+      {timeoutMs: 60_000, intervalMs: 300},
+    )
+    assert.ok(replicas.includes(standby))
+    const back = await leader.api('PATCH', '/config', {synchronous_mode: 'quorum'})
+    assert.equal(back.status, 200, back.body)
+    await waitQuorumOfTwo(leader)
+  }))
+
 test('the leader is killed: a replica with every acknowledged commit takes over and /sync follows', {timeout: 180_000}, () =>
   withLogs(async () => {
     const leader = cluster.node(await cluster.waitForLeader())
