@@ -26,6 +26,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# Debian 13's Patroni 4 as a second interop peer, unpacked under /opt/hactl-test/patroni-4 (cached).
+if [ "$(id -u)" -eq 0 ]; then bash scripts/patroni4.sh; else sudo bash scripts/patroni4.sh; fi
+
 # Node dependencies, from the lockfile. node_modules/.bin/node is then the pinned Node 24.
 if [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
