@@ -154,6 +154,23 @@ export function isFailoverPossible(ctx: Ctx, opts: FailoverPossibleOptions = {})
   return {ok: false, reason: why.join('; ')}
 }
 
+function syncMembersText(ctx: Ctx): string {
+  return [ctx.cluster.sync.leader, ...syncVoters(ctx.cluster.sync)].filter(Boolean).join(', ') || 'none'
+}
+
+/**
+ * Quorum commit, seen by the others: the switchover candidate (its leader gone) will promote only
+ * as a /sync member that nobody is ahead of (see manualFailoverNoLeader); when it is not one, or
+ * is behind me, waiting for it could last for ever, so the others race as if none was named.
+ */
+function quorumCandidateMayPromote(ctx: Ctx, candidate: string): boolean {
+  if (!ctx.quorumActive) return true
+  if (!inSync(ctx, candidate)) return false
+  const theirs = ctx.peer(candidate).walPosition
+  const mine = ctx.obs.pg.walPosition
+  return theirs !== null && (mine === null || theirs >= mine)
+}
+
 export type RaceAnswer = {answer: 'yes' | 'no' | 'undecided'; reason: string; actions?: Action[]}
 
 /**
@@ -166,9 +183,15 @@ export function manualFailoverNoLeader(ctx: Ctx): RaceAnswer {
     if (f.candidate === ctx.name) {
       // Patroni checks this only in the REST API; a hand-written key must not promote a node
       // that may lack acknowledged commits (also in pause, where this path runs first).
-      // (Quorum commit: the votes, not /sync membership, prove a node; Patroni promotes the candidate.)
       if (f.leader && !ctx.quorumMode && !syncCandidateOk(ctx.syncActive, ctx.cluster.sync, null, ctx.name)) {
         return {answer: 'no', reason: `switchover candidate ${ctx.name} is not in /sync (${ctx.cluster.sync.syncStandby ?? 'none'})`}
+      }
+      // Quorum commit: a voter need not have every acknowledged commit, so the candidate of a
+      // switchover whose leader is gone proves itself as in the race: a /sync member, nobody
+      // ahead, `quorum` votes (Patroni promotes it unchecked; the simulator found the loss).
+      if (f.leader && ctx.quorumActive) {
+        const v = inSync(ctx, ctx.name) ? compareWal(ctx, ctx.cluster.members.filter((m) => inSync(ctx, m.name)), false) : {ok: false, reason: `not a /sync member (${syncMembersText(ctx)})`}
+        if (!v.ok) return {answer: 'no', reason: `switchover candidate ${ctx.name} waits: ${v.reason}`}
       }
       return {answer: 'yes', reason: `manual failover: to ${ctx.name}, i am the candidate`}
     }
@@ -189,7 +212,7 @@ export function manualFailoverNoLeader(ctx: Ctx): RaceAnswer {
     const cand = member(ctx, f.candidate)
     // A switchover candidate outside /sync refuses to promote (above), so waiting for it would
     // leave the cluster without a primary for ever (Patroni waits): it counts as unhealthy.
-    const mayPromote = !f.leader || ctx.quorumMode || syncCandidateOk(ctx.syncActive, ctx.cluster.sync, null, f.candidate)
+    const mayPromote = !f.leader || (ctx.quorumMode ? quorumCandidateMayPromote(ctx, f.candidate) : syncCandidateOk(ctx.syncActive, ctx.cluster.sync, null, f.candidate))
     if (cand && mayPromote) {
       const lim = failoverLimitation(ctx.peer(cand.name))
       if (lim === null) return {answer: 'no', reason: `manual failover: to ${cand.name}, i am ${ctx.name}`}

@@ -103,10 +103,36 @@ describe('quorum commit: is a failover possible (patroni/ha.py is_failover_possi
 })
 
 describe('quorum commit: manual failover without a leader', () => {
-  test('a switchover candidate outside the voters promotes (votes, not /sync membership, prove a node)', () => {
-    const v = view({voters: 'node2,node3', quorum: 1, failover: {leader: 'node1', candidate: 'node4'}})
-    assert.equal(manualFailoverNoLeader(ctx({name: 'node4', view: v, pg: pgReplica(), config: QUORUM, peers: {}})).answer, 'yes')
-    assert.equal(manualFailoverNoLeader(ctx({name: 'node4', view: v, pg: pgReplica(), config: SYNC_ON, peers: {}})).answer, 'no')
+  test('a switchover candidate whose leader is gone proves itself as in the race (stricter than Patroni)', () => {
+    const v = view({voters: 'node2,node3', quorum: 1, failover: {leader: 'node1', candidate: 'node2'}})
+    const pg = pgReplica({walPosition: 100 * MB})
+    // a voter with a vote from node3 promotes
+    assert.equal(manualFailoverNoLeader(ctx({name: 'node2', view: v, pg, config: QUORUM, peers: {node3: peer()}})).answer, 'yes')
+    // without a vote, or with a voter ahead, it waits
+    const alone = manualFailoverNoLeader(ctx({name: 'node2', view: v, pg, config: QUORUM, peers: {node3: peer({reachable: false})}}))
+    assert.equal(alone.answer, 'no')
+    assert.match(alone.reason, /switchover candidate node2 waits: quorum commit: 0 quorum vote/)
+    assert.equal(manualFailoverNoLeader(ctx({name: 'node2', view: v, pg, config: QUORUM, peers: {node3: peer({walPosition: 101 * MB})}})).answer, 'no')
+    // outside the /sync members (as the simulator found: /sync had no voter left) it never promotes
+    const out = view({voters: '', quorum: 0, failover: {leader: 'node1', candidate: 'node4'}})
+    const r = manualFailoverNoLeader(ctx({name: 'node4', view: out, pg, config: QUORUM, peers: {node2: peer(), node3: peer()}}))
+    assert.equal(r.answer, 'no')
+    assert.match(r.reason, /not a \/sync member \(node1\)/)
+  })
+
+  test('the others wait for a switchover candidate only while it can promote', () => {
+    const pg = pgReplica({walPosition: 100 * MB})
+    const member = view({voters: 'node2,node3', quorum: 1, failover: {leader: 'node1', candidate: 'node2'}})
+    const wait = manualFailoverNoLeader(ctx({name: 'node3', view: member, pg, config: QUORUM, peers: {node2: peer()}}))
+    assert.equal(wait.answer, 'no')
+    assert.match(wait.reason, /manual failover: to node2, i am node3/)
+    // the candidate is behind me: I race (and win with node2's vote)
+    const behind = manualFailoverNoLeader(ctx({name: 'node3', view: member, pg, config: QUORUM, peers: {node2: peer({walPosition: 99 * MB})}}))
+    assert.equal(behind.answer, 'yes', behind.reason)
+    // the candidate is not a member: the members race
+    const outside = view({voters: 'node2,node3', quorum: 1, failover: {leader: 'node1', candidate: 'node4'}})
+    const race = manualFailoverNoLeader(ctx({name: 'node3', view: outside, pg, config: QUORUM, peers: {node2: peer(), node4: peer()}}))
+    assert.equal(race.answer, 'yes', race.reason)
   })
 
   test('others wait for a healthy candidate; when it is unhealthy, a non-voter may race too', () => {
