@@ -1,6 +1,6 @@
 import {pathToFileURL} from 'node:url'
-import {spawn, type ChildProcess} from 'node:child_process'
-import {createWriteStream, readdirSync, readFileSync, rmSync, type WriteStream} from 'node:fs'
+import {execFileSync, spawn, type ChildProcess} from 'node:child_process'
+import {createWriteStream, existsSync, readdirSync, readFileSync, rmSync, type WriteStream} from 'node:fs'
 import {request} from 'node:http'
 import {join, resolve} from 'node:path'
 import {stringify} from 'yaml'
@@ -40,6 +40,45 @@ export function hactlCommand(configPath: string): [string, string[]] {
 export const PATRONICTL_BIN = process.env.HACTL_TEST_PATRONICTL ?? '/usr/bin/patronictl'
 
 /**
+ * Which Patroni runs the `patroni` members and which patronictl a cluster's patronictl() runs:
+ * 3 = Debian 12's 3.0.2 (/usr/bin), 4 = Debian 13's 4.0.x that scripts/patroni4.sh unpacks under
+ * /opt/hactl-test/patroni-4 (HACTL_TEST_PATRONI4_DIR).
+ */
+export type PatroniGeneration = 3 | 4
+export const PATRONI4_DIR = process.env.HACTL_TEST_PATRONI4_DIR ?? '/opt/hactl-test/patroni-4'
+
+const versions = new Map<string, string>()
+/**
+ * The executables of one generation, checked once per process: a missing or wrong Patroni fails
+ * the test run with what to do (never a silent skip).
+ */
+export function patroniBins(gen: PatroniGeneration): {patroni: string; patronictl: string; version: string} {
+  const patroni = gen === 4 ? join(PATRONI4_DIR, 'bin', 'patroni') : PATRONI_BIN
+  const patronictl = gen === 4 ? join(PATRONI4_DIR, 'bin', 'patronictl') : PATRONICTL_BIN
+  let version = versions.get(patroni)
+  if (version === undefined) {
+    const fix = gen === 4 ? 'run scripts/setup.sh (scripts/patroni4.sh) as root' : 'run scripts/setup.sh (apt-get install patroni)'
+    if (!existsSync(patroni) || !existsSync(patronictl)) throw new Error(`Patroni ${gen} is missing (${patroni}, ${patronictl}): ${fix}`)
+    let out: string
+    try {
+      out = execFileSync(patroni, ['--version'], {encoding: 'utf8', timeout: 30_000}).trim()
+    } catch (e) {
+      throw new Error(`${patroni} --version failed: ${(e as Error).message}; ${fix}`)
+    }
+    const m = /^patroni (\d+)\.(\d+)\.(\d+)$/.exec(out)
+    if (!m || Number(m[1]) !== gen) throw new Error(`${patroni} --version says ${JSON.stringify(out)}, expected Patroni ${gen}.x; ${fix}`)
+    version = `${m[1]}.${m[2]}.${m[3]}`
+    versions.set(patroni, version)
+  }
+  return {patroni, patronictl, version}
+}
+
+/** A primary's role word on GET /patroni and in member keys: `master` up to 3.x, `primary` from 4. */
+export function isPrimaryRole(role: unknown): boolean {
+  return role === 'master' || role === 'primary'
+}
+
+/**
  * Throwaway credentials of the test clusters. They are not secret, but fixtures and logs are still
  * checked for them so that a leak of real secrets through the same path would be noticed.
  */
@@ -56,6 +95,8 @@ export interface PatroniClusterOptions {
   /** DCS namespace; Patroni's default is /service/. */
   namespace?: string
   nodes?: number
+  /** Patroni generation of the `patroni` members and of patronictl(); default 3 (Debian 12's 3.0.2). */
+  generation?: PatroniGeneration
   /**
    * Agent per member: one for all, or by member name (a mixed cluster). Default patroni. hactl
    * raises ttl < 20 to 20 (Patroni >= 3.1 does too), so clusters with a hactl member default to
@@ -127,6 +168,7 @@ export class PatroniNode {
     readonly apiPort: number,
     readonly pgPort: number,
     readonly impl: AgentImpl = 'patroni',
+    readonly patroniBin: string = PATRONI_BIN,
   ) {}
 
   get configPath(): string {
@@ -170,7 +212,7 @@ export class PatroniNode {
   spawn(home: string): void {
     if (this.running) throw new Error(`patroni ${this.name} is already running (pid ${this.proc?.pid})`)
     this.logFile ??= createWriteStream(this.logPath, {flags: 'a'})
-    const [cmd, args] = this.impl === 'hactl' ? hactlCommand(this.configPath) : [PATRONI_BIN, [this.configPath]]
+    const [cmd, args] = this.impl === 'hactl' ? hactlCommand(this.configPath) : [this.patroniBin, [this.configPath]]
     const proc = spawn(cmd, args, {
       ...asUser(home, {PATH: `${join(REPO, 'node_modules', '.bin')}:${process.env.PATH}`}),
       cwd: this.dir,
@@ -183,7 +225,7 @@ export class PatroniNode {
     }
     proc.stdout!.on('data', keep)
     proc.stderr!.on('data', keep)
-    proc.on('error', (e) => keep(Buffer.from(`[harness] spawn ${PATRONI_BIN} failed: ${e.message}\n`)))
+    proc.on('error', (e) => keep(Buffer.from(`[harness] spawn ${this.impl === 'hactl' ? 'hactl' : this.patroniBin} failed: ${e.message}\n`)))
     proc.on('exit', (code, signal) => keep(Buffer.from(`[harness] patroni ${this.name} exited: code=${code} signal=${signal}\n`)))
   }
 
@@ -283,6 +325,7 @@ export class PatroniCluster {
   readonly retryTimeout: number
   readonly scope: string
   readonly namespace: string
+  readonly generation: PatroniGeneration
   private destroyed = false
 
   private constructor(
@@ -292,7 +335,9 @@ export class PatroniCluster {
   ) {
     this.scope = opts.scope ?? `hactl-${Math.random().toString(36).slice(2, 8)}`
     this.namespace = opts.namespace ?? '/service/'
-    this.ttl = opts.ttl ?? (usesHactl(opts) ? 20 : 10)
+    this.generation = opts.generation ?? 3
+    // Patroni >= 3.1 raises ttl < 20 to 20, and so does hactl.
+    this.ttl = opts.ttl ?? (usesHactl(opts) || this.generation >= 4 ? 20 : 10)
     this.loopWait = opts.loopWait ?? 2
     this.retryTimeout = opts.retryTimeout ?? 4
   }
@@ -308,7 +353,13 @@ export class PatroniCluster {
     return join(this.root, 'home')
   }
 
+  /** patroni and patronictl of this cluster's generation, checked. */
+  get bins(): {patroni: string; patronictl: string; version: string} {
+    return patroniBins(this.generation)
+  }
+
   static async start(opts: PatroniClusterOptions): Promise<PatroniCluster> {
+    const bins = patroniBins(opts.generation ?? 3)
     const c = new PatroniCluster(opts.etcd, ownedTempDir('hactl-patroni-'), opts)
     liveClusters.add(c)
     installExitHook()
@@ -330,7 +381,7 @@ export class PatroniCluster {
       for (let i = 1; i <= count; i++) {
         const name = `${prefix}${i}`
         const impl = typeof opts.impl === 'object' ? (opts.impl[name] ?? 'patroni') : (opts.impl ?? 'patroni')
-        const node = new PatroniNode(name, ownedDir(join(c.root, name)), await port(), await port(), impl)
+        const node = new PatroniNode(name, ownedDir(join(c.root, name)), await port(), await port(), impl, bins.patroni)
         ownedDir(node.socketDir)
         writeOwnedFile(node.configPath, stringify(c.config(node)))
         c.nodes.push(node)
@@ -444,7 +495,7 @@ export class PatroniCluster {
       if (!name || name === not) return undefined
       const node = this.nodes.find((n) => n.name === name)
       const s = await node?.status()
-      return s && s.role === 'master' && s.state === 'running' && !s.cluster_unlocked ? name : undefined
+      return s && isPrimaryRole(s.role) && s.state === 'running' && !s.cluster_unlocked ? name : undefined
     }, timeoutMs)
   }
 
@@ -465,7 +516,7 @@ export class PatroniCluster {
   async streamingReplicas(): Promise<string[]> {
     const leader = await this.leaderName()
     const ls = leader ? await this.nodes.find((x) => x.name === leader)?.status() : undefined
-    if (!ls || ls.role !== 'master') return []
+    if (!ls || !isPrimaryRole(ls.role)) return []
     const streaming = new Set<string>(
       (ls.replication ?? []).filter((r: any) => r.state === 'streaming').map((r: any) => r.application_name),
     )
@@ -531,7 +582,7 @@ export class PatroniCluster {
     {node, input, timeoutMs = 60_000, env = {}}: {node?: string; input?: string; timeoutMs?: number; env?: Record<string, string>} = {},
   ): Promise<CommandResult> {
     const n = node ? this.node(node) : this.nodes[0]!
-    return runCommand(PATRONICTL_BIN, ['-c', n.configPath, ...args], {
+    return runCommand(this.bins.patronictl, ['-c', n.configPath, ...args], {
       ...asUser(this.home, {EDITOR: 'false', PAGER: 'cat', ...env}),
       cwd: this.home,
       input,
