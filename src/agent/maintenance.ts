@@ -8,6 +8,7 @@
  */
 import {getMember} from '../core/cluster'
 import {enforceHotStandbyFeedback, type IgnoreSlot, type PlannedSlot, slotCleanup, type SlotPlanInput, slotPlan, type SlotRole} from '../core/slots'
+import {formatLsn} from '../core/lsn'
 import {isStandbyClusterConfig} from '../core/standby'
 import {isHactlError} from '../errors'
 import type {SlotRow} from '../ports/postgres'
@@ -208,7 +209,7 @@ function copyLogicalSlots(x: AgentContext, names: string[]): void {
       return
     }
     const plan = slotPlan({...slotPlanInput(x, 'replica')!}).slots
-    const copy = slots.filter((r) => {
+    let copy = slots.filter((r) => {
       const want = plan[r.slotName]
       if (!want || want.type !== 'logical' || r.slotType !== 'logical' || want.database !== r.database || want.plugin !== r.plugin) {
         log.warning(`will not copy the logical slot ${r.slotName} due to the configuration mismatch: the primary has database ${r.database}, plugin ${r.plugin}`)
@@ -221,6 +222,15 @@ function copyLogicalSlots(x: AgentContext, names: string[]): void {
         return false
       }
       return true
+    })
+    // A copy is only usable if this replica still has the WAL the slot needs (Patroni copies it
+    // anyway and then fails to advance it): wait until the slot has moved on, on the primary,
+    // past this replica's last restartpoint.
+    const redo = copy.length ? (await pg.controldata().catch(() => undefined))?.redoLsn : undefined
+    copy = copy.filter((r) => {
+      if (redo === undefined || r.restartLsn === null || r.restartLsn >= redo) return true
+      log.info(`not copying the logical slot ${r.slotName} yet: on the primary it needs WAL from ${formatLsn(r.restartLsn)}, older than this replica keeps (${formatLsn(redo)}); it is copied once its consumer moved it on`)
+      return false
     })
     if (!copy.length) return
     log.info(`copying logical slots ${copy.map((r) => r.slotName).join(', ')} from the primary: restarting PostgreSQL`)

@@ -235,6 +235,8 @@ export interface RemoteSlotState {
   database: string
   plugin: string | null
   confirmedFlushLsn: number | null
+  /** The oldest WAL the slot needs: a replica must still have it for the copy to work. */
+  restartLsn: number | null
   /** pg_replslot/<name>/state as the primary has it. */
   state: Buffer
 }

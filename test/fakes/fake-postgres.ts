@@ -602,6 +602,7 @@ export class FakePostgres implements PostgresControl {
         database: s.logical!.database,
         plugin: s.logical!.plugin,
         confirmedFlushLsn: s.restartLsn,
+        restartLsn: s.restartLsn,
         state: Buffer.from(JSON.stringify({restartLsn: s.restartLsn, ...s.logical})),
       }))
   }

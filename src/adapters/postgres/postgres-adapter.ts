@@ -773,7 +773,7 @@ export class PostgresAdapter implements PostgresControl {
     if (names.length === 0) return []
     return withClient(conn, {}, 'reading logical slots on the primary', async (c) => {
       const r = await c.query(
-        `SELECT slot_name::text, slot_type, datname::text AS database, plugin::text, confirmed_flush_lsn::text,
+        `SELECT slot_name::text, slot_type, datname::text AS database, plugin::text, confirmed_flush_lsn::text, restart_lsn::text,
           pg_catalog.pg_read_binary_file('pg_replslot/' || slot_name || '/state') AS state
         FROM pg_catalog.pg_get_replication_slots() JOIN pg_catalog.pg_database ON datoid = oid
         WHERE NOT pg_catalog.pg_is_in_recovery() AND slot_name = ANY($1)`,
@@ -785,6 +785,7 @@ export class PostgresAdapter implements PostgresControl {
         database: String(y.database),
         plugin: (y.plugin as string | null) ?? null,
         confirmedFlushLsn: typeof y.confirmed_flush_lsn === 'string' ? (parseLsn(y.confirmed_flush_lsn) ?? null) : null,
+        restartLsn: typeof y.restart_lsn === 'string' ? (parseLsn(y.restart_lsn) ?? null) : null,
         state: y.state as Buffer,
       }))
     })

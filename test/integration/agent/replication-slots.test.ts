@@ -2,8 +2,8 @@
  * Replication slots as Patroni 4 keeps them, on four hactl agents (real etcd, real PostgreSQL 15;
  * patroni/postgresql/slots.py SlotsHandler, patroni/dcs/__init__.py Cluster.get_replication_slots;
  * features/permanent_slots.feature, cascading_replication.feature, nostream_node.feature):
- * - a permanent logical slot `cdc` (test_decoding, wal_level logical from bootstrap.dcs) is
- *   created on the primary, copied to the replica that can take over (state file read from the
+ * - a permanent logical slot `cdc` (test_decoding, wal_level logical from bootstrap.dcs, the slot
+ *   added with PATCH /config) is created on the primary, copied to the replica that can take over (state file read from the
  *   primary, PostgreSQL restarted) and advanced there to the position the leader publishes in
  *   `/status`; hot_standby_feedback is forced on there;
  * - a consumer reads changes; after a switchover and after a failover (agent and postmaster of
@@ -125,7 +125,6 @@ before(async () => {
           min_wal_size: '32MB',
         },
       },
-      slots: {cdc: {type: 'logical', database: 'postgres', plugin: 'test_decoding'}},
     },
     tags: {s3: {replicatefrom: 's2', nofailover: true}, s4: {nostream: true, nofailover: true}},
   })
@@ -140,6 +139,9 @@ before(async () => {
     assert.equal(r.status, 200, r.body)
     await waitFor('s1 writable leader', async () => ((await cluster.leaderName()) === 's1' && (await writable(cluster.node('s1')))) || undefined, {timeoutMs: 60_000, intervalMs: 300})
   }
+  // The permanent slot arrives through the dynamic configuration, as an operator adds it.
+  const r = await cluster.node('s1').api('PATCH', '/config', {slots: {cdc: {type: 'logical', database: 'postgres', plugin: 'test_decoding'}}})
+  assert.equal(r.status, 200, r.body)
 })
 
 after(async () => {
