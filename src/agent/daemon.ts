@@ -19,9 +19,11 @@ import type {Files} from '../ports/files'
 import type {Peers} from '../ports/peers'
 import type {PostgresControl} from '../ports/postgres'
 import type {Watchdogs} from '../ports/watchdog'
+import {NOTIFY_SOCKET_ENV, noServiceManager, type ServiceManager} from '../ports/service-manager'
 import {errText, HaLoop} from './ha-loop'
 import {createRestActions} from './rest-actions'
 import {runCycles, shutdownAgent} from './runtime'
+import {AgentSignals} from './signals'
 import {logSettings, timingOf} from './settings'
 import {snapshot} from './snapshot'
 
@@ -40,21 +42,34 @@ export interface AgentPorts {
   files: Files
   /** The watchdog devices (docs/ha-rules.md#watchdog). */
   watchdogs: Watchdogs
+  /** systemd's notify socket, when the unit is Type=notify; none by default. */
+  createServiceManager?(log: Logger): ServiceManager
 }
 
 export async function runAgent(
   ports: AgentPorts,
   configPath: string | undefined,
   env: NodeJS.ProcessEnv = process.env,
-  opts: {strict?: boolean} = {},
+  opts: {strict?: boolean; signals?: AgentSignals} = {},
 ): Promise<number> {
   const strict = opts.strict === true
+  // Normally installed by the caller before the configuration is even read (agent-main.ts).
+  const signals = opts.signals ?? new AgentSignals()
+  try {
+    return await runAgentWith(ports, configPath, env, strict, signals)
+  } finally {
+    signals.dispose()
+  }
+}
+
+async function runAgentWith(ports: AgentPorts, configPath: string | undefined, env: NodeJS.ProcessEnv, strict: boolean, signals: AgentSignals): Promise<number> {
   const {config, warnings} = loadConfig(configPath, env, {strict})
   const log = Logger.fromSettings(logSettings(config))
   for (const w of warnings) log.warning(`configuration: ${describeIssue(w)}`)
   const {clock, peers} = ports
   const boot = config.bootstrap?.dcs
   const timing = timingOf(boot ?? {ttl: 30, loop_wait: 10, retry_timeout: 10})
+  const service = ports.createServiceManager?.(log) ?? noServiceManager
   const dcs = ports.createDcs(config, timing, log, clock)
   if (await anotherNodeRunsAs(config.name, dcs, log, peers)) {
     log.critical(`Can't start; there is already a node named '${config.name}' running`)
@@ -73,8 +88,9 @@ export async function runAgent(
     }
     stopper.abort()
   }
-  // Programs the agent runs get its own environment, as Patroni's do.
-  const childEnv = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string'))
+  // Programs the agent runs get its own environment, as Patroni's do, except systemd's notify
+  // socket: a callback (or a PostgreSQL it starts) must not tell systemd it is ready or stopping.
+  const childEnv = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string' && e[0] !== NOTIFY_SOCKET_ENV))
   const loop = new HaLoop({config, dcs, pg, clock, log, peers, requestExit, processes: ports.processes, childEnv, files: ports.files, strict, watchdogs: ports.watchdogs})
   if (loop.watchdog.requiredButUnsupported) {
     // Patroni exits at start-up here (patroni/watchdog/base.py Watchdog.__init__).
@@ -90,11 +106,23 @@ export async function runAgent(
     readCluster: () => dcs.loadCluster({fresh: true}),
   }
   let api: RestApi | undefined
+  let ready = false
   /**
    * SIGHUP and POST /reload: read the configuration again; a broken file is reported and the
    * running configuration stays (nothing half-applied). Logger, REST API and PostgreSQL follow.
+   * Once the agent told systemd it is ready, a reload is framed by RELOADING=1 and READY=1 (as
+   * Patroni's sighup_handler and run loop do).
    */
   async function reload(): Promise<void> {
+    const notify = ready
+    if (notify) service.reloading()
+    try {
+      await reloadConfig()
+    } finally {
+      if (notify) service.ready()
+    }
+  }
+  async function reloadConfig(): Promise<void> {
     let next: ReturnType<typeof loadConfig>
     try {
       next = loadConfig(configPath, env, {strict})
@@ -123,23 +151,44 @@ export async function runAgent(
     log.close()
     return 1
   }
-  const onSignal = () => requestExit(0)
-  process.on('SIGTERM', onSignal)
-  process.on('SIGINT', onSignal)
-  const onHup = () => void reload().catch((e) => log.error(`reload failed: ${errText(e)}`))
-  process.on('SIGHUP', onHup)
+  let stopping = false
+  // A SIGHUP that came before this point is applied now; one during the shutdown is ignored.
+  signals.attach({
+    exit: () => requestExit(0),
+    reload: () => {
+      if (!stopping) void reload().catch((e) => log.error(`reload failed: ${errText(e)}`))
+    },
+  })
 
   const runtime = {loop, dcs, pg, clock, log}
+  let cycles = 0
   try {
-    await runCycles(runtime, stopper.signal, (ms) => (nextRunMs = ms))
+    await runCycles(
+      runtime,
+      stopper.signal,
+      (ms) => (nextRunMs = ms),
+      () => {
+        // The REST API serves and the first HA cycle ran: systemd may start what depends on us.
+        if (cycles++ === 0 && !stopper.signal.aborted) {
+          ready = true
+          service.ready()
+        }
+      },
+    )
   } finally {
-    process.off('SIGTERM', onSignal)
-    process.off('SIGINT', onSignal)
-    process.off('SIGHUP', onHup)
+    stopping = true
+    service.stopping()
     log.info('shutting down')
-    await shutdownAgent(runtime, exitCause)
+    if (cycles > 0) await shutdownAgent(runtime, exitCause)
+    else {
+      // Stopped before the first cycle decided anything: like Patroni stopped in its
+      // constructor, PostgreSQL is left as it is, and with it any leader key (it expires).
+      log.info('stopped before the first HA cycle: PostgreSQL is left as it is')
+      await pg.close().catch(() => {})
+    }
     await api.close().catch(() => {})
     await dcs.close().catch(() => {})
+    await service.flush(6000)
     log.close()
   }
   return exitCode ?? 0

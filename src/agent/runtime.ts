@@ -20,8 +20,11 @@ export interface RuntimeDeps {
   log: Logger
 }
 
-/** Runs HA cycles until `stop` aborts. `onNextRun` gets the wall-clock time of the next cycle. */
-export async function runCycles(d: RuntimeDeps, stop: AbortSignal, onNextRun: (ms: number) => void = () => {}): Promise<void> {
+/**
+ * Runs HA cycles until `stop` aborts. `onNextRun` gets the wall-clock time of the next cycle;
+ * `onCycle` is called after every cycle, failed or not, even when `stop` aborted during it.
+ */
+export async function runCycles(d: RuntimeDeps, stop: AbortSignal, onNextRun: (ms: number) => void = () => {}, onCycle: () => void = () => {}): Promise<void> {
   const {loop, dcs, clock, log} = d
   while (!stop.aborted) {
     const started = clock.monotonic()
@@ -30,6 +33,7 @@ export async function runCycles(d: RuntimeDeps, stop: AbortSignal, onNextRun: (m
     } catch (e) {
       log.error(`HA cycle failed: ${errText(e)}`)
     }
+    onCycle()
     if (stop.aborted) break
     const waitMs = Math.max(0, loop.dynamic.loop_wait * 1000 - (clock.monotonic() - started))
     onNextRun(clock.now() + waitMs)

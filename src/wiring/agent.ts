@@ -13,7 +13,9 @@ import {httpPeers} from '../adapters/http/peers'
 import {PostgresAdapter} from '../adapters/postgres'
 import {linuxWatchdogs} from '../adapters/watchdog/linux'
 import {NodeProcessRunner} from '../adapters/process'
+import {sdNotifyServiceManager} from '../adapters/systemd/sd-notify'
 import {runAgent as runAgentOn, type AgentPorts} from '../agent/daemon'
+import type {AgentSignals} from '../agent/signals'
 import {localConn, localReplicationConn} from '../agent/settings'
 import type {LocalConfig} from '../config/load'
 import {HactlError} from '../errors'
@@ -69,10 +71,19 @@ export function createPostgres(config: LocalConfig, log: Logger): PostgresAdapte
 
 /** The real ports of the agent: system clock, HTTP peers, etcd v3, PostgreSQL through its tools, the Linux watchdog. */
 export function agentPorts(): AgentPorts {
-  return {clock: systemClock, peers: httpPeers, createDcs, createPostgres, processes: new NodeProcessRunner(), files: nodeFiles, watchdogs: linuxWatchdogs()}
+  return {
+    clock: systemClock,
+    peers: httpPeers,
+    createDcs,
+    createPostgres,
+    processes: new NodeProcessRunner(),
+    files: nodeFiles,
+    watchdogs: linuxWatchdogs(),
+    createServiceManager: (log) => sdNotifyServiceManager({env: process.env, warn: (m) => log.warning(m)}),
+  }
 }
 
 /** `hactl agent [CONFIG]`: runs the agent on the real ports until SIGTERM/SIGINT; the exit code. */
-export function runAgent(configPath: string | undefined, env: NodeJS.ProcessEnv = process.env, opts: {strict?: boolean} = {}): Promise<number> {
+export function runAgent(configPath: string | undefined, env: NodeJS.ProcessEnv = process.env, opts: {strict?: boolean; signals?: AgentSignals} = {}): Promise<number> {
   return runAgentOn(agentPorts(), configPath, env, opts)
 }

@@ -180,11 +180,13 @@ test('the units keep PostgreSQL alive across agent restarts and give the VIP man
   const unit = (n: string) => readFileSync(join(dir, 'lib/systemd/system', n), 'utf8')
   for (const n of ['hactl.service', 'hactl@.service']) {
     const u = unit(n)
-    for (const line of ['Type=simple', 'KillMode=process', 'Restart=on-failure', 'User=postgres', 'TimeoutStopSec=120']) assert.match(u, new RegExp(`^${line}$`, 'm'), `${n}: ${line}`)
+    for (const line of ['Type=notify', 'NotifyAccess=all', 'ExecReload=/bin/kill -s HUP $MAINPID', 'KillMode=process', 'Restart=on-failure', 'User=postgres', 'TimeoutStopSec=120'])
+      assert.match(u, new RegExp(`^${line.replace(/\$/g, '\\$')}$`, 'm'), `${n}: ${line}`)
     assert.doesNotMatch(u, /^(PrivateTmp|NoNewPrivileges|ProtectSystem=strict|MemoryDenyWriteExecute)/m, `${n}: no sandbox that breaks PostgreSQL or callbacks`)
   }
   assert.match(unit('hactl@.service'), /^ExecStart=\/usr\/bin\/hactl agent \/etc\/patroni\/%i\.yml$/m)
   const vip = unit('hactl-vip@.service')
+  assert.match(vip, /^Type=simple$/m)
   assert.match(vip, /^EnvironmentFile=\/etc\/patroni\/%i\.vip$/m)
   assert.match(vip, /^AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW$/m)
   assert.match(vip, /^CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW$/m)
