@@ -6,6 +6,7 @@
  */
 import type {ProcessRunner} from '../ports/process-runner'
 import type {Logger} from '../log/logger'
+import {wireRoleName, type PrimaryRoleName} from '../core/role-name'
 
 export type CallbackAction = 'on_start' | 'on_stop' | 'on_restart' | 'on_reload' | 'on_role_change'
 
@@ -61,6 +62,8 @@ export class Callbacks {
       runner: Pick<ProcessRunner, 'run'>
       /** The callback's environment (the agent's own, as Patroni passes it). */
       env: () => Record<string, string>
+      /** How the cluster spells a primary (core/role-name.ts); `master` when not given. */
+      primaryRoleName?: () => PrimaryRoleName
     },
   ) {}
 
@@ -73,7 +76,7 @@ export class Callbacks {
       this.d.log.warning(`postgresql.callbacks.${action}: cannot split the command line (unbalanced quotes?): not run`)
       return false
     }
-    const wire = role === 'primary' || role === 'promoted' ? 'master' : role
+    const wire = wireRoleName(role, this.d.primaryRoleName?.() ?? 'master')
     const ac = new AbortController()
     if (action === 'on_reload') {
       this.reload?.abort()

@@ -22,6 +22,7 @@ import {hostPortOf} from './helpers'
 import {initialState, type AgentState} from './state'
 import {TaskSlot} from './task-slot'
 import {WatchdogControl, watchdogSettings} from './watchdog'
+import {clusterPrimaryRoleName} from '../core/role-name'
 
 /** The ports and the configuration the agent is started with. */
 export interface AgentPorts {
@@ -80,7 +81,7 @@ export function createAgentContext(d: AgentPorts): AgentContext {
     childEnv: d.childEnv,
     files: d.files,
     strict: d.strict === true,
-    callbacks: new Callbacks({commands: () => x.config.postgresql.callbacks as never, scope: () => x.config.scope, log: d.log, runner: d.processes, env: () => d.childEnv}),
+    callbacks: new Callbacks({commands: () => x.config.postgresql.callbacks as never, scope: () => x.config.scope, log: d.log, runner: d.processes, env: () => d.childEnv, primaryRoleName: () => clusterPrimaryRoleName(x.state.lastCluster)}),
     state,
     watchdog: new WatchdogControl(d.watchdogs ?? {device: () => null}, d.log, watchdogSettings(d.config, state.dynamic)),
   }

@@ -4,6 +4,7 @@
  */
 import {PATRONI_COMPAT_VERSION} from '../build-info'
 import type {MemberData} from '../core/cluster'
+import {clusterPrimaryRoleName} from '../core/role-name'
 import {publishedTags} from '../core/tags'
 import type {AgentContext} from './context'
 import {hostPortText} from './helpers'
@@ -23,13 +24,16 @@ export function memberState(state: AgentState, task: TaskInfo | undefined): stri
   return 'stopped'
 }
 
-/** The member `role` as Patroni 3.x writes it (`master` for a primary). */
+/**
+ * The member `role` as the cluster reads it: a primary is `primary` once every member reads that
+ * spelling (Patroni >= 3.1, hactl), `master` while an older member is present (core/role-name.ts).
+ */
 export function publishedRole(state: AgentState): string {
   const pg = state.lastPg
   let role: string = state.memory.role
   if (pg?.inRecovery === false) role = 'primary'
   else if (pg?.inRecovery === true && role === 'primary') role = 'replica'
-  return role === 'primary' ? 'master' : role
+  return role === 'primary' ? clusterPrimaryRoleName(state.lastCluster) : role
 }
 
 export function memberData(x: AgentContext): MemberData {

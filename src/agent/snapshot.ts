@@ -7,6 +7,7 @@ import type {NodeSnapshot, PostgresStatus} from '../api/types'
 import type {HaLoop} from './ha-loop'
 import {memberState, publishedRole} from './publish'
 import {leaseValid} from './state'
+import {clusterPrimaryRoleName} from '../core/role-name'
 
 export async function snapshot(loop: HaLoop, name: string, scope: string, nextRunMs: number, dcsLastSeen: number, tags: Record<string, unknown>, now: number): Promise<NodeSnapshot> {
   const st = loop.state
@@ -38,6 +39,7 @@ export async function snapshot(loop: HaLoop, name: string, scope: string, nextRu
     scope,
     state: memberState(st, task),
     role: role === 'master' ? 'primary' : (role as NodeSnapshot['role']),
+    primaryRoleName: clusterPrimaryRoleName(st.lastCluster),
     postgres,
     sysid: st.sysid,
     cluster: st.lastCluster,

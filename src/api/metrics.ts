@@ -50,7 +50,10 @@ export function renderMetrics(s: NodeSnapshot, doc: StatusDocument, patroniVersi
     {name: 'patroni_version', type: 'gauge', help: 'Patroni version without periods, two digits per part.', value: paddedVersion(patroniVersion)},
     {name: 'patroni_postgres_running', type: 'gauge', help: '1 if PostgreSQL is running, else 0.', value: b(doc.state === 'running')},
     {name: 'patroni_postmaster_start_time', type: 'gauge', help: 'Epoch seconds when the postmaster started, 0 if unknown.', value: epoch(doc.postmaster_start_time)},
-    {name: 'patroni_master', type: 'gauge', help: '1 if this node is the primary, else 0 (legacy name).', value: b(isPrimary)},
+    // Patroni 4 no longer reports the legacy name: kept while the cluster still speaks `master`.
+    ...(s.primaryRoleName === 'primary'
+      ? []
+      : [{name: 'patroni_master', type: 'gauge' as const, help: '1 if this node is the primary, else 0 (legacy name).', value: b(isPrimary)}]),
     {name: 'patroni_primary', type: 'gauge', help: '1 if this node is the primary, else 0.', value: b(isPrimary)},
     {name: 'patroni_xlog_location', type: 'counter', help: 'WAL flush position of the primary in bytes, 0 on other nodes.', value: xlog.location ?? 0},
     {name: 'patroni_standby_leader', type: 'gauge', help: '1 if this node is the standby leader, else 0.', value: b(doc.role === 'standby_leader')},

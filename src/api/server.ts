@@ -19,7 +19,7 @@ import * as http from 'node:http'
 import * as https from 'node:https'
 import type {AddressInfo, Socket} from 'node:net'
 import type {TLSSocket} from 'node:tls'
-import {PATRONI_COMPAT_VERSION, VERSION} from '../build-info'
+import {COMMIT, PATRONI_COMPAT_VERSION, VERSION} from '../build-info'
 import {errorMessage, HactlError} from '../errors'
 import {AddressSet, basicAuthKey, checkBasicAuth, normalizeAddress, parseAllowlistEntry} from './auth'
 import {clusterJson, configJson, historyJson} from './cluster'
@@ -233,9 +233,15 @@ class Server implements RestApi {
   private closed = false
 
   constructor(private readonly o: StartRestApiOptions) {
-    this.statusOpts = {patroniVersion: o.patroniVersion ?? PATRONI_COMPAT_VERSION, primaryRoleName: o.primaryRoleName ?? 'master'}
+    this.statusOpts = {patroniVersion: o.patroniVersion ?? PATRONI_COMPAT_VERSION, primaryRoleName: o.primaryRoleName ?? 'master', hactl: {version: VERSION, commit: COMMIT}}
     this.now = o.now ?? Date.now
     this.maxBody = o.maxBodyBytes ?? 1024 * 1024
+  }
+
+  /** The status options for one snapshot: the role spelling the cluster reads, unless fixed by the caller. */
+  private statusFor(snap: NodeSnapshot): StatusOptions {
+    const name = this.o.primaryRoleName ?? snap.primaryRoleName
+    return name && name !== this.statusOpts.primaryRoleName ? {...this.statusOpts, primaryRoleName: name} : this.statusOpts
   }
 
   get address(): RestApi['address'] {
@@ -385,7 +391,7 @@ class Server implements RestApi {
     } catch (e) {
       return this.unavailable(res, e, statusOnly)
     }
-    const doc = buildStatusDocument(snap, this.statusOpts)
+    const doc = buildStatusDocument(snap, this.statusFor(snap))
     const status = healthStatus(target.path, snap, doc, filters.value)
     // HAProxy's OPTIONS/HEAD checks read the status line and nothing more.
     if (statusOnly) return this.sendStatusOnly(res, status)
@@ -429,9 +435,9 @@ class Server implements RestApi {
     }
     switch (seg) {
       case 'patroni':
-        return this.sendJson(res, 200, buildStatusDocument(snap, this.statusOpts))
+        return this.sendJson(res, 200, buildStatusDocument(snap, this.statusFor(snap)))
       case 'metrics':
-        return this.send(res, 200, renderMetrics(snap, buildStatusDocument(snap, this.statusOpts), this.statusOpts.patroniVersion), 'text/plain')
+        return this.send(res, 200, renderMetrics(snap, buildStatusDocument(snap, this.statusFor(snap)), this.statusOpts.patroniVersion), 'text/plain')
       case 'failsafe':
         if (snap.globalConfig.failsafe_mode && snap.cluster?.failsafe) return this.sendJson(res, 200, snap.cluster.failsafe)
         return this.sendError(res, 502)

@@ -13,9 +13,9 @@ import {isUnlocked, syncMatches} from '../core/cluster'
 import type {NodeRole, NodeSnapshot, ReplicationRow} from './types'
 
 /**
- * How a primary's `role` is spelled. 3.x (whose version hactl reports) writes `master`, 4.x
- * `primary`; peers of every version decide "is primary" from `xlog.location`, and health codes
- * accept both, so the choice only matters to third-party scripts matching text.
+ * How a primary's `role` is spelled. 3.x writes `master`, 4.x `primary`; hactl follows the cluster
+ * (core/role-name.ts, through NodeSnapshot.primaryRoleName). Peers of every version decide "is
+ * primary" from `xlog.location` or accept both words, and so do the health codes.
  */
 export type PrimaryRoleName = 'master' | 'primary'
 
@@ -23,6 +23,12 @@ export interface StatusOptions {
   /** Patroni version reported in `patroni.version` (build-info PATRONI_COMPAT_VERSION). */
   patroniVersion: string
   primaryRoleName: PrimaryRoleName
+  /**
+   * hactl's own version, reported beside the Patroni version it speaks as a top-level `hactl`
+   * object (Patroni peers and patronictl read only the keys they know; `patroni.version` must stay
+   * a Patroni version: they compare it, docs/architecture.md#versions).
+   */
+  hactl?: {version: string; commit: string}
 }
 
 export type XlogDocument =
@@ -49,6 +55,7 @@ export interface StatusDocument {
   pending_restart?: true
   pending_restart_reason?: Record<string, {old_value: string; new_value: string}>
   patroni: {version: string; scope: string; name: string}
+  hactl?: {version: string; commit: string}
   scheduled_restart?: Record<string, unknown>
   watchdog_failed?: true
   pause?: true
@@ -105,6 +112,7 @@ export function buildStatusDocument(s: NodeSnapshot, opts: StatusOptions): Statu
   if (s.pendingRestart || reason) out.pending_restart = true
   if (reason) out.pending_restart_reason = structuredClone(reason)
   out.patroni = {version: opts.patroniVersion, scope: s.scope, name: s.name}
+  if (opts.hactl) out.hactl = {...opts.hactl}
   if (s.scheduledRestart) {
     const {postmaster_start_time: _omitted, ...rest} = s.scheduledRestart
     out.scheduled_restart = structuredClone(rest)

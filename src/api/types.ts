@@ -74,6 +74,11 @@ export interface NodeSnapshot {
   state: string
   /** Cached internal role; published as is when `postgres` is null (query failed / not running). */
   role: NodeRole
+  /**
+   * How this node spells a primary's role on the wire right now (core/role-name.ts: `primary` once
+   * every member reads it); absent = the server's default (`master`).
+   */
+  primaryRoleName?: 'master' | 'primary'
   /** Result of the monitoring query; null when PostgreSQL is not running or could not be queried. */
   postgres: PostgresStatus | null
   /** pg_control system identifier (digits), or null when not known yet. */

@@ -137,9 +137,10 @@ test('node1 bootstraps and leads, node2 clones and streams, SIGTERM releases the
     assert.equal(cfg.loop_wait, 2)
     assert.equal(cfg.ttl, 20)
 
-    const patroni = await waitFor('GET /patroni on node1 to say master', async () => {
+    // Only hactl members (which read `primary`): the role is spelled as Patroni 4 spells it.
+    const patroni = await waitFor('GET /patroni on node1 to say primary', async () => {
       const r = await getJson(`http://127.0.0.1:${n1.apiPort}/patroni`)
-      return r.status === 200 && r.body.role === 'master' ? r.body : undefined
+      return r.status === 200 && r.body.role === 'primary' ? r.body : undefined
     }, {timeoutMs: 20_000, intervalMs: 200})
     assert.equal(patroni.state, 'running')
     assert.equal(await sql(n1, 'select pg_is_in_recovery()'), 'f')
@@ -156,7 +157,7 @@ test('node1 bootstraps and leads, node2 clones and streams, SIGTERM releases the
       const v = await etcd.get(key('members/node1'))
       return v ? JSON.parse(v) : undefined
     })
-    assert.equal(m1.role, 'master')
+    assert.equal(m1.role, 'primary')
     assert.equal(m1.state, 'running')
     assert.equal(m1.conn_url, `postgres://127.0.0.1:${n1.pgPort}/postgres`)
     assert.equal(m1.api_url, `http://127.0.0.1:${n1.apiPort}/patroni`)

@@ -166,7 +166,7 @@ test('restarted and resumed: the same leader on the same timeline, every row eve
       const k = await leaderKey()
       if (k?.value !== name || k.lease === state.lease) return undefined
       const s = await leader.status()
-      return s?.role === 'master' && s.state === 'running' && s.pause === true && !s.cluster_unlocked ? true : undefined
+      return s?.role === 'primary' && s.state === 'running' && s.pause === true && !s.cluster_unlocked ? true : undefined
     }, {timeoutMs: 60_000, intervalMs: 200})
     assert.equal(leader.postmasterPid, state.postmasterPid, 'the paused agent picked up the running PostgreSQL without restarting it')
     assert.equal((await leader.api('GET', '/primary')).status, 200, 'GET /primary: the restarted agent answers as the leader')

@@ -61,7 +61,8 @@ test('each hactl member answers GET /patroni in the shape Patroni peers read', a
     const s = await n.status()
     assert.ok(s, `${n.name}: /patroni answers`)
     assert.equal(s.state, 'running')
-    assert.equal(s.role, n.name === leader ? 'master' : 'replica')
+    // every member is hactl, which reads `primary`: the role is spelled as Patroni 4 spells it
+    assert.equal(s.role, n.name === leader ? 'primary' : 'replica')
     assert.equal(s.timeline, 1)
     assert.match(String(s.patroni?.version), /^\d+\.\d+\.\d+$/)
     assert.equal(typeof s.server_version, 'number')

@@ -43,3 +43,25 @@ test('callbacks run through the ProcessRunner port: argv, environment, one at a 
   assert.deepEqual(ended.sort(), ['--x (killed)', 'on_reload', 'on_role_change'])
   assert.ok(lines.some((l) => l === 'INFO: calling callback on_role_change with role master'))
 })
+
+test('the callback role follows the cluster: primary once every member reads it, master before', async () => {
+  const {Callbacks} = await import('../../../src/agent/callbacks')
+  const {FakeProcessRunner} = await import('../../fakes/fake-process-runner')
+  const {FakeClock, settle} = await import('../../fakes/fake-clock')
+  const {Logger, DEFAULT_LOG_SETTINGS} = await import('../../../src/log/logger')
+  const runner = new FakeProcessRunner(new FakeClock())
+  runner.program('/cb.sh', async () => {})
+  const log = new Logger({...DEFAULT_LOG_SETTINGS, format: '%(message)s'}, {write: () => {}, close() {}})
+  let spelling: 'master' | 'primary' = 'primary'
+  const cb = new Callbacks({commands: () => ({on_role_change: '/cb.sh'}), scope: () => 'acme', log, runner, env: () => ({}), primaryRoleName: () => spelling})
+  cb.fire('on_role_change', 'primary')
+  await settle()
+  cb.fire('on_role_change', 'promoted')
+  await settle()
+  spelling = 'master'
+  cb.fire('on_role_change', 'primary')
+  await settle()
+  cb.fire('on_role_change', 'replica')
+  await settle()
+  assert.deepEqual(runner.callsTo('/cb.sh').map((c) => c.args[1]), ['primary', 'primary', 'master', 'replica'])
+})

@@ -91,6 +91,15 @@ describe('GET /metrics', () => {
     assert.ok(text.endsWith('\n'))
   })
 
+  test('patroni_master is left out, as Patroni 4 does, once the cluster spells the role primary', () => {
+    const p = {...leaderSnapshot(), primaryRoleName: 'primary' as const}
+    const pm = samples(renderMetrics(p, buildStatusDocument(p, {patroniVersion: '3.3.1', primaryRoleName: 'primary'}), '3.3.1'))
+    assert.equal(pm.get('patroni_primary'), '1')
+    assert.equal(pm.has('patroni_master'), false)
+    const old = {...leaderSnapshot(), primaryRoleName: 'master' as const}
+    assert.equal(samples(renderMetrics(old, buildStatusDocument(old, {patroniVersion: '3.3.1', primaryRoleName: 'master'}), '3.3.1')).get('patroni_master'), '1')
+  })
+
   test('values on the primary and on a replica', () => {
     const p = leaderSnapshot({pendingRestart: true})
     const pm = samples(renderMetrics(p, buildStatusDocument(p, {patroniVersion: '3.3.1', primaryRoleName: 'primary'}), '3.3.1'))
