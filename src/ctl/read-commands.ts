@@ -4,7 +4,7 @@
  * each member's GET /patroni. Output is byte for byte what patronictl 3.3.1 prints.
  */
 import {historyJson} from '../api/cluster'
-import {VERSION} from '../build-info'
+import {PATRONI_COMPAT_VERSION, VERSION} from '../build-info'
 import {HactlError, errorMessage} from '../errors'
 import type {Dcs} from '../ports/dcs'
 import type {ParsedArgv} from './argv'
@@ -153,7 +153,9 @@ export function formatPgVersion(v: number): string {
 }
 
 const version: CtlHandler = async (p, io, ports) => {
-  io.out(`hactl version ${VERSION}\n`)
+  // patronictl prints `patronictl version X`; hactl adds the Patroni version it speaks (which its
+  // members report as `patroni.version`). The member lines below are patronictl's, byte for byte.
+  io.out(`hactl version ${VERSION} (Patroni ${PATRONI_COMPAT_VERSION})\n`)
   const given = p.args['cluster_name']
   if (typeof given !== 'string' || given === '') return 0
   io.out('\n')

@@ -14,6 +14,7 @@ import {join} from 'node:path'
 import {after, before, describe, test} from 'node:test'
 import {startRestApi, type RestApi, type RestApiSettings} from '../../../src/api/server'
 import {buildStatusDocument} from '../../../src/api/status'
+import {COMMIT, VERSION} from '../../../src/build-info'
 import type {ActionHandlers, ApiLog, NodeSnapshot} from '../../../src/api/types'
 import {isHactlError} from '../../../src/errors'
 import {waitFor} from '../../harness/ports'
@@ -125,7 +126,7 @@ describe('REST API over HTTP', () => {
     assert.equal(r.status, 200)
     assert.equal(r.headers['content-type'], 'application/json')
     assert.equal(r.headers['x-extra'], 'yes')
-    assert.deepEqual(JSON.parse(r.body), buildStatusDocument(state.snap, {patroniVersion: '3.3.1', primaryRoleName: 'master'}))
+    assert.deepEqual(JSON.parse(r.body), buildStatusDocument(state.snap, {patroniVersion: '3.3.1', primaryRoleName: 'master', hactl: {version: VERSION, commit: COMMIT}}))
     assert.equal((await request(port, 'GET', '/primary')).status, 503)
     assert.equal((await request(port, 'GET', '/async')).status, 200)
   })
@@ -135,6 +136,9 @@ describe('REST API over HTTP', () => {
     const p = JSON.parse((await request(port, 'GET', '/patroni')).body)
     assert.equal(p.role, 'master')
     assert.deepEqual(p.patroni, {version: '3.3.1', scope: 'demo', name: 'pg1'})
+    // hactl names itself beside the Patroni version it speaks, in a key Patroni does not have.
+    assert.deepEqual(p.hactl, {version: VERSION, commit: COMMIT})
+    assert.match(VERSION, /^\d+\.\d+\.\d+/)
     assert.deepEqual(p.xlog, {location: 67109424})
     const c = JSON.parse((await request(port, 'GET', '/cluster')).body)
     assert.deepEqual(c, {...fixture('rest-cluster.json'), scope: 'demo'})

@@ -134,7 +134,7 @@ describe('read commands against a real Patroni 3.0.2 cluster', () => {
     const ours = await hactl(['-c', cfg, 'version', 'ctlread'])
     const theirs = await patronictl(['version', 'ctlread'])
     assert.equal(ours.code, 0, ours.stderr)
-    assert.match(ours.stdout, /^hactl version \d+\.\d+\.\d+\n\n/)
+    assert.match(ours.stdout, /^hactl version \d+\.\d+\.\d+ \(Patroni \d+\.\d+\.\d+\)\n\n/)
     assert.equal(ours.stdout.split('\n').slice(1).join('\n'), theirs.stdout.split('\n').slice(1).join('\n'))
     assert.match(ours.stdout, /pg2: Patroni 3\.0\.2 PostgreSQL 15\.\d+\n/)
     const one = await hactl(['-c', cfg, 'version', 'ctlread', 'pg2'])
