@@ -3,7 +3,8 @@
  * every fault and PostgreSQL event, on the virtual clock) and the invariants' verdict.
  * `npm run sim -- --seed N --count K` runs K schedules from N on and prints the figures;
  * `--faults F`, `--sync` (synchronous_mode on), `--quorum` (synchronous_mode quorum), `--async`
- * and `--kinds a,b` narrow what a schedule contains.
+ * and `--kinds a,b` narrow what a schedule contains; `--nodes N` and `--sync-count N`
+ * (synchronous_node_count) widen it.
  */
 import {parseArgs} from 'node:util'
 import {FAULT_KINDS, replayCommand, simulate, type FaultKind, type SimOptions} from './simulator'
@@ -16,6 +17,8 @@ const {values} = parseArgs({
     sync: {type: 'boolean'},
     async: {type: 'boolean'},
     quorum: {type: 'boolean'},
+    nodes: {type: 'string'},
+    'sync-count': {type: 'string'},
     kinds: {type: 'string'},
     quiet: {type: 'boolean', default: false},
     json: {type: 'boolean', default: false},
@@ -26,7 +29,7 @@ async function main(): Promise<number> {
   const seed = Number(values.seed)
   const count = Number(values.count)
   if (!Number.isInteger(seed) || !Number.isInteger(count) || count < 1) {
-    console.error('usage: npm run sim -- --seed N [--count K] [--faults F] [--sync|--async|--quorum] [--kinds k1,k2] [--quiet]')
+    console.error('usage: npm run sim -- --seed N [--count K] [--faults F] [--sync|--async|--quorum] [--nodes N] [--sync-count N] [--kinds k1,k2] [--quiet]')
     return 2
   }
   const kinds = values.kinds?.split(',').map((k) => k.trim()) as FaultKind[] | undefined
@@ -40,6 +43,8 @@ async function main(): Promise<number> {
     ...(values.faults !== undefined ? {faults: Number(values.faults)} : {}),
     ...(values.quorum ? {sync: true, quorum: true} : values.sync ? {sync: true, quorum: false} : values.async ? {sync: false} : {}),
     ...(kinds ? {kinds} : {}),
+    ...(values.nodes !== undefined ? {nodes: Number(values.nodes)} : {}),
+    ...(values['sync-count'] !== undefined ? {dcs: {synchronous_node_count: Number(values['sync-count'])}} : {}),
   }
   const started = performance.now()
   let failed = 0
