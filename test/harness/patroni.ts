@@ -167,7 +167,7 @@ export class PatroniNode {
     readonly dir: string,
     readonly apiPort: number,
     readonly pgPort: number,
-    readonly impl: AgentImpl = 'patroni',
+    public impl: AgentImpl = 'patroni',
     readonly patroniBin: string = PATRONI_BIN,
   ) {}
 
@@ -560,6 +560,18 @@ export class PatroniCluster {
   /** Starts a stopped member's patroni again, with the same config, ports and data dir. */
   async startNode(name: string): Promise<PatroniNode> {
     const node = this.node(name)
+    node.spawn(this.home)
+    return node
+  }
+
+  /**
+   * Starts a stopped member again under another agent (same config, ports and data dir), as in a
+   * node-by-node migration from Patroni to hactl.
+   */
+  async startNodeAs(name: string, impl: AgentImpl): Promise<PatroniNode> {
+    const node = this.node(name)
+    if (node.running) throw new Error(`${name} still runs its ${node.impl} agent: stop it first`)
+    node.impl = impl
     node.spawn(this.home)
     return node
   }
