@@ -256,7 +256,7 @@ test('a cluster of three forms: node1 leads, node2 and node3 stream', {timeout: 
     assert.equal(await sql(n1, 'select by from post_bootstrap_probe'), 'postgres', 'post_bootstrap ran once, as the superuser')
     await waitFor('on_start callbacks', async () => {
       const lines = nodes.map((n) => callbackLines(n))
-      return lines[0].includes(`on_start master ${scope}`) && lines[1].includes(`on_start replica ${scope}`) && lines[2].includes(`on_start replica ${scope}`) ? true : undefined
+      return lines[0].includes(`on_start primary ${scope}`) && lines[1].includes(`on_start replica ${scope}`) && lines[2].includes(`on_start replica ${scope}`) ? true : undefined
     }, {timeoutMs: 10_000, intervalMs: 200})
   }))
 
@@ -295,8 +295,8 @@ test('SIGTERM of the leader: a replica takes over, history is written, the old l
     const have = new Set((await sql(leader, 'select v from ack_probe')).split('\n').filter(Boolean).map(Number))
     const lost = writer.acked.filter((v) => !have.has(v))
     assert.deepEqual(lost, [], `every write node1 acknowledged (${writer.acked.length}) is on ${winner}`)
-    assert.ok(callbackLines(n1).includes(`on_stop master ${scope}`), `node1 callbacks: ${callbackLines(n1)}`)
-    await waitFor(`on_role_change master on ${winner}`, async () => (callbackLines(leader).includes(`on_role_change master ${scope}`) ? true : undefined), {
+    assert.ok(callbackLines(n1).includes(`on_stop primary ${scope}`), `node1 callbacks: ${callbackLines(n1)}`)
+    await waitFor(`on_role_change primary on ${winner}`, async () => (callbackLines(leader).includes(`on_role_change primary ${scope}`) ? true : undefined), {
       timeoutMs: 10_000,
       intervalMs: 200,
     })
