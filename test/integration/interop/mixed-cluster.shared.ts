@@ -76,6 +76,41 @@ export function mixedClusterTests(generation: PatroniGeneration): void {
     }
   }
 
+  /**
+   * Inserts numbered rows into `name`'s PostgreSQL over TCP as fast as it acknowledges them until
+   * stopped or the server goes away; stop() resolves to every number whose COMMIT returned.
+   */
+  function startWriter(name: string, table: string): {stop: () => Promise<number[]>; count: () => number} {
+    const acked: number[] = []
+    let running = true
+    const n = cluster.node(name)
+    const done = (async () => {
+      const c = new pg.Client({host: '127.0.0.1', port: n.pgPort, user: PATRONI_TEST_AUTH.superuser.username, password: PATRONI_TEST_AUTH.superuser.password, database: 'postgres'})
+      c.on('error', () => {})
+      try {
+        await c.connect()
+        for (let i = 1; running; i++) {
+          await c.query(`insert into ${table} values ($1)`, [i])
+          acked.push(i)
+        }
+      } catch {
+        // the primary went away
+      } finally {
+        await c.end().catch(() => {})
+      }
+    })()
+    return {count: () => acked.length, stop: async () => ((running = false), await done, acked)}
+  }
+
+  /** Every acknowledged number is on `name` (the new leader). */
+  async function assertNoAckedWriteLost(name: string, table: string, acked: number[]): Promise<void> {
+    assert.ok(acked.length > 0, 'the writer got acknowledgements')
+    const {rows} = await sql(name, `select v from ${table}`)
+    const have = new Set(rows.map((r) => Number(r.v)))
+    const lost = acked.filter((v) => !have.has(v))
+    assert.deepEqual(lost, [], `every acknowledged write (${acked.length}) is on ${name}`)
+  }
+
   /** The timeline each member reports on GET /patroni (a replica: the one it receives). */
   async function timelines(names: string[]): Promise<Array<number | undefined>> {
     return Promise.all(names.map(async (n) => (await cluster.node(n).status())?.timeline as number | undefined))
@@ -179,5 +214,49 @@ export function mixedClusterTests(generation: PatroniGeneration): void {
         rows.map((r) => r.v).sort(),
         ['after-hactl-stop', 'after-patroni-death', 'after-switchover-to-hactl', 'after-switchover-to-patroni', 'formed', 'm1-rejoined', 'm2-rejoined'].sort(),
       )
+    }))
+
+  test(`${P} + hactl: the Patroni leader stops (SIGTERM) under a writer: hactl takes over with every acknowledged write`, {timeout: 180_000}, () =>
+    withLogs(async () => {
+      assert.equal(await cluster.leaderName(), 'm1')
+      await sql('m1', 'create table mixed_acks_term (v int)')
+      const writer = startWriter('m1', 'mixed_acks_term')
+      await waitFor('the writer to get acknowledgements', async () => (writer.count() >= 20 ? true : undefined), {timeoutMs: 10_000, intervalMs: 50})
+      await cluster.stopNode('m1', {signal: 'SIGTERM'})
+      const acked = await writer.stop()
+      assert.equal(await cluster.waitForLeader({timeoutMs: 60_000, not: 'm1'}), 'm2')
+      await waitFor('m2 to accept writes', async () => ((await inRecovery('m2')) === false ? true : undefined), {timeoutMs: 30_000, intervalMs: 200})
+      await assertNoAckedWriteLost('m2', 'mixed_acks_term', acked)
+      await cluster.startNode('m1')
+      await cluster.waitForReplicasStreaming(2, {timeoutMs: 120_000})
+      await markAndReplicate('m1-rejoined-after-stop', ['m1', 'm3'])
+    }))
+
+  test(`${P} + hactl: in synchronous mode the hactl leader dies (agent and postmaster killed) under a writer: Patroni takes over with every acknowledged write, hactl rejoins`, {timeout: 180_000}, () =>
+    withLogs(async () => {
+      assert.equal(await cluster.leaderName(), 'm2')
+      // Without a synchronous standby a SIGKILLed primary may take its last commits with it (for
+      // Patroni as for hactl): synchronous_mode makes "no acknowledged write lost" a promise. The
+      // hactl leader names the Patroni member (m3 carries nofailover) in /sync and the GUC.
+      const on = await cluster.patronictl(['edit-config', '--set', 'synchronous_mode=true', '--force'])
+      assert.equal(on.code, 0, `${on.stdout}\n${on.stderr}`)
+      await waitFor('m2 to name m1 its synchronous standby in /sync and in pg_stat_replication', async () => {
+        const sync = JSON.parse((await etcd.get(`${cluster.prefix}sync`)) ?? '{}')
+        if (sync.leader !== 'm2' || sync.sync_standby !== 'm1') return undefined
+        const {rows} = await sql('m2', "select sync_state from pg_stat_replication where application_name = 'm1'")
+        return rows[0]?.sync_state === 'sync' ? true : undefined
+      }, {timeoutMs: 60_000, intervalMs: 250})
+      await sql('m2', 'create table mixed_acks_kill (v int)')
+      await markAndReplicate('acks-kill-table', ['m1', 'm3'])
+      const writer = startWriter('m2', 'mixed_acks_kill')
+      await waitFor('the writer to get acknowledgements', async () => (writer.count() >= 20 ? true : undefined), {timeoutMs: 10_000, intervalMs: 50})
+      await cluster.stopNode('m2', {signal: 'SIGKILL', killPostmaster: true})
+      const acked = await writer.stop()
+      assert.equal(await cluster.waitForLeader({timeoutMs: 90_000, not: 'm2'}), 'm1', 'the only Patroni member allowed to fail over')
+      await waitFor('m1 to accept writes', async () => ((await inRecovery('m1')) === false ? true : undefined), {timeoutMs: 30_000, intervalMs: 200})
+      await assertNoAckedWriteLost('m1', 'mixed_acks_kill', acked)
+      await cluster.startNode('m2')
+      await cluster.waitForReplicasStreaming(2, {timeoutMs: 120_000})
+      await markAndReplicate('m2-rejoined-after-kill', ['m2', 'm3'])
     }))
 }
