@@ -1,9 +1,12 @@
 /**
  * GET /cluster, /history and /config bodies from a ClusterView (Patroni's patroni/utils.py
  * `cluster_as_json`, patroni/api.py do_GET_history and do_GET_config). Pure. Members have the 3.3.1
- * shape, the version hactl reports; the [4.x] extras (`lsn`, `receive_lsn`, `replay_lsn`,
- * `receive_lag`, `replay_lag`) are not emitted.
+ * shape, the version hactl reports, plus what Patroni 4.1 adds to every member but the leader:
+ * `receive_lsn`/`receive_lag`, `replay_lsn`/`replay_lag` and `lsn` (WAL positions as `X/Y`, lags in
+ * bytes behind the leader's last known position, `unknown` when the member did not report one).
+ * 3.x readers ignore keys they do not know; `lag` keeps 3.3.1's rule.
  */
+import {formatLsn} from '../core/lsn'
 import {isStandbyClusterConfig} from '../core/standby'
 import {isUnlocked, syncMatches, type ClusterView, type Member} from '../core/cluster'
 
@@ -19,7 +22,12 @@ export interface ClusterMemberJson {
   pending_restart_reason?: unknown
   scheduled_restart?: unknown
   tags?: unknown
+  receive_lsn?: string
+  receive_lag?: number | 'unknown'
+  replay_lsn?: string
+  replay_lag?: number | 'unknown'
   lag?: number | 'unknown'
+  lsn?: string
 }
 
 export interface ClusterJson {
@@ -55,6 +63,16 @@ function connHostPort(connUrl: string | null): {host?: string; port?: number} {
   }
 }
 
+/** Patroni's parse_int on a member key's WAL position: integers, and digit strings from older writers. */
+function wal(v: unknown): number | null {
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return v
+  if (typeof v === 'string' && /^\s*\+?\d+\s*$/.test(v)) {
+    const n = Number(v)
+    return Number.isSafeInteger(n) ? n : null
+  }
+  return null
+}
+
 const OPTIONAL_MEMBER_KEYS = ['timeline', 'pending_restart', 'pending_restart_reason', 'scheduled_restart', 'tags'] as const
 
 export function clusterJson(view: ClusterView, scope: string): ClusterJson {
@@ -73,8 +91,25 @@ export function clusterJson(view: ClusterView, scope: string): ClusterJson {
     const out: ClusterMemberJson = {name: m.name, role, state, api_url: m.apiUrl, ...connHostPort(m.connUrl)}
     for (const k of OPTIONAL_MEMBER_KEYS) if (k in m.data) out[k] = m.data[k]
     if (m.name !== leader) {
+      // Patroni 4.1: for receive_, replay_ and the plain position, in this key order; a missing
+      // or zero position is `unknown` (`if not lsn`).
+      for (const [lsnKey, lagKey, raw] of [
+        ['receive_lsn', 'receive_lag', wal(m.data.receive_lsn)],
+        ['replay_lsn', 'replay_lag', wal(m.data.replay_lsn)],
+      ] as const) {
+        if (!raw) {
+          out[lsnKey] = 'unknown'
+          out[lagKey] = 'unknown'
+        } else {
+          out[lagKey] = clusterLsn >= raw ? clusterLsn - raw : 0
+          out[lsnKey] = formatLsn(raw)
+        }
+      }
       const lsn = m.lsn
+      // `lag` as 3.3.1 computes it (only a missing position is unknown).
+      if (lsn === null) out.lsn = 'unknown'
       out.lag = lsn === null ? 'unknown' : clusterLsn >= lsn ? clusterLsn - lsn : 0
+      if (lsn !== null) out.lsn = lsn > 0 && Number.isSafeInteger(lsn) ? formatLsn(lsn) : 'unknown'
     }
     return out
   })

@@ -1,8 +1,14 @@
 /**
  * What `list` and `topology` print (patronictl's output_members, 3.3.1): rows built from the
  * same transform as GET /cluster, the column set, the title and the footer lines. Pure.
+ *
+ * Patroni 4.1 replaced `Lag in MB` by `Receive LSN | Lag | Replay LSN | Lag` (in json, yaml and
+ * tsv: `Receive LSN`, `Receive Lag`, `Replay LSN`, `Replay Lag`). hactl prints what the Patroni
+ * version it reports prints (3.3.1, so `Lag in MB`, byte for byte) unless asked for the 4.1
+ * columns (`lsnColumns`, `hactl list --lsn`).
  */
 import {clusterJson, type ClusterMemberJson} from '../api/cluster'
+import {PATRONI_COMPAT_VERSION} from '../build-info'
 import type {ClusterView, Member} from '../core/cluster'
 import {type OutputFormat, printOutput} from './print-output'
 import {type PyValue, pyRound, pyTitle, pyTruthy} from './py-format'
@@ -98,6 +104,30 @@ export function serviceInfo(json: ReturnType<typeof clusterJson>): string[] {
   return info
 }
 
+/** Whether patronictl of the reported Patroni version prints the LSN columns (4.1.0 and later). */
+export const LSN_COLUMNS_BY_DEFAULT = ((): boolean => {
+  const [major = 0, minor = 0] = PATRONI_COMPAT_VERSION.split('.').map(Number)
+  return major > 4 || (major === 4 && minor >= 1)
+})()
+
+const MB = (lag: unknown): PyValue => (typeof lag === 'number' ? pyRound(lag / 1024 / 1024) : lag === 'unknown' ? '' : ((lag ?? '') as PyValue))
+
+/** patronictl 4.1 output_members: the four LSN cells of one member. */
+function lsnCells(j: ClusterMemberJson): Record<'Receive LSN' | 'Receive Lag' | 'Replay LSN' | 'Replay Lag', PyValue> {
+  let receiveLag: unknown = j.receive_lag ?? ''
+  let replayLag: unknown = j.replay_lag ?? ''
+  let receiveLsn: unknown = j.receive_lsn ?? ''
+  let replayLsn: unknown = j.replay_lsn ?? ''
+  const lsn = j.lsn ?? ''
+  // A member that published only xlog_location (Patroni < 4.1): its position goes to the column
+  // its state names.
+  if (receiveLsn === 'unknown' && replayLsn === 'unknown' && lsn && lsn !== 'unknown') {
+    if (j.state === 'streaming') [receiveLag, receiveLsn] = [j.lag ?? '', lsn]
+    else [replayLag, replayLsn] = [j.lag ?? '', lsn]
+  }
+  return {'Receive LSN': receiveLsn as PyValue, 'Receive Lag': MB(receiveLag), 'Replay LSN': replayLsn as PyValue, 'Replay Lag': MB(replayLag)}
+}
+
 export interface MembersTable {
   columns: string[]
   rows: PyValue[][]
@@ -105,7 +135,14 @@ export interface MembersTable {
   footer: string[]
 }
 
-export function membersTable(view: ClusterView, name: string, opts: {extended: boolean; fmt: OutputFormat}): MembersTable {
+export interface MembersOptions {
+  extended: boolean
+  fmt: OutputFormat
+  /** Patroni 4.1's LSN columns instead of `Lag in MB`; default: as the reported version prints. */
+  lsnColumns?: boolean
+}
+
+export function membersTable(view: ClusterView, name: string, opts: MembersOptions): MembersTable {
   const json = clusterJson(view, name)
   const byName = new Map(view.members.map((m) => [m.name, m]))
   const rows: Row[] = json.members.map((j) => {
@@ -114,7 +151,8 @@ export function membersTable(view: ClusterView, name: string, opts: {extended: b
     return {json: j, name: j.name, host: ck?.host ?? '', port: ck?.host ? ck.port : undefined}
   })
   const withHost = rows.filter((r) => r.host !== '')
-  const columns = ['Cluster', 'Member', 'Host', 'Role', 'State', 'TL', 'Lag in MB']
+  const lsnColumns = opts.lsnColumns ?? LSN_COLUMNS_BY_DEFAULT
+  const columns = ['Cluster', 'Member', 'Host', 'Role', 'State', 'TL', ...(lsnColumns ? ['Receive LSN', 'Receive Lag', 'Replay LSN', 'Replay Lag'] : ['Lag in MB'])]
   for (const c of EXTENDED_COLUMNS) {
     if (opts.extended || withHost.some((r) => pyTruthy(r.json[EXTENDED_KEYS[c]] as PyValue | undefined))) columns.push(c)
   }
@@ -143,6 +181,7 @@ export function membersTable(view: ClusterView, name: string, opts: {extended: b
       State: j.state,
       TL: j.timeline === undefined ? '' : (j.timeline as PyValue),
       'Lag in MB': typeof lag === 'number' ? pyRound(lag / 1024 / 1024) : (lag ?? ''),
+      ...(lsnColumns ? lsnCells(j) : {}),
       'Pending restart': pyTruthy(j.pending_restart as PyValue | undefined) ? '*' : '',
       'Pending restart reason': restartReason(j.pending_restart_reason, hideLong),
       'Scheduled restart': scheduled,
@@ -154,9 +193,13 @@ export function membersTable(view: ClusterView, name: string, opts: {extended: b
 }
 
 /** The full text `list`/`topology` prints for one cluster. */
-export function renderMembers(view: ClusterView, name: string, opts: {extended: boolean; fmt: OutputFormat}): string {
+export function renderMembers(view: ClusterView, name: string, opts: MembersOptions): string {
   const t = membersTable(view, name, opts)
-  let text = printOutput(t.columns, t.rows, {fmt: opts.fmt, align: {Group: 'r', 'Lag in MB': 'r', TL: 'r'}, header: t.title})
+  const pretty = opts.fmt === 'pretty' || opts.fmt === 'topology'
+  // 4.1 heads both lag columns `Lag` in the tables people read.
+  const columns = pretty ? t.columns.map((c) => (c === 'Receive Lag' || c === 'Replay Lag' ? 'Lag' : c)) : t.columns
+  const align = {Group: 'r', 'Lag in MB': 'r', 'Receive LSN': 'r', 'Replay LSN': 'r', Lag: 'r', TL: 'r'} as const
+  let text = printOutput(columns, t.rows, {fmt: opts.fmt, align, header: t.title})
   if ((opts.fmt === 'pretty' || opts.fmt === 'topology') && t.footer.length > 0) text += ' ' + t.footer.join('\n ') + '\n'
   return text
 }

@@ -88,7 +88,7 @@ async function listMembers(p: ParsedArgv, io: CtlIo, ports: CtlPorts, fmt: Outpu
         let dcs = stores.get(name)
         if (!dcs) stores.set(name, (dcs = ports.openDcs(ctx, name)))
         const view = await dcs.loadCluster({fresh: true})
-        text += renderMembers(view, name, {extended: p.flags['extended'] === true, fmt})
+        text += renderMembers(view, name, {extended: p.flags['extended'] === true, fmt, ...(p.flags['lsn'] === true ? {lsnColumns: true} : {})})
       }
       io.out(text)
       if (!watch) return 0

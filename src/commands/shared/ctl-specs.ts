@@ -75,6 +75,10 @@ const FORMAT: FlagSpec = {
 }
 const WATCH_2S: FlagSpec = {kind: 'boolean', char: 'W', description: 'Auto update the screen every 2 seconds'}
 const WATCH_N: FlagSpec = {kind: 'float', char: 'w', description: 'Auto update the screen every X seconds', helpValue: 'SECONDS'}
+const LSN: FlagSpec = {
+  kind: 'boolean',
+  description: "Show Patroni 4.1's Receive LSN, Replay LSN and their lag columns instead of Lag in MB (hactl addition; patronictl 4.1 always does)",
+}
 const CLUSTER_ARG: ArgSpec = {name: 'cluster_name', description: 'cluster name (default: scope from the configuration)'}
 
 export const ROLE_CHOICES = ['leader', 'primary', 'standby-leader', 'replica', 'standby', 'any', 'master'] as const
@@ -91,6 +95,7 @@ export const LIST_SPEC: CommandSpec = {
     format: FORMAT,
     W: WATCH_2S,
     watch: WATCH_N,
+    lsn: LSN,
   },
 }
 
@@ -99,7 +104,7 @@ export const TOPOLOGY_SPEC: CommandSpec = {
   summary: 'Prints ASCII topology for given cluster',
   examples: ['<%= config.bin %> topology'],
   args: [{name: 'cluster_names', description: 'clusters to show (default: scope from the configuration)', variadic: true}],
-  flags: {W: WATCH_2S, watch: WATCH_N},
+  flags: {W: WATCH_2S, watch: WATCH_N, lsn: LSN},
 }
 
 export const HISTORY_SPEC: CommandSpec = {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import {execFileSync} from 'node:child_process'
-import {mkdtempSync, rmSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import * as http from 'node:http'
 import * as https from 'node:https'
 import * as net from 'node:net'
@@ -18,7 +18,7 @@ import {COMMIT, VERSION} from '../../../src/build-info'
 import type {ActionHandlers, ApiLog, NodeSnapshot} from '../../../src/api/types'
 import {isHactlError} from '../../../src/errors'
 import {waitFor} from '../../harness/ports'
-import {fixture, leaderSnapshot, replicaSnapshot} from '../../unit/api/snapshots'
+import {fixture, fixtureCluster, leaderSnapshot, replicaSnapshot, with41MemberKeys} from '../../unit/api/snapshots'
 
 interface Reply {
   status: number
@@ -141,7 +141,7 @@ describe('REST API over HTTP', () => {
     assert.match(VERSION, /^\d+\.\d+\.\d+/)
     assert.deepEqual(p.xlog, {location: 67109424})
     const c = JSON.parse((await request(port, 'GET', '/cluster')).body)
-    assert.deepEqual(c, {...fixture('rest-cluster.json'), scope: 'demo'})
+    assert.deepEqual(c, {...with41MemberKeys(fixture('rest-cluster.json')), scope: 'demo'})
     assert.deepEqual(JSON.parse((await request(port, 'GET', '/history')).body), fixture('rest-history.json'))
     assert.deepEqual(JSON.parse((await request(port, 'GET', '/config')).body), fixture('rest-config.json'))
     const m = await request(port, 'GET', '/metrics')
@@ -152,6 +152,20 @@ describe('REST API over HTTP', () => {
     const h = await request(port, 'GET', '/history')
     assert.equal(h.status, 503)
     assert.match(h.body, /DCS is not accessible/)
+  })
+
+  test("/cluster carries Patroni 4.1's receive/replay LSN and lag keys as 4.1.4 serves them", async () => {
+    // test/fixtures/patroni-4.1: members with receive_lsn/replay_lsn, with only xlog_location, and without positions.
+    const scenario = JSON.parse(readFileSync('test/fixtures/patroni-4.1/scenario.json', 'utf8')) as Record<string, string>
+    state.snap = leaderSnapshot({cluster: fixtureCluster(scenario)})
+    const r = await request(port, 'GET', '/cluster')
+    assert.equal(r.status, 200)
+    const {scope, ...rest} = JSON.parse(r.body) as Record<string, unknown>
+    assert.equal(scope, 'demo')
+    assert.deepEqual(rest, JSON.parse(readFileSync('test/fixtures/patroni-4.1/rest-cluster.json', 'utf8')))
+    // The keys in 4.1's order, after the 3.x ones (3.x readers look the old ones up by name).
+    const pg2 = (rest['members'] as Array<Record<string, unknown>>).find((m) => m['name'] === 'pg2')!
+    assert.deepEqual(Object.keys(pg2).slice(-6), ['receive_lag', 'receive_lsn', 'replay_lag', 'replay_lsn', 'lag', 'lsn'])
   })
 
   test('HEAD and OPTIONS return the status line only; HEAD /liveness is a generic path (503)', async () => {

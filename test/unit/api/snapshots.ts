@@ -86,3 +86,19 @@ export function shapeOf(v: unknown): unknown {
   if (typeof v === 'object') return Object.fromEntries(Object.entries(v as object).map(([k, x]) => [k, shapeOf(x)]).sort(([a], [b]) => String(a).localeCompare(String(b))))
   return typeof v
 }
+
+/**
+ * A 3.0.2 GET /cluster body with what Patroni 4.1's cluster_as_json adds to every member but the
+ * leader: the dump's members publish only xlog_location (67109424 = 0/4000230), so receive and
+ * replay positions are unknown.
+ */
+export function with41MemberKeys<T extends {members: Array<Record<string, unknown>>}>(body: T): T {
+  return {
+    ...body,
+    members: body.members.map((m) =>
+      m.role === 'leader'
+        ? m
+        : {...m, receive_lsn: 'unknown', receive_lag: 'unknown', replay_lsn: 'unknown', replay_lag: 'unknown', lsn: '0/4000230'},
+    ),
+  }
+}
