@@ -147,6 +147,10 @@ describe('REST API over HTTP', () => {
     const m = await request(port, 'GET', '/metrics')
     assert.equal(m.headers['content-type'], 'text/plain')
     assert.match(m.body, /^patroni_primary\{scope="demo",name="pg1"\} 1$/m)
+    // Patroni 4.x's additions: quorum_standby on every node, 4.1's postgres_state (5 = running), timeline a gauge.
+    assert.match(m.body, /^patroni_quorum_standby\{scope="demo",name="pg1"\} 0$/m)
+    assert.match(m.body, /^# Values: 0=initdb, .*, 14=crashed\n# TYPE patroni_postgres_state gauge\npatroni_postgres_state\{scope="demo",name="pg1"\} 5\n$/m)
+    assert.match(m.body, /^# TYPE patroni_postgres_timeline gauge$/m)
     // No cluster view and no fresh reader: 503 with a reason, not a crash.
     state.snap = leaderSnapshot({cluster: null})
     const h = await request(port, 'GET', '/history')

@@ -60,14 +60,17 @@ describe('GET /cluster, /history, /config bodies', () => {
 })
 
 describe('GET /metrics', () => {
-  const NAMES_331 = [
+  // 3.3.1's names with 4.0's patroni_quorum_standby and 4.1's patroni_postgres_state, in 4.1's order.
+  const NAMES = [
     'patroni_version', 'patroni_postgres_running', 'patroni_postmaster_start_time', 'patroni_master', 'patroni_primary',
-    'patroni_xlog_location', 'patroni_standby_leader', 'patroni_replica', 'patroni_sync_standby', 'patroni_xlog_received_location',
+    'patroni_xlog_location', 'patroni_standby_leader', 'patroni_replica', 'patroni_sync_standby', 'patroni_quorum_standby', 'patroni_xlog_received_location',
     'patroni_xlog_replayed_location', 'patroni_xlog_replayed_timestamp', 'patroni_xlog_paused', 'patroni_postgres_streaming',
     'patroni_postgres_in_archive_recovery', 'patroni_postgres_server_version', 'patroni_cluster_unlocked',
     'patroni_failsafe_mode_is_active', 'patroni_postgres_timeline', 'patroni_dcs_last_seen', 'patroni_pending_restart', 'patroni_is_paused',
+    'patroni_postgres_state',
   ]
-  const COUNTERS = ['patroni_xlog_location', 'patroni_xlog_received_location', 'patroni_xlog_replayed_location', 'patroni_postgres_timeline']
+  // patroni_postgres_timeline was a counter up to 4.1.3; 4.1.4 made it the gauge it is.
+  const COUNTERS = ['patroni_xlog_location', 'patroni_xlog_received_location', 'patroni_xlog_replayed_location']
 
   function samples(text: string): Map<string, string> {
     const m = new Map<string, string>()
@@ -80,11 +83,11 @@ describe('GET /metrics', () => {
     return m
   }
 
-  test('names, order, types, HELP lines and labels of Patroni 3.3.1', () => {
+  test('names, order, types, HELP lines and labels of Patroni 3.3.1 plus the 4.x additions', () => {
     const s = leaderSnapshot()
     const text = renderMetrics(s, buildStatusDocument(s, {patroniVersion: '3.3.1', primaryRoleName: 'master'}), '3.3.1')
-    assert.deepEqual([...samples(text).keys()], NAMES_331)
-    for (const n of NAMES_331) {
+    assert.deepEqual([...samples(text).keys()], NAMES)
+    for (const n of NAMES) {
       assert.ok(text.includes(`# HELP ${n} `), n)
       assert.ok(text.includes(`# TYPE ${n} ${COUNTERS.includes(n) ? 'counter' : 'gauge'}\n`), n)
     }
@@ -123,6 +126,24 @@ describe('GET /metrics', () => {
     assert.equal(rm.get('patroni_is_paused'), '1')
     assert.equal(rm.get('patroni_xlog_replayed_timestamp'), '0')
     assert.equal(paddedVersion('3.0.2'), '030002')
+  })
+
+  test("patroni_postgres_state: 4.1's index of the state, its Values line, -1 for a state Patroni does not list", () => {
+    const p = leaderSnapshot()
+    const text = renderMetrics(p, buildStatusDocument(p, {patroniVersion: '3.3.1', primaryRoleName: 'master'}), '3.3.1')
+    assert.equal(samples(text).get('patroni_postgres_state'), '5')
+    // The comment line 4.1 writes between HELP and TYPE, as patroni/postgresql/misc.py PostgresqlState lists them.
+    assert.ok(
+      text.includes(
+        '\n# Values: 0=initdb, 1=initdb_failed, 2=custom_bootstrap, 3=custom_bootstrap_failed, 4=creating_replica, 5=running, ' +
+          '6=starting, 7=bootstrap_starting, 8=start_failed, 9=restarting, 10=restart_failed, 11=stopping, 12=stopped, ' +
+          '13=stop_failed, 14=crashed\n# TYPE patroni_postgres_state gauge\n',
+      ),
+    )
+    for (const [state, index] of [['stopped', '12'], ['creating replica', '4'], ['starting after custom bootstrap', '7'], ['crashed', '14'], ['unknown', '-1']] as const) {
+      const r = replicaSnapshot({state, postgres: null})
+      assert.equal(samples(renderMetrics(r, buildStatusDocument(r, {patroniVersion: '3.3.1', primaryRoleName: 'master'}), '3.3.1')).get('patroni_postgres_state'), index, state)
+    }
   })
 
   test('PostgreSQL down: zeros, and no streaming lines (no server_version)', () => {

@@ -77,10 +77,10 @@ describe('quorum commit in the REST API and hactl list (Patroni 4)', () => {
     assert.equal(clusterJson(on.cluster, 'demo').members.find((m) => m.name === 'pg2')?.role, 'sync_standby')
   })
 
-  test('patroni_quorum_standby is in /metrics when quorum commit is configured, and only then', () => {
+  test('patroni_quorum_standby is 1 on a quorum standby, 0 (as Patroni 4 reports it) otherwise', () => {
     const q = replicaSnapshot(withMode('quorum'))
     assert.match(renderMetrics(q, buildStatusDocument(q, opts), '4.0.6'), /^patroni_quorum_standby\{[^}]*\} 1$/m)
     const on = replicaSnapshot(withMode(true))
-    assert.doesNotMatch(renderMetrics(on, buildStatusDocument(on, opts), '4.0.6'), /patroni_quorum_standby/)
+    assert.match(renderMetrics(on, buildStatusDocument(on, opts), '4.0.6'), /^patroni_quorum_standby\{[^}]*\} 0$/m)
   })
 })
