@@ -6,8 +6,8 @@
  * advanced on the replicas, the positions the leader publishes in `/status`, and dropping slots
  * nobody wants once unused for member_slots_ttl. The plan itself is pure: core/slots.ts slotPlan.
  */
-import {getMember} from '../core/cluster'
-import {enforceHotStandbyFeedback, type IgnoreSlot, type PlannedSlot, slotCleanup, type SlotPlanInput, slotPlan, type SlotRole} from '../core/slots'
+import {type ClusterView, getMember} from '../core/cluster'
+import {enforceHotStandbyFeedback, type IgnoreSlot, type PlannedSlot, retainSlots, slotCleanup, type SlotPlanInput, slotPlan, type SlotRole} from '../core/slots'
 import {formatLsn} from '../core/lsn'
 import {isStandbyClusterConfig} from '../core/standby'
 import {isHactlError} from '../errors'
@@ -273,6 +273,32 @@ function publishedPositions(x: AgentContext, input: SlotPlanInput, rows: SlotRow
   const memberNames = new Set(input.members.map((m) => slotNameFor(m.name)))
   const perm = input.permanent
   return Object.fromEntries(Object.entries(out).filter(([n]) => perm[n] !== undefined && (perm[n].type === 'physical' || !memberNames.has(n))))
+}
+
+/**
+ * `retain_slots` for the `/status` written with this renewal (Patroni 4's update_leader with
+ * _build_retain_slots): the member slots published now or within member_slots_ttl.
+ */
+export function retainedSlots(x: AgentContext, cluster: ClusterView, slots: Record<string, number> | null): string[] | null {
+  const st = x.state
+  const permanent = st.dynamic.slots ?? {}
+  const r = retainSlots({
+    now: x.clock.now(),
+    self: x.config.name,
+    members: cluster.members,
+    slots,
+    permanentPhysical: new Set(Object.keys(permanent).filter((n) => permanent[n]!.type === 'physical' && permanent[n]!.cluster_type !== (isStandbyClusterConfig(st.dynamic.standby_cluster) ? 'primary' : 'standby'))),
+    ttlS: st.dynamic.member_slots_ttl ?? DEFAULT_MEMBER_SLOTS_TTL_S,
+    seen: st.retainSlotsSeen,
+  })
+  st.retainSlotsSeen = r.seen
+  return r.names
+}
+
+/** On taking the lock, Patroni 4 (acquire_leader_lock) restarts the retention of every slot the last `/status` lists. */
+export function restartSlotRetention(x: AgentContext): void {
+  const now = x.clock.now()
+  x.state.retainSlotsSeen = Object.fromEntries((x.state.lastCluster?.status.retainSlots ?? []).map((n) => [n, now]))
 }
 
 async function dropUnusedSlots(x: AgentContext, rows: SlotRow[], wanted: Set<string>): Promise<void> {

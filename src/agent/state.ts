@@ -95,6 +95,8 @@ export interface AgentState {
   slotsUnusedSince: Record<string, number>
   /** Slot positions the leader publishes in `/status` with its next renewal (maintenance.ts). */
   slotPositions: Record<string, number> | null
+  /** Member slots the leader published, and when last (Patroni 4's `/status` `retain_slots`, core/slots.ts retainSlots). */
+  retainSlotsSeen: Record<string, number>
   /** hot_standby_feedback forced on: this node keeps (or feeds) permanent logical slots. */
   enforceHotStandbyFeedback: boolean
   /** The state file last copied for each logical slot (base64), not to copy the same one again. */
@@ -143,6 +145,7 @@ export function initialState(config: LocalConfig, clock: Clock): AgentState {
     syncReady: new Set(),
     slotsUnusedSince: {},
     slotPositions: null,
+    retainSlotsSeen: {},
     enforceHotStandbyFeedback: false,
     copiedSlotStates: {},
     cacheLoaded: false,

@@ -271,3 +271,37 @@ export function enforceHotStandbyFeedback(i: SlotPlanInput, name = i.self, tags 
     .filter((m) => replicatefromOf(m) === name && m.name !== i.leader)
     .some((m) => enforceHotStandbyFeedback(i, m.name, m.tags, seen))
 }
+
+export interface RetainSlotsInput {
+  now: number
+  self: string
+  members: ReadonlyArray<{name: string; tags: Readonly<Record<string, unknown>>}>
+  /** What the leader publishes in `/status` `slots` with this renewal; null when nothing (before PostgreSQL 11). */
+  slots: Readonly<Record<string, number>> | null
+  /** Names of the permanent physical slots: never member slots to retain. */
+  permanentPhysical: ReadonlySet<string>
+  /** member_slots_ttl in seconds. */
+  ttlS: number
+  /** From the previous renewal: when each member slot was last seen in `slots`. */
+  seen: Readonly<Record<string, number>>
+}
+
+/**
+ * Patroni 4's AbstractDCS._build_retain_slots (patroni/dcs/__init__.py): the member slots the
+ * leader publishes are remembered with the time they were last seen, and listed in `/status`
+ * `retain_slots` until member_slots_ttl has passed, so that a Patroni 4 member keeps (and, once
+ * promoted, creates) the slot of a member whose key is gone for a while. Only slots named after a
+ * member that streams (and this node), never a permanent physical one. Null when none is left.
+ */
+export function retainSlots(i: RetainSlotsInput): {names: string[] | null; seen: Record<string, number>} {
+  const seen: Record<string, number> = {...i.seen}
+  if (i.slots && Object.keys(i.slots).length) {
+    const members = new Set(i.members.filter((m) => !tagIsTrue(m.tags['nostream'])).map((m) => slotNameFor(m.name)))
+    // Our own key may be missing (then its tags are unknown): our name is listed, for a while.
+    if (!i.members.some((m) => m.name === i.self)) members.add(slotNameFor(i.self))
+    for (const name of Object.keys(i.slots)) if (members.has(name) && !i.permanentPhysical.has(name)) seen[name] = i.now
+  }
+  for (const [name, at] of Object.entries(seen)) if (at + i.ttlS * 1000 <= i.now) delete seen[name]
+  const names = Object.keys(seen).sort()
+  return {names: names.length ? names : null, seen}
+}

@@ -9,6 +9,7 @@ import type {ClusterView, HistoryLine} from '../../core/cluster'
 import type {Observation} from '../../core/observation'
 import type {AgentContext} from '../context'
 import {historyLinesFrom, replicationConn} from '../execute-failover'
+import {restartSlotRetention, retainedSlots} from '../maintenance'
 import {errText} from '../helpers'
 import {memberData, publishMember} from '../publish'
 import {DcsFailed, viaDcs, type Handler} from './common'
@@ -21,6 +22,7 @@ export const acquireLock: Handler<Of<'acquire-lock'>> = async (a, _obs, x) => {
   const at = x.clock.now()
   const ok = await viaDcs(x, a.type, () => x.dcs.attemptToAcquireLeader())
   if (ok) x.state.lastLockRenewal = at
+  if (ok) restartSlotRetention(x)
   return {outcome: {type: 'acquire-lock', ok}}
 }
 
@@ -35,7 +37,9 @@ export const updateLock: Handler<Of<'update-lock'>> = async (a, obs, x) => {
   const failsafe = x.state.dynamic.failsafe_mode ? failsafeTopology(x, cluster) : undefined
   // With the optime go the slot positions (patroni/ha.py Ha.update_lock), which replicas advance their slots to.
   const slots = lsn !== undefined ? x.state.slotPositions : null
-  const extras = lsn !== undefined || failsafe ? {...(lsn !== undefined ? {lastLsn: lsn, ...(slots ? {slots} : {})} : {}), ...(failsafe ? {failsafe} : {})} : undefined
+  // And `retain_slots` (Patroni 4): member slots kept for member_slots_ttl after their member's key is gone.
+  const retain = lsn !== undefined ? retainedSlots(x, cluster, slots) : null
+  const extras = lsn !== undefined || failsafe ? {...(lsn !== undefined ? {lastLsn: lsn, ...(slots ? {slots} : {}), ...(retain ? {retainSlots: retain} : {})} : {}), ...(failsafe ? {failsafe} : {})} : undefined
   const at = x.clock.now()
   const ok = await viaDcs(x, a.type, () => x.dcs.updateLeader(cluster, extras))
   if (ok) {

@@ -155,3 +155,27 @@ test('ignore_slots: every attribute given must match; an empty one matches anyth
   assert.equal(ignored(cdc, [{plugin: '', database: 'app'}]), true)
   assert.equal(ignored(cdc, [{name: 'x'}, {type: 'physical'}]), false)
 })
+
+import {retainSlots} from '../../../src/core/slots'
+
+test('retain_slots (Patroni 4 _build_retain_slots): published member slots, remembered for member_slots_ttl; not nostream, not permanent physical', () => {
+  const members = [
+    {name: 'Node-1', tags: {}},
+    {name: 'n2', tags: {}},
+    {name: 'n3', tags: {nostream: true}},
+    {name: 'perm', tags: {}},
+  ]
+  const base = {self: 'Node-1', members, permanentPhysical: new Set(['perm']), ttlS: 60}
+  const slots = {node_1: 10, n2: 5, n3: 5, perm: 1, cdc: 7}
+  const a = retainSlots({...base, now: 1000, slots, seen: {}})
+  assert.deepEqual(a.names, ['n2', 'node_1'])
+  // n2's member leaves: its slot is no longer published, yet listed until member_slots_ttl has passed.
+  const b = retainSlots({...base, members: members.filter((m) => m.name !== 'n2'), now: 60_999, slots: {node_1: 11}, seen: a.seen})
+  assert.deepEqual(b.names, ['n2', 'node_1'])
+  const c = retainSlots({...base, now: 61_000, slots: {node_1: 12}, seen: b.seen})
+  assert.deepEqual(c.names, ['node_1'])
+  // Nothing published (PostgreSQL < 11): only the expiry runs.
+  assert.equal(retainSlots({...base, now: 200_000, slots: null, seen: c.seen}).names, null)
+  // Our own key is missing: our slot name is listed meanwhile.
+  assert.deepEqual(retainSlots({...base, members: [], now: 0, slots: {node_1: 1}, seen: {}}).names, ['node_1'])
+})
