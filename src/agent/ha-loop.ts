@@ -182,8 +182,8 @@ export class HaLoop {
   }
 
   /** restart.ts reinitializeNow: POST /reinitialize; null when started, else Patroni's refusal text. */
-  reinitializeNow(force: boolean): Promise<string | null> {
-    return reinitializeNow(this.x, force)
+  reinitializeNow(force: boolean, fromLeader = false): Promise<string | null> {
+    return reinitializeNow(this.x, force, fromLeader)
   }
 
   /**

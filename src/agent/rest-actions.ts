@@ -8,6 +8,7 @@
 import type {ActionHandlers, ActionResult} from '../api/types'
 import {dynamicInForce, parseDynamicConfig} from '../config/dynamic-schema'
 import {describeIssue} from '../config/issues'
+import {parseBool} from '../config/kit'
 import {type ConfigData, patchConfig, pyEqual} from '../ctl/config-edit'
 import type {ClusterView} from '../core/cluster'
 import {hasFailover} from '../core/cluster'
@@ -285,7 +286,8 @@ export function createRestActions(d: RestActionDeps): ActionHandlers {
     },
 
     async reinitialize(body) {
-      const why = await d.loop.reinitializeNow(body['force'] === true || body['force'] === 'true')
+      // Patroni 4.1 adds `from_leader` (parse_bool); earlier agents ignore it.
+      const why = await d.loop.reinitializeNow(body['force'] === true || body['force'] === 'true', parseBool(body['from_leader']) === true)
       return why ? text(503, why) : text(200, 'reinitialize started')
     },
 

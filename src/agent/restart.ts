@@ -95,7 +95,13 @@ export async function runScheduledRestart(x: AgentContext, obs: Observation): Pr
 }
 
 /** POST /reinitialize: null when started, else Patroni's refusal text. */
-export async function reinitializeNow(x: AgentContext, force: boolean): Promise<string | null> {
+/**
+ * `fromLeader` (Patroni 4.1's `from_leader`, patroni/ha.py _do_reinitialize and
+ * patroni/postgresql/bootstrap.py create_replica): clone from the leader with pg_basebackup only,
+ * skipping the configured create_replica_methods. hactl clones a reinitialized member from the
+ * leader either way.
+ */
+export async function reinitializeNow(x: AgentContext, force: boolean, fromLeader = false): Promise<string | null> {
   const cluster = await x.dcs.loadCluster({fresh: true})
   const leader = cluster.leader?.name
   if (!leader) return 'Cluster has no leader, can not reinitialize'
@@ -103,9 +109,9 @@ export async function reinitializeNow(x: AgentContext, force: boolean): Promise<
   const src = hostPortOf(getMember(cluster, leader)?.connUrl)
   if (!src) return `Cluster leader ${leader} has no usable conn_url, can not reinitialize`
   if (force) await x.slot.cancel('reinitialize forced')
-  const started = x.slot.start('reinitialize', 'reinitialize', (signal) => reinitializeFrom(x, src, signal))
+  const started = x.slot.start('reinitialize', 'reinitialize', (signal) => reinitializeFrom(x, src, signal, {basebackupOnly: fromLeader}))
   if (!started) return busyText(x)
-  x.log.info(`reinitializing from ${leader} on request`)
+  x.log.info(`reinitializing from ${leader} on request${fromLeader ? ' (from_leader: pg_basebackup only)' : ''}`)
   return null
 }
 

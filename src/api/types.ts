@@ -175,7 +175,7 @@ export interface ActionHandlers {
   cancelRestart?(ctx: RequestContext): Promise<ActionResult>
   /** POST /reload: Patroni answers 202 `reload scheduled`. */
   reload?(ctx: RequestContext): Promise<ActionResult>
-  /** POST /reinitialize: body optional `{force}` (patroni/api.py do_POST_reinitialize). */
+  /** POST /reinitialize: body optional `{force, from_leader}` (patroni/api.py do_POST_reinitialize; from_leader 4.1). */
   reinitialize?(body: Record<string, unknown>, ctx: RequestContext): Promise<ActionResult>
   /** PATCH /config: merge patch on the DCS config with CAS (patroni/api.py do_PATCH_config). */
   patchConfig?(body: Record<string, unknown>, ctx: RequestContext): Promise<ActionResult>

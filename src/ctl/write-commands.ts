@@ -312,8 +312,18 @@ async function explainFailure(s: Session, action: 'switchover' | 'failover', lea
 const switchover: CtlHandler = (p, io, ports) =>
   failoverOrSwitchover(p, io, ports, 'switchover', {leader: flag(p, 'leader'), candidate: flag(p, 'candidate'), scheduled: flag(p, 'scheduled')})
 
+/**
+ * `failover --leader/--primary/--master NAME` is a switchover, with the warning patronictl 3.2-3.3
+ * prints (red on a terminal; click drops the colour elsewhere). Patroni 4.0 removed the option;
+ * hactl keeps accepting it, so scripts written for either generation work.
+ */
+const FAILOVER_LEADER_DEPRECATED =
+  'Supplying a leader name using this command is deprecated and will be removed in a future version of' +
+  ' Patroni, change your scripts to use `switchover` instead.\nExecuting switchover!'
+
 const failover: CtlHandler = (p, io, ports) => {
   const leader = flag(p, 'leader')
+  if (leader) io.out((io.isTTY ? `\x1b[31m${FAILOVER_LEADER_DEPRECATED}\x1b[0m` : FAILOVER_LEADER_DEPRECATED) + '\n')
   return failoverOrSwitchover(p, io, ports, leader ? 'switchover' : 'failover', {leader, candidate: flag(p, 'candidate')})
 }
 
@@ -485,7 +495,8 @@ const reinit: CtlHandler = (p, io, ports) =>
     const members = await getMembers(s, (p.args['member_names'] as string[]) ?? [], 'replica', force, 'reinitialize')
     const waitOn: Member[] = []
     for (const m of members) {
-      const body = {force}
+      // patronictl 4.1 sends from_leader always; hactl only when asked, so the request stays 3.3.1's otherwise.
+      const body = p.flags['from-leader'] === true ? {force, from_leader: true} : {force}
       for (;;) {
         const r = await rest(s, m, 'post', 'reinitialize', body)
         const started = checkResponse(s, r, m.name, 'reinitialize')

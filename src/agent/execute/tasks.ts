@@ -209,12 +209,18 @@ export function pgpassLine(c: {host?: unknown; port?: unknown; user?: unknown; p
  * password in a private PGPASSFILE. Without a source (no leader yet) only methods marked
  * `no_leader` (or `no_master`) are tried.
  */
-export async function cloneTask(x: AgentContext, src: {host: string; port: number} | null, signal: AbortSignal): Promise<void> {
+export async function cloneTask(
+  x: AgentContext,
+  src: {host: string; port: number} | null,
+  signal: AbortSignal,
+  opts: {basebackupOnly?: boolean} = {},
+): Promise<void> {
   const {pg, config, log} = x
   // In a standby cluster every clone uses standby_cluster.create_replica_methods (patroni/ha.py
   // Ha.clone turns the source into a RemoteMember; patroni/postgresql/bootstrap.py create_replica).
+  // Patroni 4.1's reinitialize from the leader uses pg_basebackup whatever is configured.
   const standby = isStandbyClusterConfig(x.state.dynamic.standby_cluster)
-  const configured = standby ? standbyReplicaMethods(x.state.dynamic) : config.postgresql.create_replica_methods
+  const configured = opts.basebackupOnly ? ['basebackup'] : standby ? standbyReplicaMethods(x.state.dynamic) : config.postgresql.create_replica_methods
   const section = (m: string) => ((config.postgresql as Record<string, unknown>)[m] ?? {}) as Record<string, unknown>
   const methods = src ? configured : configured.filter((m) => m !== 'basebackup' && (truthy(section(m)['no_leader']) || truthy(section(m)['no_master'])))
   if (!methods.length) throw new Error(`no replica method can work without a leader (create_replica_methods: ${configured.join(', ')}; mark one no_leader: true)`)
@@ -385,13 +391,18 @@ export async function rewindTask(x: AgentContext, src: {host: string; port: numb
 }
 
 /** Stop, wipe and clone again from `src` (patroni/ha.py Ha.reinitialize, Ha._do_reinitialize). */
-export async function reinitializeFrom(x: AgentContext, src: {host: string; port: number}, signal: AbortSignal): Promise<void> {
+export async function reinitializeFrom(
+  x: AgentContext,
+  src: {host: string; port: number},
+  signal: AbortSignal,
+  opts: {basebackupOnly?: boolean} = {},
+): Promise<void> {
   const {pg, config} = x
   await pg.close().catch(() => {})
   await pg.stop({mode: 'immediate', checkpoint: false, timeoutMs: config.postgresql.pg_ctl_timeout * 1000})
   x.state.memory = {...x.state.memory, pgState: 'stopped', rewind: 'initial'}
   await pg.removeDataDir()
-  await cloneTask(x, src, signal)
+  await cloneTask(x, src, signal, opts)
 }
 
 /** Python's truth value of a YAML setting (Patroni tests method options with `if value`). */

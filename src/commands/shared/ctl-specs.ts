@@ -232,7 +232,11 @@ export const REINIT_SPEC: CommandSpec = {
   id: 'reinit',
   summary: 'Reinitialize cluster member',
   args: [REQUIRED_CLUSTER, MEMBERS_ARG],
-  flags: {force: FORCE, wait: {kind: 'boolean', description: 'Wait until reinitialization completes'}},
+  flags: {
+    force: FORCE,
+    'from-leader': {kind: 'boolean', description: 'Get basebackup from leader (Patroni 4.1; agents before 4.1 ignore it)'},
+    wait: {kind: 'boolean', description: 'Wait until reinitialization completes'},
+  },
 }
 
 export const PAUSE_SPEC: CommandSpec = {

@@ -390,6 +390,39 @@ describe('hactl control commands on a 3-node hactl cluster', () => {
       assert.equal(await one(r1!, 'show work_mem'), '4MB')
     }))
 
+  test('reinit --from-leader (Patroni 4.1) clones with pg_basebackup only, skipping create_replica_methods', {timeout: 240_000}, () =>
+    withLogs(async () => {
+      const [, r2] = await replicas()
+      const original = readFileSync(r2!.configPath, 'utf8')
+      const ran = join(r2!.dir, 'replica-method-ran')
+      const doc = parse(original) as any
+      // A method that leaves a trace and fails, so the clone falls back to basebackup.
+      doc.postgresql.create_replica_methods = ['trace', 'basebackup']
+      doc.postgresql.trace = {command: `sh -c 'echo ran >> ${ran}; exit 1'`}
+      writeFileSync(r2!.configPath, stringify(doc))
+      try {
+        assert.equal((await hactl(['reload', SCOPE, r2!.name, '--force'])).code, 0)
+        // Without --from-leader the configured method runs first (this also shows the reload took effect).
+        await eventually(`${r2!.name}'s reinit to run the configured method`, async () => {
+          const r = await hactl(['reinit', SCOPE, r2!.name, '--force', '--wait'])
+          assert.equal(r.code, 0, r.stderr)
+          assert.equal(existsSync(ran), true, 'the trace method ran')
+        }, 120_000)
+        await cluster.waitForReplicasStreaming(2)
+        rmSync(ran)
+        const r = await hactl(['reinit', SCOPE, r2!.name, '--from-leader', '--force', '--wait'])
+        assert.equal(r.code, 0, r.stderr)
+        assert.match(r.stdout, new RegExp(`\\nSuccess: reinitialize for member ${r2!.name}\\n`))
+        const streaming = await cluster.waitForReplicasStreaming(2)
+        assert.ok(streaming.includes(r2!.name))
+        assert.equal(existsSync(ran), false, 'from_leader skipped create_replica_methods')
+        assert.equal(await one(r2!, 'select count(*) > 0 from ctl_ack'), true, 'the clone has the data')
+      } finally {
+        writeFileSync(r2!.configPath, original)
+        await hactl(['reload', SCOPE, r2!.name, '--force'])
+      }
+    }))
+
   test('refused switchovers: patronictl texts, exit 1, nothing changes', () =>
     withLogs(async () => {
       const l = await leader()

@@ -122,6 +122,23 @@ describe('write commands against a real Patroni 3.0.2 cluster', () => {
     await cluster.waitForReplicasStreaming(2)
   })
 
+  test('failover --primary NAME (patronictl 4 spelling) is a switchover with patronictl 3.3\'s warning', async () => {
+    const leader = await cluster.waitForLeader()
+    const candidate = replicaOf(leader)
+    const r = await hactl(['failover', '--primary', leader, '--candidate', candidate, '--force'])
+    assert.equal(r.code, 0, r.stderr)
+    assert.ok(
+      r.stdout.startsWith(
+        'Supplying a leader name using this command is deprecated and will be removed in a future version of Patroni, ' +
+          'change your scripts to use `switchover` instead.\nExecuting switchover!\n',
+      ),
+      r.stdout,
+    )
+    assert.match(r.stdout, new RegExp(`Successfully switched over to "${candidate}"`))
+    assert.equal(await cluster.waitForLeader({not: leader}), candidate)
+    await cluster.waitForReplicasStreaming(2)
+  })
+
   test('edit-config: the diff patronictl shows; --force writes the config and Patroni applies it', async () => {
     const declined = await sameAsPatronictl(['edit-config', '--set', 'loop_wait=3', '--pg', 'work_mem=8MB', '-p', 'max_connections=41'], 'n\n')
     assert.match(declined.stdout, /^--- \n\+\+\+ \n@@ -1,\d+ \+1,\d+ @@\n-loop_wait: 2\n\+loop_wait: 3\n/)

@@ -6,7 +6,7 @@ import {applyConfigChanges, applyYamlDocument, type ConfigData, configText, patc
 import {PromptAborted, linePrompter, linesInput} from '../../../src/ctl/prompt'
 import {configDiffText} from '../../../src/ctl/py-difflib'
 import {nextHourExample, parseScheduled, postgresVersionToInt, pyTimestamp} from '../../../src/ctl/schedule'
-import {EDIT_CONFIG_SPEC, FLUSH_SPEC, QUERY_SPEC, RESTART_SPEC, SWITCHOVER_SPEC} from '../../../src/commands/shared/ctl-specs'
+import {EDIT_CONFIG_SPEC, FAILOVER_SPEC, FLUSH_SPEC, QUERY_SPEC, REINIT_SPEC, RESTART_SPEC, SWITCHOVER_SPEC} from '../../../src/commands/shared/ctl-specs'
 import type {PyValue} from '../../../src/ctl/py-format'
 
 /**
@@ -105,6 +105,14 @@ describe('write command arguments', () => {
     assert.deepEqual([q.flags['command'], q.flags['dbname'], q.flags['config-file'], q.flags['username'], q.flags['format']], ['SELECT 1', 'postgres', 'x.yml', 'me', 'tsv'])
     const s = parseCommandArgv(SWITCHOVER_SPEC, ['--primary', 'pg1', '--candidate=pg2'])
     assert.deepEqual([s.flags['leader'], s.flags['candidate']], ['pg1', 'pg2'])
+    // patronictl 4 spells it --primary, 3.x also --master; switchover and failover take all three.
+    for (const spec of [SWITCHOVER_SPEC, FAILOVER_SPEC]) {
+      for (const opt of ['--leader', '--primary', '--master']) assert.equal(parseCommandArgv(spec, [opt, 'pg1']).flags['leader'], 'pg1', `${spec.id} ${opt}`)
+    }
+    // patronictl 4.1's reinit --from-leader
+    const ri = parseCommandArgv(REINIT_SPEC, ['demo', 'pg2', '--from-leader', '--force'])
+    assert.deepEqual([ri.flags['from-leader'], ri.flags['force'], ri.args['member_names']], [true, true, ['pg2']])
+    assert.notEqual(parseCommandArgv(REINIT_SPEC, ['demo']).flags['from-leader'], true)
   })
 })
 
