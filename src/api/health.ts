@@ -124,8 +124,33 @@ export function livenessStatus(s: NodeSnapshot, nowMs: number): number {
   return s.nextRunMs + thresholdMs > nowMs ? 200 : 503
 }
 
-/** GET /readiness (3.x): the lock holder, or a running PostgreSQL with a usable DCS view. */
-export function readinessStatus(s: NodeSnapshot): number {
+/**
+ * Patroni 4.1's `/readiness` parameters: `lag` (bytes or a size with unit; default
+ * maximum_lag_on_failover) and `mode` (`write` measures the received WAL, anything else the
+ * replayed WAL).
+ */
+export interface ReadinessCheck {
+  maxLag: number | null
+  mode: 'write' | 'apply'
+}
+
+/**
+ * GET /readiness. Without parameters as 3.x answers it (the version hactl reports): the lock
+ * holder, or a running PostgreSQL with a usable DCS view. With `lag` or `mode`, parameters only
+ * Patroni 4.1 reads, as 4.1 answers (patroni/api.py RestApiHandler._readiness): a replica must also
+ * stream, and lag behind the leader's last known position by no more than the limit.
+ */
+export function readinessStatus(s: NodeSnapshot, check?: ReadinessCheck): number {
   if (s.isLeader) return 200
-  return s.state === 'running' && s.cluster ? 200 : 503
+  if (!check) return s.state === 'running' && s.cluster ? 200 : 503
+  if (s.state !== 'running') return 503
+  const pg = s.postgres
+  if (!pg || pg.replicationState !== 'streaming') return 503
+  // 4.1 also takes pg_stat_wal_receiver.latest_end_lsn as the leader's position; hactl has the DCS one.
+  if (!s.cluster) return s.failsafeActive ? 200 : 503
+  const leaderOptime = s.cluster.status.lastLsn || 0
+  const w = pg.wal
+  const position = w.kind !== 'replica' ? 0 : check.mode === 'write' ? (w.receivedLocation ?? w.replayedLocation) : w.replayedLocation
+  const maxLag = check.maxLag ?? s.globalConfig.maximum_lag_on_failover
+  return leaderOptime - position > maxLag ? 503 : 200
 }

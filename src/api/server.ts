@@ -23,7 +23,7 @@ import {COMMIT, PATRONI_COMPAT_VERSION, VERSION} from '../build-info'
 import {errorMessage, HactlError} from '../errors'
 import {AddressSet, basicAuthKey, checkBasicAuth, normalizeAddress, parseAllowlistEntry} from './auth'
 import {clusterJson, configJson, historyJson} from './cluster'
-import {healthStatus, livenessStatus, readinessStatus} from './health'
+import {healthStatus, livenessStatus, readinessStatus, type ReadinessCheck} from './health'
 import {renderMetrics} from './metrics'
 import {parseHealthFilters, parseTarget, type RequestTarget} from './query'
 import {buildStatusDocument, type PrimaryRoleName, type StatusOptions} from './status'
@@ -407,13 +407,20 @@ class Server implements RestApi {
   private async get(target: RequestTarget, res: http.ServerResponse): Promise<void> {
     const seg = target.segment
     if (seg === 'liveness' || seg === 'readiness') {
+      // Patroni 4.1's readiness parameters (health.ts readinessStatus); an unreadable lag is a 400 as on the health checks.
+      let check: ReadinessCheck | undefined
+      if (seg === 'readiness' && (target.query.has('lag') || target.query.has('mode'))) {
+        const f = parseHealthFilters(target.query)
+        if (!f.ok) return this.sendStatusOnly(res, 400)
+        check = {maxLag: f.value.maxLag, mode: target.query.get('mode') === 'write' ? 'write' : 'apply'}
+      }
       let snap: NodeSnapshot
       try {
         snap = await this.snapshot(false)
       } catch (e) {
         return this.unavailable(res, e, true)
       }
-      return this.sendStatusOnly(res, seg === 'liveness' ? livenessStatus(snap, this.now()) : readinessStatus(snap))
+      return this.sendStatusOnly(res, seg === 'liveness' ? livenessStatus(snap, this.now()) : readinessStatus(snap, check))
     }
     if (seg === 'cluster') {
       let view

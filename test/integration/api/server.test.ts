@@ -172,6 +172,22 @@ describe('REST API over HTTP', () => {
     assert.deepEqual(Object.keys(pg2).slice(-6), ['receive_lag', 'receive_lsn', 'replay_lag', 'replay_lsn', 'lag', 'lsn'])
   })
 
+  test("/readiness takes Patroni 4.1's lag and mode; without them it answers as 3.x", async () => {
+    const r = replicaSnapshot()
+    const lagging = {...r, postgres: {...r.postgres!, wal: {kind: 'replica' as const, receivedLocation: 67109424, replayedLocation: 67109424 - 5000, replayedTimestamp: null, paused: false}}}
+    state.snap = lagging
+    const code = async (path: string) => (await request(port, 'GET', path)).status
+    assert.equal(await code('/readiness'), 200)
+    assert.equal(await code('/readiness?lag=4999'), 503)
+    assert.equal(await code('/readiness?lag=5000'), 200)
+    assert.equal(await code('/readiness?lag=1kB&mode=write'), 200, 'everything received')
+    assert.equal(await code('/readiness?lag=1kB&mode=apply'), 503)
+    assert.equal(await code('/readiness?lag=lots'), 400)
+    state.snap = {...r, postgres: {...r.postgres!, replicationState: 'in archive recovery'}}
+    assert.equal(await code('/readiness'), 200)
+    assert.equal(await code('/readiness?mode=apply'), 503, 'not streaming')
+  })
+
   test('HEAD and OPTIONS return the status line only; HEAD /liveness is a generic path (503)', async () => {
     state.snap = leaderSnapshot()
     for (const [method, path, code] of [['HEAD', '/primary', 200], ['OPTIONS', '/primary', 200], ['OPTIONS', '/replica', 503], ['HEAD', '/liveness', 503], ['OPTIONS', '/replica?lag=abc', 400]] as const) {

@@ -146,4 +146,32 @@ describe('liveness and readiness', () => {
     assert.equal(readinessStatus(replicaSnapshot({cluster: null})), 503)
     assert.equal(readinessStatus(replicaSnapshot({state: 'starting'})), 503)
   })
+
+  test("readiness with Patroni 4.1's lag/mode: the replica must stream and lag at most lag (default maximum_lag_on_failover)", () => {
+    const apply = {maxLag: null, mode: 'apply'} as const
+    // The fixture replica has replayed and received up to the leader's optime (67109424).
+    assert.equal(readinessStatus(replicaSnapshot(), apply), 200)
+    assert.equal(readinessStatus(leaderSnapshot({state: 'starting'}), apply), 200)
+    const behind = (received: number, replayed: number, over: Parameters<typeof replicaSnapshot>[0] = {}) => {
+      const r = replicaSnapshot(over)
+      return {...r, postgres: {...r.postgres!, wal: {kind: 'replica' as const, receivedLocation: received, replayedLocation: replayed, replayedTimestamp: null, paused: false}}}
+    }
+    const optime = 67109424
+    const max = replicaSnapshot().globalConfig.maximum_lag_on_failover
+    assert.equal(readinessStatus(behind(optime, optime - max), apply), 200, 'exactly maximum_lag_on_failover behind')
+    assert.equal(readinessStatus(behind(optime, optime - max - 1), apply), 503, 'one byte more')
+    // mode=write measures the received WAL: all received, replay far behind.
+    assert.equal(readinessStatus(behind(optime, optime - 10 * max), {maxLag: null, mode: 'write'}), 200)
+    assert.equal(readinessStatus(behind(optime, optime - 10 * max), apply), 503)
+    assert.equal(readinessStatus(behind(optime - 2000, optime - 2000), {maxLag: 1000, mode: 'apply'}), 503)
+    assert.equal(readinessStatus(behind(optime - 2000, optime - 2000), {maxLag: 2000, mode: 'apply'}), 200)
+    // Not streaming (archive recovery), not running, or no DCS view (unless failsafe is active): not ready.
+    const r = replicaSnapshot()
+    assert.equal(readinessStatus({...r, postgres: {...r.postgres!, replicationState: 'in archive recovery'}}, apply), 503)
+    assert.equal(readinessStatus(replicaSnapshot({state: 'starting'}), apply), 503)
+    assert.equal(readinessStatus(replicaSnapshot({cluster: null}), apply), 503)
+    assert.equal(readinessStatus(replicaSnapshot({cluster: null, failsafeActive: true}), apply), 200)
+    // Without the parameters the 3.x answer stands: archive recovery is ready.
+    assert.equal(readinessStatus({...r, postgres: {...r.postgres!, replicationState: 'in archive recovery'}}), 200)
+  })
 })
