@@ -46,6 +46,8 @@ export interface RestApiSettings {
   https_extra_headers?: Record<string, string>
   /** listen(2) backlog; Patroni's default is 5. */
   request_queue_size?: number
+  /** Patroni 4.1's `Server` header choice: original (default), ProductOnly, Minimal; any case. */
+  server_tokens?: unknown
 }
 
 export interface StartRestApiOptions {
@@ -86,6 +88,24 @@ interface Derived {
   authKey: string | null
   allow: AddressSet | null
   extraHeaders: Record<string, string>
+  /** The `Server` header (restapi.server_tokens). */
+  serverHeader: string
+}
+
+/**
+ * restapi.server_tokens as Patroni 4.1 reads it (patroni/api.py construct_server_tokens):
+ * `ProductOnly` names the product without a version, `Minimal` and `original` (the default) add
+ * hactl's version; hactl never shows a runtime version, so Minimal equals original. Another
+ * value keeps the default and is logged, as Patroni does.
+ */
+export function serverHeader(tokens: unknown, log?: ApiLog): string {
+  const full = `hactl/${VERSION}`
+  if (tokens === undefined || tokens === null) return full
+  const t = String(tokens).toLowerCase()
+  if (t === 'productonly') return 'hactl'
+  if (t === 'minimal' || t === 'original') return full
+  log?.warning(`restapi.server_tokens is set to "${String(tokens)}". hactl will not modify the Server header. Valid values are: "Minimal", "ProductOnly".`)
+  return full
 }
 
 const UNSAFE: Record<string, {handler: keyof ActionHandlers | null; body: 'required' | 'optional' | 'none'; auth: boolean}> = {
@@ -185,7 +205,7 @@ async function derive(s: RestApiSettings, log: ApiLog): Promise<Derived> {
   }
   const bindKey = JSON.stringify([s.listen.host, s.listen.port, s.request_queue_size ?? 5, s.certfile ?? null, s.keyfile ?? null, s.cafile ?? null, s.ciphers ?? null, s.verify_client ?? null, s.keyfile_password ?? null])
   const certKey = tls ? JSON.stringify([String(tls.cert), String(tls.key), String(tls.ca ?? '')]) : ''
-  return {settings: s, tls, bindKey, certKey, authKey: basicAuthKey(s.authentication), allow, extraHeaders}
+  return {settings: s, tls, bindKey, certKey, authKey: basicAuthKey(s.authentication), allow, extraHeaders, serverHeader: serverHeader(s.server_tokens, log)}
 }
 
 /** Python's send_error page, in our own words; the body only matters to a human with curl. */
@@ -574,7 +594,7 @@ class Server implements RestApi {
   private send(res: http.ServerResponse, status: number, body: string, contentType: string, headers?: Record<string, string>): void {
     if (res.destroyed || res.headersSent) return
     res.statusCode = status
-    res.setHeader('Server', `hactl/${VERSION}`)
+    res.setHeader('Server', this.cfg.serverHeader)
     res.setHeader('Content-Type', contentType)
     for (const [k, v] of Object.entries(headers ?? {})) res.setHeader(k, v)
     for (const [k, v] of Object.entries(this.cfg.extraHeaders)) res.setHeader(k, v)

@@ -34,7 +34,6 @@ export const UNSUPPORTED: readonly SupportEntry[] = [
   {scope: 'local', path: 'thread_pool_size', severity: 'warning', reason: 'Patroni 4.x tuning knob; not applicable to hactl'},
   {scope: 'local', path: 'thread_stack_size', severity: 'warning', reason: 'Patroni 4.x tuning knob; not applicable to hactl'},
   {scope: 'local', path: 'restapi.thread_pool_size', severity: 'warning', reason: 'Patroni 4.x tuning knob; not applicable to hactl'},
-  {scope: 'local', path: 'restapi.server_tokens', severity: 'warning', reason: 'Patroni 4.x setting; not supported yet'},
   {scope: 'dynamic', path: 'primary_race_backoff', severity: 'warning', reason: 'Patroni 4.x setting; not supported yet (ignored)'},
 ]
 

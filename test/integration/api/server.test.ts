@@ -344,6 +344,25 @@ describe('REST API access control and reconfiguration', () => {
     assert.ok(!log.lines.some(([, m]) => m.includes('topsecret') || m.includes('rotated')), 'no secret in logs')
   })
 
+  test("restapi.server_tokens (Patroni 4.1): ProductOnly drops the version, Minimal keeps it, another value is logged; live", async () => {
+    const log = new CapturingLog()
+    state.snap = leaderSnapshot()
+    const api = await startRestApi({settings: settings({server_tokens: 'ProductOnly'}), source, handlers, log})
+    try {
+      const port = api.address.port
+      assert.equal((await request(port, 'GET', '/patroni')).headers['server'], 'hactl')
+      await api.reconfigure(settings({server_tokens: 'MINIMAL'}))
+      assert.equal((await request(port, 'GET', '/health')).headers['server'], `hactl/${VERSION}`)
+      await api.reconfigure(settings({server_tokens: 'none'}))
+      assert.equal((await request(port, 'GET', '/health')).headers['server'], `hactl/${VERSION}`)
+      assert.ok(log.lines.some(([level, m]) => level === 'WARNING' && m.includes('restapi.server_tokens is set to "none"')), JSON.stringify(log.lines))
+      await api.reconfigure(settings())
+      assert.equal((await request(port, 'GET', '/health')).headers['server'], `hactl/${VERSION}`)
+    } finally {
+      await api.close()
+    }
+  })
+
   test('a listen address in use and an unreadable certificate are clear config errors', async () => {
     const blocker = net.createServer().listen(0, '127.0.0.1')
     await waitFor('blocker listening', () => blocker.listening)
