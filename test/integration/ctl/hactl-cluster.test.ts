@@ -237,6 +237,23 @@ describe('hactl control commands on a 3-node hactl cluster', () => {
         assert.equal(Math.round(Math.max(0, status.optime - m.xlog_location) / 1048576), 0, `${n.name}: ${JSON.stringify(m)} vs ${JSON.stringify(status)}`)
       }
 
+      // --lsn: Patroni 4.1's columns, from the receive_lsn/replay_lsn the agents publish
+      const lsn = await hactl(['list', '--lsn', '-f', 'json'])
+      assert.equal(lsn.code, 0, lsn.stderr)
+      for (const row of JSON.parse(lsn.stdout) as Array<Record<string, unknown>>) {
+        if (row['Member'] === l.name) {
+          assert.equal('Receive LSN' in row || 'Replay LSN' in row, false, JSON.stringify(row))
+          continue
+        }
+        const m = await etcdJson(`members/${String(row['Member'])}`)
+        assert.match(String(row['Receive LSN']), /^[0-9A-F]+\/[0-9A-F]+$/, JSON.stringify(row))
+        assert.match(String(row['Replay LSN']), /^[0-9A-F]+\/[0-9A-F]+$/, JSON.stringify(row))
+        assert.equal(typeof m.receive_lsn, 'number', JSON.stringify(m))
+        assert.equal(typeof row['Receive Lag'], 'number')
+        assert.equal(typeof row['Replay Lag'], 'number')
+        assert.equal('Lag in MB' in row, false)
+      }
+
       const topo = await hactl(['topology'])
       assert.equal(topo.code, 0, topo.stderr)
       const names = tableRows(topo.stdout).map((r) => r[0])
