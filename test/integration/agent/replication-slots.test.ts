@@ -18,6 +18,7 @@
  * - member_slots_ttl 0 (PATCH /config): the primary drops its slot for s3, as Patroni 3 does.
  */
 import assert from 'node:assert/strict'
+import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {after, before, test} from 'node:test'
 import {EtcdServer} from '../../harness/etcd'
@@ -50,8 +51,18 @@ async function withLogs<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn()
   } catch (e) {
-    throw new Error(`${(e as Error).message}\n${cluster.logTails()}`, {cause: e})
+    throw new Error(`${(e as Error).message}\n${cluster.logTails()}\n${postmasterLogTails()}`, {cause: e})
   }
+}
+
+/** The end of each member's postmaster.log: why a replica does not stream is only told there. */
+function postmasterLogTails(chars = 2000): string {
+  return cluster.nodes
+    .map((n) => {
+      const file = join(n.dataDir, 'postmaster.log')
+      return `----- ${n.name} postmaster.log -----\n${existsSync(file) ? readFileSync(file, 'utf8').slice(-chars) : '(none)'}`
+    })
+    .join('\n')
 }
 
 function lsn(text: string): bigint {
@@ -127,12 +138,20 @@ before(async () => {
       },
     },
     tags: {s3: {replicatefrom: 's2', nofailover: true}, s4: {nostream: true, nofailover: true}},
+    // s3 clones from the leader, as Patroni's create_replica does, and then streams from s2: its
+    // base backup must not be older than s2's, or it asks s2 for WAL that s2 never received
+    // (each pg_basebackup ends with a WAL segment switch; with s2 cloned after s3 and s4, s2's WAL
+    // can start a segment past where s3 needs to go on) and waits for it for ever, with Patroni too.
+    hold: ['s3'],
   })
   const first = await leader()
-  await waitFor('s1, s2 and s3 to run', async () => {
-    const states = await Promise.all(['s1', 's2', 's3'].map(async (n) => (await cluster.node(n).status())?.state))
+  const running = (names: string[]) => async () => {
+    const states = await Promise.all(names.map(async (n) => (await cluster.node(n).status())?.state))
     return states.every((x) => x === 'running') ? true : undefined
-  }, {timeoutMs: 120_000, intervalMs: 500})
+  }
+  await waitFor('s1 and s2 to run', running(['s1', 's2']), {timeoutMs: 120_000, intervalMs: 500})
+  await cluster.startNode('s3')
+  await waitFor('s3 to run', running(['s3']), {timeoutMs: 120_000, intervalMs: 500})
   // s1 or s2 bootstraps (s3 and s4 are nofailover); the tests start with s1 leading and s3 cascading from s2.
   if (first.name !== 's1') {
     const r = await first.api('POST', '/switchover', {leader: first.name, candidate: 's1'}, {}, 60_000)
