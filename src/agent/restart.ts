@@ -53,6 +53,10 @@ export async function restartNow(x: AgentContext, timeoutS: number | null): Prom
       )
       st.memory = {...st.memory, pgState: r.outcome === 'started' ? 'running' : 'starting'}
       if (r.outcome === 'started') {
+        // GET /patroni answers from the last cycle's status; Patroni asks PostgreSQL there, so a
+        // client that restarted a member sees the new postmaster start time at once: refresh it.
+        const now = await pg.status().catch(() => undefined)
+        if (now && st.lastStatus) st.lastStatus = {...st.lastStatus, postmasterStartTime: now.postmasterStartTime, serverVersion: now.serverVersion}
         log.info('PostgreSQL restarted')
         fireCallback(x, 'on_restart', publishedRole(st))
       }
