@@ -162,7 +162,9 @@ export function mixedSlotTests(generation: PatroniGeneration): void {
         const at = await cdcPosition(h)
         return at !== undefined && at >= confirmed ? at : undefined
       }, {timeoutMs: 90_000, intervalMs: 500})
-      assert.ok(h.log.includes('copied logical slots cdc from the primary'), 'hactl copied the slot from the Patroni primary')
+      // The slot is visible as soon as the restarted postmaster answers; the agent logs the copy
+      // just after that.
+      await waitFor('hactl to log that it copied the slot from the Patroni primary', () => (h.log.includes('copied logical slots cdc from the primary') ? true : undefined), {timeoutMs: 30_000, intervalMs: 200})
       assert.equal(await sql(h, 'show hot_standby_feedback'), 'on', 'hactl forces hot_standby_feedback where logical slots are kept')
       await waitFor(`${H} streaming from ${P} on slot ${SLOT[H]}`, () => streamsOnItsSlot(p, h), {timeoutMs: 30_000, intervalMs: 300})
     }))
