@@ -53,16 +53,26 @@ function startWriter(): {acked: number[]; failed: () => number; stop: () => Prom
   let failed = 0
   let running = true
   let next = 1
-  const done = (async () => {
-    while (running) {
+  /** A connection to the member holding the leader key (waits through a switchover); null once stopped. */
+  const connectToLeader = () =>
+    waitFor('the leader to accept the writer\'s connection', async () => {
+      if (!running) return {c: null}
       const leader = await cluster.leaderName().catch(() => undefined)
-      if (!leader) {
-        await new Promise((r) => setTimeout(r, 100))
-        continue
-      }
+      if (!leader) return undefined
       const c = client(leader)
       try {
         await c.connect()
+        return {c}
+      } catch {
+        await c.end().catch(() => {})
+        return undefined
+      }
+    }, {timeoutMs: 180_000, intervalMs: 100})
+  const done = (async () => {
+    while (running) {
+      const {c} = await connectToLeader()
+      if (!c) break
+      try {
         while (running) {
           const i = next++
           await c.query('insert into rolling_acks values ($1)', [i])
@@ -70,7 +80,6 @@ function startWriter(): {acked: number[]; failed: () => number; stop: () => Prom
         }
       } catch {
         failed++
-        await new Promise((r) => setTimeout(r, 100))
       } finally {
         await c.end().catch(() => {})
       }
