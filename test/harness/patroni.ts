@@ -207,6 +207,14 @@ export class PatroniNode {
   get log(): string {
     return this.logTail
   }
+  /** The whole log file (the in-memory tail may have been cut); empty before the first start. */
+  get fullLog(): string {
+    try {
+      return readFileSync(this.logPath, 'utf8')
+    } catch {
+      return ''
+    }
+  }
 
   /** @internal */
   spawn(home: string): void {
@@ -319,6 +327,25 @@ let exitHookInstalled = false
  * fixture capture. Every process it starts is tracked by PID and stopped by destroy().
  */
 export class PatroniCluster {
+  /** One psql query over the member's socket as the superuser (peer/trust auth); its trimmed output. */
+  async psql(n: PatroniNode, query: string): Promise<string> {
+    const r = await runCommand(join(PG_BIN_DIR, 'psql'), ['-h', n.socketDir, '-p', String(n.pgPort), '-U', 'postgres', '-d', 'postgres', '-Atc', query], {
+      ...asUser(this.home),
+      timeoutMs: 15_000,
+    })
+    if (r.code !== 0) throw new Error(`psql on ${n.name} failed: ${r.stderr}`)
+    return r.stdout.trim()
+  }
+
+  /** Runs `fn`; a failure carries every member's log tail. */
+  async withLogs<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn()
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\n${this.logTails()}`, {cause: e})
+    }
+  }
+
   readonly nodes: PatroniNode[] = []
   readonly ttl: number
   readonly loopWait: number

@@ -20,7 +20,7 @@ import {runHactl} from '../../harness/hactl-cli'
 import {EtcdServer} from '../../harness/etcd'
 import {PatroniCluster, type PatroniNode} from '../../harness/patroni'
 import {waitFor} from '../../harness/ports'
-import {asUser, ownedDir, PG_BIN_DIR, runCommand, writeOwnedFile} from '../../harness/postgres-bin'
+import {ownedDir, writeOwnedFile} from '../../harness/postgres-bin'
 import {ownedTempDir} from '../../harness/unprivileged'
 
 let etcd: EtcdServer
@@ -31,30 +31,11 @@ const NOSTREAM = 'q4'
 /** Starts out nofailover so that the pre_promote failure happens first, on the other replica. */
 const LATE = 'q3'
 
-async function sql(n: PatroniNode, query: string): Promise<string> {
-  const r = await runCommand(join(PG_BIN_DIR, 'psql'), ['-h', n.socketDir, '-p', String(n.pgPort), '-U', 'postgres', '-d', 'postgres', '-Atc', query], {
-    ...asUser(cluster.home),
-    timeoutMs: 15_000,
-  })
-  if (r.code !== 0) throw new Error(`psql on ${n.name} failed: ${r.stderr}`)
-  return r.stdout.trim()
-}
+const sql = (n: PatroniNode, query: string) => cluster.psql(n, query)
 
-async function withLogs<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn()
-  } catch (e) {
-    throw new Error(`${(e as Error).message}\n${cluster.logTails()}`, {cause: e})
-  }
-}
+const withLogs = <T>(fn: () => Promise<T>) => cluster.withLogs(fn)
 
-function logOf(n: PatroniNode): string {
-  try {
-    return readFileSync(n.logPath, 'utf8')
-  } catch {
-    return ''
-  }
-}
+const logOf = (n: PatroniNode) => n.fullLog
 
 function read(path: string): string | undefined {
   try {

@@ -17,7 +17,7 @@ import {after, before, test} from 'node:test'
 import {EtcdServer} from '../../harness/etcd'
 import {PatroniCluster, type PatroniNode} from '../../harness/patroni'
 import {holdsFor, waitFor, within} from '../../harness/ports'
-import {asUser, ownedDir, PG_BIN_DIR, pidAlive, runCommand, writeOwnedFile} from '../../harness/postgres-bin'
+import {ownedDir, pidAlive, writeOwnedFile} from '../../harness/postgres-bin'
 import {ownedTempDir} from '../../harness/unprivileged'
 
 let etcd: EtcdServer
@@ -26,31 +26,11 @@ let work: string
 let archive: string
 let block: string
 
-async function sql(n: PatroniNode, query: string): Promise<string> {
-  const r = await runCommand(join(PG_BIN_DIR, 'psql'), ['-h', n.socketDir, '-p', String(n.pgPort), '-U', 'postgres', '-d', 'postgres', '-Atc', query], {
-    ...asUser(cluster.home),
-    timeoutMs: 15_000,
-  })
-  if (r.code !== 0) throw new Error(`psql on ${n.name} failed: ${r.stderr}`)
-  return r.stdout.trim()
-}
+const sql = (n: PatroniNode, query: string) => cluster.psql(n, query)
 
-async function withLogs<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn()
-  } catch (e) {
-    throw new Error(`${(e as Error).message}\n${cluster.logTails()}`, {cause: e})
-  }
-}
+const withLogs = <T>(fn: () => Promise<T>) => cluster.withLogs(fn)
 
-/** The whole log file of a member (the in-memory tail may have been cut). */
-function logOf(n: PatroniNode): string {
-  try {
-    return readFileSync(n.logPath, 'utf8')
-  } catch {
-    return ''
-  }
-}
+const logOf = (n: PatroniNode) => n.fullLog
 
 /** The dynamic configuration the member's agent has in force (it writes patroni.dynamic.json when it changes). */
 function inForce(n: PatroniNode): Record<string, unknown> {
