@@ -17,7 +17,7 @@ import type {Dcs, DcsTiming} from '../ports/dcs'
 import type {ProcessRunner} from '../ports/process-runner'
 import type {Files} from '../ports/files'
 import type {Peers} from '../ports/peers'
-import type {PostgresControl} from '../ports/postgres'
+import type {PgStatus, PostgresControl} from '../ports/postgres'
 import type {Watchdogs} from '../ports/watchdog'
 import {NOTIFY_SOCKET_ENV, noServiceManager, type ServiceManager} from '../ports/service-manager'
 import {errText, HaLoop} from './ha-loop'
@@ -45,6 +45,9 @@ export interface AgentPorts {
   /** systemd's notify socket, when the unit is Type=notify; none by default. */
   createServiceManager?(log: Logger): ServiceManager
 }
+
+/** How long GET /patroni waits for PostgreSQL before it answers with the last cycle's status. */
+const LIVE_STATUS_TIMEOUT_MS = 1000
 
 export async function runAgent(
   ports: AgentPorts,
@@ -102,8 +105,26 @@ async function runAgentWith(ports: AgentPorts, configPath: string | undefined, e
   let nextRunMs = clock.now()
 
   const source: AgentStateSource = {
-    snapshot: () => snapshot(loop, config.name, config.scope, nextRunMs, dcs.lastSeen, publishedTags(loop.config.tags), clock.now()),
+    snapshot: async (req) => snapshot(loop, config.name, config.scope, nextRunMs, dcs.lastSeen, publishedTags(loop.config.tags), clock.now(), req.retry ? await livePgStatus() : null),
     readCluster: () => dcs.loadCluster({fresh: true}),
+  }
+  /**
+   * GET /patroni asks PostgreSQL at the request, as Patroni's get_postgresql_status does: a peer
+   * deciding a leader race must see this member's WAL position now, not at its last cycle (a
+   * switchover candidate that received the old primary's shutdown checkpoint a moment ago would
+   * otherwise look behind the others, and they would race it). Only while the last cycle saw
+   * PostgreSQL running; a slow or failing query leaves the cycle's status.
+   */
+  async function livePgStatus(): Promise<PgStatus | null> {
+    if (!loop.state.lastStatus) return null
+    const gate = new AbortController()
+    try {
+      return await Promise.race([pg.status(), clock.sleep(LIVE_STATUS_TIMEOUT_MS, gate.signal).then(() => null)])
+    } catch {
+      return null
+    } finally {
+      gate.abort()
+    }
   }
   let api: RestApi | undefined
   let ready = false

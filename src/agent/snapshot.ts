@@ -4,15 +4,18 @@
  * API never reaches into the loop itself.
  */
 import type {NodeSnapshot, PostgresStatus} from '../api/types'
+import type {PgStatus} from '../ports/postgres'
 import type {HaLoop} from './ha-loop'
 import {memberState, publishedRole} from './publish'
 import {leaseValid} from './state'
 import {clusterPrimaryRoleName} from '../core/role-name'
 
-export async function snapshot(loop: HaLoop, name: string, scope: string, nextRunMs: number, dcsLastSeen: number, tags: Record<string, unknown>, now: number): Promise<NodeSnapshot> {
+export async function snapshot(loop: HaLoop, name: string, scope: string, nextRunMs: number, dcsLastSeen: number, tags: Record<string, unknown>, now: number, live?: PgStatus | null): Promise<NodeSnapshot> {
   const st = loop.state
   const task = loop.slot.current
-  const s = st.lastStatus
+  // `live`: PostgreSQL asked at the request (GET /patroni, /metrics), as Patroni's
+  // get_postgresql_status does; the last cycle's status otherwise.
+  const s = st.lastStatus ? (live ?? st.lastStatus) : null
   let postgres: PostgresStatus | null = null
   if (s) {
     postgres = {

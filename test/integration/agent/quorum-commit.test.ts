@@ -188,6 +188,26 @@ test('synchronous_mode on and back to quorum: the list goes to priority form and
     await waitQuorumOfTwo(leader)
   }))
 
+test('GET /patroni reports the WAL position of the moment it is asked (peers decide races on it)', {timeout: 60_000}, () =>
+  withLogs(async () => {
+    const leader = cluster.node(await cluster.waitForLeader())
+    const lsnNum = (t: string) => {
+      const [hi, lo] = t.split('/')
+      return parseInt(hi!, 16) * 2 ** 32 + parseInt(lo!, 16)
+    }
+    // Five writes, each followed at once by the question: a status from the last cycle (up to
+    // loop_wait old) would be behind at least one of them.
+    await sql(leader, 'create table lsn_probe (v int)')
+    for (let i = 0; i < 5; i++) {
+      await sql(leader, `insert into lsn_probe values (${i})`)
+      const flushed = lsnNum(await sql(leader, 'select pg_current_wal_flush_lsn()'))
+      const r = await leader.api('GET', '/patroni')
+      assert.equal(r.status, 200, r.body)
+      const location = (JSON.parse(r.body) as {xlog?: {location?: number}}).xlog?.location ?? -1
+      assert.ok(location >= flushed, `xlog.location ${location} is behind the flushed ${flushed} (try ${i + 1})`)
+    }
+  }))
+
 test('the leader is killed: a replica with every acknowledged commit takes over and /sync follows', {timeout: 180_000}, () =>
   withLogs(async () => {
     const leader = cluster.node(await cluster.waitForLeader())
