@@ -26,6 +26,16 @@ export interface FollowerOptions {
   startupGraceMs: number
 }
 
+/**
+ * Hand-over margin: the address is added no sooner than this long after the last report that
+ * this node was not the leader. When the leader key moves (a switchover, or an expiry followed at
+ * once by a new lock), the old holder's follower learns of it from the same DCS at the same
+ * moment and removes the address in a few milliseconds; without the margin the new holder's add
+ * can win that race on a busy host, and the address is briefly on two nodes. A node that becomes
+ * leader with no recent change (start-up, a key that was gone for longer) adds at once.
+ */
+export const HANDOVER_MARGIN_MS = 300
+
 const sameLeadership = (a: Desired, b: Leadership) => a.kind !== 'pending' && a.kind === b.kind && a.detail === b.detail
 
 export class VipFollower {
@@ -38,6 +48,8 @@ export class VipFollower {
   private timer?: Promise<void>
   private readonly announcements = new Set<Promise<void>>()
   private lastLine?: string
+  /** Monotonic ms of the last report that this node is not the leader (or does not know). */
+  private lastNotLeaderAt = Number.NEGATIVE_INFINITY
   /** Counters for tests and benches. */
   readonly stats = {passes: 0, adds: 0, removes: 0, failures: 0}
 
@@ -65,6 +77,7 @@ export class VipFollower {
     if (sameLeadership(this.desired, s)) return
     const was = this.desired.kind
     this.desired = s
+    if (s.kind !== 'leader') this.lastNotLeaderAt = this.o.clock.monotonic()
     if (was !== s.kind) this.o.log.info(`leadership: ${s.kind === 'unknown' ? 'unknown (treated as not leader)' : s.kind}: ${s.detail}`)
     else this.o.log.debug(`leadership: ${s.kind}: ${s.detail}`)
     void this.kick()
@@ -91,6 +104,15 @@ export class VipFollower {
 
   private async once(): Promise<void> {
     const {control, log, clock} = this.o
+    const wait = this.lastNotLeaderAt + HANDOVER_MARGIN_MS - clock.monotonic()
+    if (this.desired.kind === 'leader' && this.phase === 'running' && wait > 0) {
+      log.debug(`leader since less than ${HANDOVER_MARGIN_MS} ms: waiting ${Math.ceil(wait)} ms for the previous holder to release the address`)
+      try {
+        await clock.sleep(wait, this.timerStop.signal)
+      } catch {
+        // stopping: the pass below follows the stop phase
+      }
+    }
     this.stats.passes++
     let observed
     try {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
-import {VipFollower, type VipLog} from '../../../src/vip/follower'
+import {HANDOVER_MARGIN_MS, VipFollower, type VipLog} from '../../../src/vip/follower'
 import {FakeClock, settle} from '../../fakes/fake-clock'
 import {FakeLeaderSource, FakeVipControl} from './fakes'
 
@@ -39,6 +39,29 @@ describe('VipFollower', () => {
     await settle()
     assert.equal(t.has(), false)
     assert.ok(t.lines.includes('INFO Removing address 10.0.2.123/32 on eth0'))
+    await t.follower.stop(true)
+  })
+
+  it('hand-over: a node that was told "not leader" a moment ago adds the address only after the margin', async () => {
+    const t = setup({interval: 10_000})
+    t.follower.start()
+    t.source.emit(OTHER)
+    await settle()
+    t.source.emit(LEADER)
+    await settle()
+    assert.equal(t.has(), false, 'not yet: the previous holder may still be removing it')
+    await t.clock.advance(HANDOVER_MARGIN_MS - 1)
+    assert.equal(t.has(), false)
+    await t.clock.advance(1)
+    assert.equal(t.has(), true)
+    // Long after the last change, leadership gained again is acted on at once.
+    t.source.emit(OTHER)
+    await settle()
+    assert.equal(t.has(), false, 'removal never waits')
+    await t.clock.advance(HANDOVER_MARGIN_MS + 1000)
+    t.source.emit(LEADER)
+    await settle()
+    assert.equal(t.has(), true)
     await t.follower.stop(true)
   })
 
