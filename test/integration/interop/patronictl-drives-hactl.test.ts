@@ -50,9 +50,19 @@ test('patronictl list shows a 3-node hactl cluster: one leader, two replicas, ti
 
   // hactl's own list reads the same keys and prints the same rows, except that it shows a
   // replica's replication_state (`streaming`) as patronictl 3.1+ does; 3.0.2 prints `running`.
-  const ours = await run(join(REPO, 'node_modules', '.bin', 'node'), ['--import', 'tsx', join(REPO, 'src', 'cli.ts'), '-c', cluster.node('h1').configPath, 'list', '-f', 'json'], {cwd: REPO})
+  // A replica publishes `streaming` in its member key at the first cycle after its walreceiver
+  // connected; patronictl 3.0.2's `running` may come a cycle earlier, so wait for that cycle.
   const expected = rows.map((r) => (r.Role === 'Replica' ? {...r, State: 'streaming'} : r))
-  assert.deepEqual(JSON.parse(ours.stdout), expected)
+  let last = ''
+  await waitFor('hactl list to show the same rows with both replicas streaming', async () => {
+    const ours = await run(join(REPO, 'node_modules', '.bin', 'node'), ['--import', 'tsx', join(REPO, 'src', 'cli.ts'), '-c', cluster.node('h1').configPath, 'list', '-f', 'json'], {cwd: REPO})
+    last = ours.stdout
+    const seen = JSON.parse(ours.stdout) as Array<Record<string, unknown>>
+    return seen.every((r) => r.Role !== 'Replica' || r.State === 'streaming') ? seen : undefined
+  }, {timeoutMs: 30_000, intervalMs: 300}).catch((e) => {
+    throw new Error(`${(e as Error).message}; last: ${last}`, {cause: e})
+  })
+  assert.deepEqual(JSON.parse(last), expected)
 })
 
 test('each hactl member answers GET /patroni in the shape Patroni peers read', async () => {
