@@ -1,4 +1,6 @@
 import {AgentSignals} from './agent/signals'
+import {VERSION} from './build-info'
+import {agentUsage} from './commands/shared/agent-spec'
 
 /**
  * `hactl agent [--validate-config] [--strict] [CONFIG]` without the CLI framework: the agent is a
@@ -6,6 +8,11 @@ import {AgentSignals} from './agent/signals'
  * nothing. `hactl agent --help` still goes through oclif (src/commands/agent.ts has the help).
  */
 export async function runAgentCli(argv: readonly string[]): Promise<number> {
+  // `patroni --version` prints "patroni 3.0.2" and exits, whatever else is on the line.
+  if (options(argv).includes('--version')) {
+    process.stdout.write(`hactl ${VERSION}\n`)
+    return 0
+  }
   // Before anything else (even the argument parsing and the imports below): a SIGHUP that
   // systemd sends right after the start must not kill the agent (SIGHUP's default action).
   const signals = isValidateOnly(argv) ? undefined : new AgentSignals()
@@ -34,10 +41,33 @@ export async function runAgentCli(argv: readonly string[]): Promise<number> {
     return runValidateConfig(config, process.env, {out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s)}, {strict})
   }
   const {runAgent} = await import('./wiring/agent')
-  return runAgent(config, process.env, {strict, signals})
+  const {ConfigError, formatIssue} = await import('./config/issues')
+  const {isHactlError} = await import('./errors')
+  try {
+    return await runAgent(config, process.env, {strict, signals})
+  } catch (e) {
+    // Patroni (patroni/daemon.py abstract_main) prints the configuration's problems, then its
+    // usage, and exits 1: the same here instead of a stack of the error's fields.
+    let code: number
+    if (e instanceof ConfigError) {
+      for (const i of e.issues) process.stderr.write(formatIssue(i) + '\n')
+      code = 1
+    } else if (isHactlError(e, 'CONFIG_NOT_FOUND')) {
+      process.stderr.write(`Error: ${e.message}\n`)
+      for (const h of e.hints) process.stderr.write(`  hint: ${h}\n`)
+      code = e.exitCode
+    } else throw e
+    process.stdout.write(agentUsage())
+    return code
+  }
+}
+
+/** The words before `--`. */
+function options(argv: readonly string[]): readonly string[] {
+  const end = argv.indexOf('--')
+  return end < 0 ? argv : argv.slice(0, end)
 }
 
 function isValidateOnly(argv: readonly string[]): boolean {
-  const end = argv.indexOf('--')
-  return (end < 0 ? argv : argv.slice(0, end)).includes('--validate-config')
+  return options(argv).includes('--validate-config')
 }

@@ -1,7 +1,9 @@
 import {Config, flush, handle, Interfaces, Plugin, run} from '@oclif/core'
+import {helpAddition} from '@oclif/core/run'
 import {dirname} from 'node:path'
 import pjson from '../package.json'
 import {COMMANDS} from './commands'
+import {HactlHelp} from './commands/shared/help-class'
 import {HactlError} from './errors'
 
 /**
@@ -18,6 +20,13 @@ export async function main(argv: string[]): Promise<void> {
   ;(plugin as unknown as {commandCache: unknown}).commandCache = COMMANDS
   await plugin.load()
   const config = await Config.load({root, pjson: pj, plugins: new Map([[plugin.name, plugin]])})
+  // Every help through hactl's help class; also `hactl haproxy` (a topic, not a command).
+  const topicOnly = argv.length === 1 && config.findCommand(argv[0]) === undefined && config.findTopic(argv[0]) !== undefined
+  if (helpAddition(argv, config) || topicOnly) {
+    await new HactlHelp(config, pj.oclif.helpOptions).showHelp(argv)
+    await flush()
+    return
+  }
   await run(argv, config)
   await flush()
 }

@@ -2,18 +2,11 @@ import {Args, Command, Flags} from '@oclif/core'
 
 export default class CreateConfig extends Command {
   static override summary = 'Write the Patroni/hactl configuration of a Debian cluster (pg_createconfig_patroni).'
-  static override description = `Writes /etc/patroni/VERSION-CLUSTER.yml exactly as Debian's pg_createconfig_patroni does, for
-hosts with or without the patroni package: scope VERSION-CLUSTER in namespace /postgresql-common/,
-the DCS section from /etc/patroni/dcs.yml, Debian's directory layout (data in
-/var/lib/postgresql/VERSION/CLUSTER, configuration in /etc/postgresql/VERSION/CLUSTER), bootstrap
-through pg_createcluster and replicas through pg_clonecluster, the REST API on 8008 + (port - 5432).
-
-The template is /etc/patroni/config.yml.in when it exists, otherwise hactl's built-in copy of it.
-The port is --port, else the cluster's existing port (pg_lsclusters), else one above the highest
-port in use, else 5432. With no dcs.yml (no patroni package), --endpoint names the etcd endpoints
-and an etcd3 section is written. --vip also writes VERSION-CLUSTER.vip for hactl vip (vip-manager).
-
-Then: hactl agent /etc/patroni/VERSION-CLUSTER.yml (or systemctl start hactl@VERSION-CLUSTER).`
+  static override description = [
+    `Writes /etc/patroni/VERSION-CLUSTER.yml exactly as Debian's pg_createconfig_patroni does, for hosts with or without the patroni package: scope VERSION-CLUSTER in namespace /postgresql-common/, the DCS section from /etc/patroni/dcs.yml, Debian's directory layout (data in /var/lib/postgresql/VERSION/CLUSTER, configuration in /etc/postgresql/VERSION/CLUSTER), bootstrap through pg_createcluster and replicas through pg_clonecluster, the REST API on 8008 + (port - 5432).`,
+    `The template is /etc/patroni/config.yml.in when it exists, otherwise hactl's built-in copy of it. The port is --port, else the cluster's existing port (pg_lsclusters), else one above the highest port in use, else 5432. With no dcs.yml (no patroni package), --endpoint names the etcd endpoints and an etcd3 section is written. --vip also writes VERSION-CLUSTER.vip for hactl vip (vip-manager).`,
+    `Then: hactl agent /etc/patroni/VERSION-CLUSTER.yml (or systemctl start hactl@VERSION-CLUSTER).`,
+  ].join('\n\n')
   static override examples = [
     '<%= config.bin %> createconfig 15 main',
     '<%= config.bin %> createconfig --hostip=10.0.0.5 --network=10.0.0.0/24 --port=5433 15 main',

@@ -1,17 +1,18 @@
-import {Command, loadHelpClass} from '@oclif/core'
+import {Command} from '@oclif/core'
+import {HactlHelp} from './shared/help-class'
 
 /**
- * `hactl help [COMMAND]`: oclif's help without @oclif/plugin-help
+ * `hactl help [COMMAND]`: hactl's help class without @oclif/plugin-help
  * (docs/architecture.md#oclif-in-a-single-executable).
  */
 export default class Help extends Command {
-  static override description = 'Display help for hactl.'
+  static override summary = 'Display help for hactl or one of its commands.'
   static override strict = false
   static override args = {}
+  static override examples = ['<%= config.bin %> help list', '<%= config.bin %> help haproxy render']
 
   async run(): Promise<void> {
     const {argv} = await this.parse(Help)
-    const HelpClass = await loadHelpClass(this.config)
-    await new HelpClass(this.config, this.config.pjson.oclif.helpOptions).showHelp(argv as string[])
+    await new HactlHelp(this.config, this.config.pjson.oclif.helpOptions).showHelp(argv as string[])
   }
 }

@@ -2,26 +2,13 @@ import {Command, Flags} from '@oclif/core'
 
 export default class HaproxyRender extends Command {
   static override summary = 'Render haproxy.cfg for the cluster (a confd replacement).'
-  static override description = `Writes HAProxy's configuration for a Patroni-style cluster: a listener on 5000 that reaches the
-primary, one on 5001 for the replicas and a stats page on 7000, every member in every listener with
-an HTTP health check against its REST API (health checks pick the servers). With no options the output
-is Patroni's documented haproxy.cfg, server lines aside. Members come from the DCS (like patronictl:
--c/--config-file, -d/--dcs-url or --etcd, with --scope), from --inventory FILE, or from --member flags.
-Output is sorted and byte-stable.
-
---inventory YAML: members: [{name, host, port (5432), api_port (8008), api_host, api_scheme, tags}]
-(or {name, conn_url, api_url}); optional scope.
-
---template FILE renders a Mustache-style template ({{x}}, {{#list}}...{{/list}}, {{^x}}...{{/x}})
-with the same model as the built-in one; --print-template prints the built-in one to start from
-(README lists the model's fields). A name the model lacks is an error, not an empty string.
-
---output FILE is replaced atomically and only when its content changes; --check runs haproxy -c -f on
-the staged file first; after a change --reload-cmd runs. --watch keeps FILE up to date on every member
-change in the DCS (check on by default), until SIGINT/SIGTERM.
-
-Exit codes: 0 unchanged (or printed to stdout), 3 changed (FILE replaced and reloaded; with --dry-run:
-would change), 4 changed but the reload command failed, 1 error (nothing installed), 2 bad usage.`
+  static override description = [
+    `Writes HAProxy's configuration for a Patroni-style cluster: a listener on 5000 that reaches the primary, one on 5001 for the replicas and a stats page on 7000, every member in every listener with an HTTP health check against its REST API (health checks pick the servers). With no options the output is Patroni's documented haproxy.cfg, server lines aside. Members come from the DCS (like patronictl: -c/--config-file, -d/--dcs-url or --etcd, with --scope), from --inventory FILE, or from --member flags. Output is sorted and byte-stable.`,
+    `--inventory YAML: members: [{name, host, port (5432), api_port (8008), api_host, api_scheme, tags}] (or {name, conn_url, api_url}); optional scope.`,
+    `--template FILE renders a Mustache-style template ({{x}}, {{#list}}...{{/list}}, {{^x}}...{{/x}}) with the same model as the built-in one; --print-template prints the built-in one to start from (README lists the model's fields). A name the model lacks is an error, not an empty string.`,
+    `--output FILE is replaced atomically and only when its content changes; --check runs haproxy -c -f on the staged file first; after a change --reload-cmd runs. --watch keeps FILE up to date on every member change in the DCS (check on by default), until SIGINT/SIGTERM.`,
+    `Exit codes: 0 unchanged (or printed to stdout), 3 changed (FILE replaced and reloaded; with --dry-run: would change), 4 changed but the reload command failed, 1 error (nothing installed), 2 bad usage.`,
+  ].join('\n\n')
   static override examples = [
     '<%= config.bin %> haproxy render -c /etc/patroni/config.yml',
     '<%= config.bin %> haproxy render --etcd 10.0.0.1:2379 --scope main -o /etc/haproxy/haproxy.cfg --check',

@@ -22,6 +22,8 @@ export interface FlagSpec {
   helpValue?: string
   /** May be given several times; the value is a string[] (click multiple=True). */
   multiple?: boolean
+  /** Only the short form exists (patronictl's `-W`): help, man page and completion show no long name. */
+  shortOnly?: boolean
 }
 
 export interface ArgSpec {
@@ -73,7 +75,7 @@ const FORMAT: FlagSpec = {
   options: ['pretty', 'tsv', 'json', 'yaml', 'yml'],
   default: 'pretty',
 }
-const WATCH_2S: FlagSpec = {kind: 'boolean', char: 'W', description: 'Auto update the screen every 2 seconds'}
+const WATCH_2S: FlagSpec = {kind: 'boolean', char: 'W', shortOnly: true, description: 'Auto update the screen every 2 seconds'}
 const WATCH_N: FlagSpec = {kind: 'float', char: 'w', description: 'Auto update the screen every X seconds', helpValue: 'SECONDS'}
 const LSN: FlagSpec = {
   kind: 'boolean',
@@ -147,7 +149,8 @@ const FORCE: FlagSpec = {kind: 'boolean', description: 'Do not ask for confirmat
 const LEADER: FlagSpec = {kind: 'string', aliases: ['primary', 'master'], description: 'The name of the current leader'}
 const CANDIDATE: FlagSpec = {kind: 'string', description: 'The name of the candidate'}
 const REQUIRED_CLUSTER: ArgSpec = {name: 'cluster_name', description: 'cluster name', required: true}
-const MEMBERS_ARG: ArgSpec = {name: 'member_names', description: 'members to act on (default: all with the role)', variadic: true}
+const membersArg = (what: string): ArgSpec => ({name: 'member_names', description: what, variadic: true})
+const MEMBERS_WITH_ROLE = membersArg('members to act on (default: every member with the --role)')
 const roleFlag = (what: string, dflt?: string): FlagSpec => ({
   kind: 'string',
   char: 'r',
@@ -209,7 +212,7 @@ export const RESTART_SPEC: CommandSpec = {
   id: 'restart',
   summary: 'Restart cluster member',
   examples: ['<%= config.bin %> restart demo pg2 --force', '<%= config.bin %> restart demo --role replica --pending --force'],
-  args: [REQUIRED_CLUSTER, MEMBERS_ARG],
+  args: [REQUIRED_CLUSTER, MEMBERS_WITH_ROLE],
   flags: {
     role: roleFlag('Restart only members with this role', 'any'),
     any: {kind: 'boolean', description: 'Restart a single member only'},
@@ -224,14 +227,16 @@ export const RESTART_SPEC: CommandSpec = {
 export const RELOAD_SPEC: CommandSpec = {
   id: 'reload',
   summary: 'Reload cluster member configuration',
-  args: [REQUIRED_CLUSTER, MEMBERS_ARG],
+  args: [REQUIRED_CLUSTER, MEMBERS_WITH_ROLE],
   flags: {role: roleFlag('Reload only members with this role', 'any'), force: FORCE},
 }
 
 export const REINIT_SPEC: CommandSpec = {
   id: 'reinit',
   summary: 'Reinitialize cluster member',
-  args: [REQUIRED_CLUSTER, MEMBERS_ARG],
+  description: 'Asks each named member (POST /reinitialize) to wipe its data directory and clone it again; with no member names it asks which one.',
+  examples: ['<%= config.bin %> reinit demo pg3 --force --wait'],
+  args: [REQUIRED_CLUSTER, membersArg('members to reinitialize (default: asks which one)')],
   flags: {
     force: FORCE,
     'from-leader': {kind: 'boolean', description: 'Get basebackup from leader (Patroni 4.1; agents before 4.1 ignore it)'},
@@ -285,7 +290,7 @@ export const FLUSH_SPEC: CommandSpec = {
   id: 'flush',
   summary: 'Discard scheduled events',
   examples: ['<%= config.bin %> flush demo restart --force', '<%= config.bin %> flush demo switchover'],
-  args: [REQUIRED_CLUSTER, MEMBERS_ARG, {name: 'target', description: 'what to discard', required: true, options: ['restart', 'switchover']}],
+  args: [REQUIRED_CLUSTER, MEMBERS_WITH_ROLE, {name: 'target', description: 'what to discard', required: true, options: ['restart', 'switchover']}],
   flags: {role: roleFlag('Flush only members with this role', 'any'), force: FORCE},
 }
 

@@ -14,6 +14,7 @@ function oclifFlag(f: FlagSpec): Interfaces.Flag<unknown> {
     aliases: f.aliases ? [...f.aliases] : undefined,
     description: f.description,
     env: f.env,
+    helpLabel: f.shortOnly && f.char !== undefined ? `-${f.char}` : undefined,
   }
   if (f.kind === 'boolean') return Flags.boolean(common) as Interfaces.Flag<unknown>
   if (f.multiple) return Flags.string({...common, multiple: true, helpValue: f.helpValue}) as Interfaces.Flag<unknown>
@@ -30,9 +31,11 @@ export function ctlCommand(spec: CommandSpec) {
   for (const [name, f] of Object.entries(withGlobalFlags(spec))) flags[name] = oclifFlag(f)
   const args: Record<string, Interfaces.Arg<unknown>> = {}
   for (const a of spec.args) {
+    // Help only: run() hands the words to the ctl parser, which enforces `required` (exit 2).
     args[a.name] = Args.string({
-      description: a.variadic ? `${a.description} (any number)` : a.description,
-      required: false,
+      description: a.description,
+      required: a.required === true,
+      multiple: a.variadic === true,
       options: a.options ? [...a.options] : undefined,
     }) as Interfaces.Arg<unknown>
   }
@@ -40,7 +43,6 @@ export function ctlCommand(spec: CommandSpec) {
     static override summary = spec.summary
     static override description = spec.description
     static override examples = spec.examples ? [...spec.examples] : []
-    static override strict = !spec.args.some((a) => a.variadic)
     static override flags = flags as Interfaces.FlagInput
     static override args = args as Interfaces.ArgInput
 
