@@ -13,27 +13,14 @@ import {runHactl} from '../../harness/hactl-cli'
 import {PatroniCluster, type PatroniNode} from '../../harness/patroni'
 import {waitFor} from '../../harness/ports'
 import {stringify} from 'yaml'
-import {asUser, PG_BIN_DIR, runCommand, writeOwnedFile} from '../../harness/postgres-bin'
+import {writeOwnedFile} from '../../harness/postgres-bin'
 
 let etcd: EtcdServer
 let cluster: PatroniCluster
 
-async function sql(n: PatroniNode, query: string): Promise<string> {
-  const r = await runCommand(join(PG_BIN_DIR, 'psql'), ['-h', n.socketDir, '-p', String(n.pgPort), '-U', 'postgres', '-d', 'postgres', '-Atc', query], {
-    ...asUser(cluster.home),
-    timeoutMs: 15_000,
-  })
-  if (r.code !== 0) throw new Error(`psql on ${n.name} failed: ${r.stderr}`)
-  return r.stdout.trim()
-}
+const sql = (n: PatroniNode, query: string) => cluster.psql(n, query)
 
-async function withLogs<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn()
-  } catch (e) {
-    throw new Error(`${(e as Error).message}\n${cluster.logTails()}`, {cause: e})
-  }
-}
+const withLogs = <T>(fn: () => Promise<T>) => cluster.withLogs(fn)
 
 const syncRaw = async () => (await etcd.get(`${cluster.prefix}sync`)) ?? ''
 

@@ -24,7 +24,6 @@ import {after, before, test} from 'node:test'
 import {EtcdServer} from '../../harness/etcd'
 import {PatroniCluster, type PatroniNode} from '../../harness/patroni'
 import {waitFor} from '../../harness/ports'
-import {asUser, PG_BIN_DIR, runCommand} from '../../harness/postgres-bin'
 
 /** The smallest wal_keep_size Patroni accepts, and a small max_wal_size: pg_wal is bounded by about their sum. */
 const KEEP_MB = 16
@@ -37,14 +36,7 @@ const consumed: number[] = []
 /** The position the consumer confirmed last (pg_logical_slot_get_changes confirms what it returns). */
 let confirmed = 0n
 
-async function sql(n: PatroniNode, query: string): Promise<string> {
-  const r = await runCommand(join(PG_BIN_DIR, 'psql'), ['-h', n.socketDir, '-p', String(n.pgPort), '-U', 'postgres', '-d', 'postgres', '-Atc', query], {
-    ...asUser(cluster.home),
-    timeoutMs: 15_000,
-  })
-  if (r.code !== 0) throw new Error(`psql on ${n.name} failed: ${r.stderr}`)
-  return r.stdout.trim()
-}
+const sql = (n: PatroniNode, query: string) => cluster.psql(n, query)
 const trySql = (n: PatroniNode, q: string) => sql(n, q).catch(() => undefined)
 
 async function withLogs<T>(fn: () => Promise<T>): Promise<T> {

@@ -4,24 +4,15 @@
  * the REST API answers bad requests with Patroni's texts and codes. Real etcd, real PostgreSQL.
  */
 import assert from 'node:assert/strict'
-import {join} from 'node:path'
 import {after, before, test} from 'node:test'
 import {EtcdServer} from '../../harness/etcd'
 import {PatroniCluster, type PatroniNode} from '../../harness/patroni'
 import {waitFor} from '../../harness/ports'
-import {asUser, PG_BIN_DIR, runCommand} from '../../harness/postgres-bin'
 
 let etcd: EtcdServer
 let cluster: PatroniCluster
 
-async function sql(n: PatroniNode, query: string): Promise<string> {
-  const r = await runCommand(join(PG_BIN_DIR, 'psql'), ['-h', n.socketDir, '-p', String(n.pgPort), '-U', 'postgres', '-d', 'postgres', '-Atc', query], {
-    ...asUser(cluster.home),
-    timeoutMs: 10_000,
-  })
-  if (r.code !== 0) throw new Error(`psql on ${n.name} failed: ${r.stderr}`)
-  return r.stdout.trim()
-}
+const sql = (n: PatroniNode, query: string) => cluster.psql(n, query)
 
 async function ctl(args: string[], input?: string): Promise<{code: number | null; out: string}> {
   const r = await cluster.patronictl(args, {input, timeoutMs: 90_000})
@@ -29,13 +20,7 @@ async function ctl(args: string[], input?: string): Promise<{code: number | null
 }
 
 /** Fails with the agents' logs attached, so a CI failure says what the agents did. */
-async function withLogs<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn()
-  } catch (e) {
-    throw new Error(`${(e as Error).message}\n${cluster.logTails()}`, {cause: e})
-  }
-}
+const withLogs = <T>(fn: () => Promise<T>) => cluster.withLogs(fn)
 
 async function leaderNode(): Promise<PatroniNode> {
   const name = await cluster.waitForLeader()
