@@ -65,12 +65,24 @@ function passwordOf(p: string | null | undefined): {password?: string} {
   return typeof p === 'string' && p !== '' ? {password: p} : {}
 }
 
+/** The libpq keys of an authentication section (TLS and friends) that Patroni passes on to its connections. */
+const LIBPQ_AUTH_KEYS = ['sslmode', 'sslcert', 'sslkey', 'sslpassword', 'sslrootcert', 'sslcrl', 'sslcrldir', 'gssencmode', 'channel_binding', 'sslnegotiation'] as const
+
+function libpqKeysOf(section: Record<string, unknown>): ConnParams {
+  const out: Record<string, string> = {}
+  for (const k of LIBPQ_AUTH_KEYS) {
+    const v = section[k]
+    if (v !== undefined && v !== null) out[k] = String(v)
+  }
+  return out as ConnParams
+}
+
 /** The superuser connection the agent uses for its own queries (Patroni's local_conn_kwargs). */
 export function localConn(config: LocalConfig, dynamicParameters?: Record<string, unknown>): ConnParams {
   const pg = config.postgresql
   const su = pg.authentication.superuser
   const host = localHost(config, pg.use_unix_socket, dynamicParameters)
-  return {host, port: pg.listen.port, user: su.username, ...passwordOf(su.password), dbname: pg.database}
+  return {...libpqKeysOf(su as Record<string, unknown>), host, port: pg.listen.port, user: su.username, ...passwordOf(su.password), dbname: pg.database}
 }
 
 /** The replication connection to the local server (Patroni's local_replication_address, use_unix_socket_repl). */
@@ -78,5 +90,5 @@ export function localReplicationConn(config: LocalConfig, dynamicParameters?: Re
   const pg = config.postgresql
   const rep = pg.authentication.replication
   const host = localHost(config, pg.use_unix_socket_repl, dynamicParameters)
-  return {host, port: pg.listen.port, user: rep.username, ...passwordOf(rep.password), dbname: pg.database}
+  return {...libpqKeysOf(rep as Record<string, unknown>), host, port: pg.listen.port, user: rep.username, ...passwordOf(rep.password), dbname: pg.database}
 }

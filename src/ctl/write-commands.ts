@@ -673,20 +673,32 @@ async function connect(s: Session, m: Member, params: {user?: string; password?:
   const ck = connKwargs(m)
   if (!ck || !ck.host) throw new Error(`member ${m.name} publishes no usable conn_url`)
   const {Client} = (await import('pg')).default
-  const client = new Client({
-    host: ck.host,
-    port: Number(ck.port ?? 5432),
-    user: params.user ?? s.io.env['PGUSER'] ?? s.io.env['USER'],
-    password: params.password ?? s.io.env['PGPASSWORD'],
-    database: params.dbname ?? s.io.env['PGDATABASE'],
-    application_name: s.io.env['PGAPPNAME'] ?? 'Patroni ctl',
-    connectionTimeoutMillis: 5000,
-    types: {getTypeParser: ((oid: number) => typeParser(oid)) as never},
-  })
-  client.on('error', () => {
-    // a dropped connection surfaces on the next query; an unhandled 'error' event would crash
-  })
-  await client.connect()
+  const {connectWithTls, processTlsEnvironment} = await import('../postgres/tls')
+  // libpq's TLS parameters as psycopg would take them for patronictl: PGSSLMODE, PGSSLROOTCERT,
+  // ... and the ~/.postgresql defaults (src/postgres/tls.ts).
+  const envir = {...processTlsEnvironment(), env: s.io.env}
+  const client = await connectWithTls(
+    {host: ck.host},
+    (ssl) => {
+      const c = new Client({
+        host: ck.host,
+        port: Number(ck.port ?? 5432),
+        user: params.user ?? s.io.env['PGUSER'] ?? s.io.env['USER'],
+        password: params.password ?? s.io.env['PGPASSWORD'],
+        database: params.dbname ?? s.io.env['PGDATABASE'],
+        application_name: s.io.env['PGAPPNAME'] ?? 'Patroni ctl',
+        connectionTimeoutMillis: 5000,
+        types: {getTypeParser: ((oid: number) => typeParser(oid)) as never},
+        ssl: ssl === false ? false : (({sslnegotiation: _n, ...tls}) => tls)(ssl),
+        ...(ssl !== false && ssl.sslnegotiation === 'direct' ? {sslnegotiation: 'direct'} : {}),
+      } as import('pg').ClientConfig)
+      c.on('error', () => {
+        // a dropped connection surfaces on the next query; an unhandled 'error' event would crash
+      })
+      return c
+    },
+    envir,
+  )
   return client as unknown as PgClient
 }
 

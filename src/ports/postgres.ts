@@ -44,6 +44,7 @@ export interface ConnParams {
   gssencmode?: string
   channel_binding?: string
   target_session_attrs?: string
+  sslnegotiation?: string
 }
 
 /** `postmaster.pid`, validated against the live process (a stale file is "stopped"). */

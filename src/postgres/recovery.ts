@@ -89,6 +89,7 @@ export function recoveryParameters(input: RecoveryParamsInput): {parameters: Rec
     primaryConninfo.sslmode ??= 'prefer'
     if (input.serverVersion >= 120000) primaryConninfo.gssencmode ??= 'prefer'
     if (input.serverVersion >= 130000) primaryConninfo.channel_binding ??= 'prefer'
+    if (input.serverVersion >= 170000) primaryConninfo.sslnegotiation ??= 'postgres'
     if (input.krbsrvname) primaryConninfo.krbsrvname = input.krbsrvname
     if (input.slotName) parameters.primary_slot_name = input.slotName
   }

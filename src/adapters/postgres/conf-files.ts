@@ -88,7 +88,21 @@ const CONNINFO_KEYS: Array<keyof ConnParams> = [
   'gssencmode',
   'channel_binding',
   'target_session_attrs',
+  'sslnegotiation',
 ]
+
+/**
+ * Keywords a server's libpq does not know before this version, left out of primary_conninfo
+ * for an older server (patroni/postgresql/config.py format_dsn, AUTH_ALLOWED_PARAMETERS_VERSIONS).
+ */
+const CONNINFO_KEY_SINCE: Partial<Record<keyof ConnParams, number>> = {
+  target_session_attrs: 100000,
+  gssencmode: 120000,
+  channel_binding: 130000,
+  sslpassword: 130000,
+  sslcrldir: 140000,
+  sslnegotiation: 170000,
+}
 
 /**
  * One conninfo value per libpq's rules: single quotes and backslashes escaped with a backslash,
@@ -104,13 +118,14 @@ export function quoteConninfoValue(value: string): string {
  * left out: the conninfo ends up in postgresql.conf and pg_stat_wal_receiver, readable by more
  * people than the pgpass file.
  */
-export function formatConninfo(params: ConnParams, opts: {omit?: Array<keyof ConnParams>} = {}): string {
+export function formatConninfo(params: ConnParams, opts: {omit?: Array<keyof ConnParams>; serverVersion?: number} = {}): string {
   const omit = new Set(opts.omit ?? [])
   if (params.passfile) omit.add('password')
   const parts: string[] = []
   for (const k of CONNINFO_KEYS) {
     const v = params[k]
     if (v === undefined || v === null || omit.has(k)) continue
+    if (opts.serverVersion !== undefined && opts.serverVersion < (CONNINFO_KEY_SINCE[k] ?? 0)) continue
     parts.push(`${k}=${quoteConninfoValue(String(v))}`)
   }
   return parts.join(' ')

@@ -368,7 +368,7 @@ export class PostgresAdapter implements PostgresControl {
           this.writeOwned(this.opts.pgpassPath, pgpassLines(ci))
           ci.passfile = this.opts.pgpassPath
         }
-        recovery.primary_conninfo = formatConninfo(ci)
+        recovery.primary_conninfo = formatConninfo(ci, {serverVersion: v})
       }
     }
     this.writeOwned(

@@ -7,6 +7,7 @@
 import pg from 'pg'
 import {HactlError} from '../../errors'
 import type {ConnParams} from '../../ports/postgres'
+import {connectWithTls, type TlsAttempt} from '../../postgres/tls'
 
 export const APPLICATION_NAME = 'hactl'
 
@@ -20,9 +21,10 @@ export interface SqlOptions {
   replication?: boolean
 }
 
-export function clientConfig(conn: ConnParams, opts: SqlOptions = {}): pg.ClientConfig {
+/** pg's configuration for one connection attempt; `ssl` is that attempt's TLS (src/postgres/tls.ts). */
+export function clientConfig(conn: ConnParams, opts: SqlOptions = {}, ssl: TlsAttempt = false): pg.ClientConfig {
   const statement = opts.statementTimeoutMs ?? 2000
-  const cfg: pg.ClientConfig & {replication?: string} = {
+  const cfg: pg.ClientConfig & {replication?: string; sslnegotiation?: string} = {
     host: conn.host,
     port: conn.port === undefined ? undefined : Number(conn.port),
     user: conn.user,
@@ -35,8 +37,13 @@ export function clientConfig(conn: ConnParams, opts: SqlOptions = {}): pg.Client
     options: `-c statement_timeout=${statement}`,
   }
   if (opts.replication) cfg.replication = 'true'
-  if (conn.sslmode === 'require' || conn.sslmode === 'verify-ca' || conn.sslmode === 'verify-full') {
-    cfg.ssl = {rejectUnauthorized: conn.sslmode !== 'require'}
+  // Always explicit: pg would otherwise read PGSSLMODE its own way.
+  if (ssl === false) {
+    cfg.ssl = false
+  } else {
+    const {sslnegotiation, ...tls} = ssl
+    cfg.ssl = tls
+    if (sslnegotiation === 'direct') cfg.sslnegotiation = 'direct'
   }
   return cfg
 }
@@ -50,18 +57,34 @@ export function pgError(what: string, conn: ConnParams, e: unknown): HactlError 
   return new HactlError('PG_UNAVAILABLE', `${what} on ${describeConn(conn)} failed: ${msg}`, {cause: e, recoverable: true})
 }
 
+/** A connected client, with libpq's TLS parameters and sslmode fallbacks (src/postgres/tls.ts). */
+export async function connectClient(conn: ConnParams, opts: SqlOptions = {}, onClient?: (c: pg.Client) => void): Promise<pg.Client> {
+  try {
+    return await connectWithTls(conn, (ssl) => {
+      const c = new pg.Client(clientConfig(conn, opts, ssl))
+      c.on('error', () => {}) // a dropped socket is reported by the pending query instead
+      onClient?.(c)
+      return c
+    })
+  } catch (e) {
+    // A TLS file libpq would not accept fails the connection as libpq's would (PG_UNAVAILABLE
+    // naming the key), not the caller's configuration handling.
+    if (e instanceof HactlError && e.code === 'CONFIG_INVALID') throw new Error(e.message)
+    throw e
+  }
+}
+
 /** Connects, runs `fn`, always disconnects. */
 export async function withClient<T>(conn: ConnParams, opts: SqlOptions, what: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client(clientConfig(conn, opts))
-  client.on('error', () => {}) // a dropped socket is reported by the pending query instead
+  let client: pg.Client | undefined
   try {
-    await client.connect()
+    client = await connectClient(conn, opts)
     return await fn(client)
   } catch (e) {
     if (e instanceof HactlError) throw e
     throw pgError(what, conn, e)
   } finally {
-    await client.end().catch(() => {})
+    await client?.end().catch(() => {})
   }
 }
 
@@ -84,19 +107,14 @@ export class LocalSql {
   private async connection(): Promise<pg.Client> {
     if (this.client) return this.client
     this.connecting ??= (async () => {
-      const c = new pg.Client(clientConfig(this.conn))
-      c.on('error', () => {
-        if (this.client === c) this.client = undefined
+      const c = await connectClient(this.conn, {}, (attempt) => {
+        attempt.on('error', () => {
+          if (this.client === attempt) this.client = undefined
+        })
+        attempt.on('end', () => {
+          if (this.client === attempt) this.client = undefined
+        })
       })
-      c.on('end', () => {
-        if (this.client === c) this.client = undefined
-      })
-      try {
-        await c.connect()
-      } catch (e) {
-        await c.end().catch(() => {})
-        throw e
-      }
       this.client = c
       return c
     })().finally(() => (this.connecting = undefined))
