@@ -175,7 +175,7 @@ async function runAgentWith(ports: AgentPorts, configPath: string | undefined, e
   let stopping = false
   // A SIGHUP that came before this point is applied now; one during the shutdown is ignored.
   signals.attach({
-    exit: () => requestExit(0),
+    exit: (kind) => requestExit(0, kind === 'handover' ? 'handover' : 'signal'),
     reload: () => {
       if (!stopping) void reload().catch((e) => log.error(`reload failed: ${errText(e)}`))
     },

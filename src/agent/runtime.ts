@@ -62,6 +62,10 @@ export async function shutdownAgent(d: RuntimeDeps, cause: ShutdownCause): Promi
     primaryStopTimeout: loop.dynamic.primary_stop_timeout,
   })
   log.info(plan.reason)
+  if (plan.handover) {
+    await handOver(d)
+    return
+  }
   if (!plan.stop) {
     // PostgreSQL keeps running: the member key keeps saying so until its lease expires. Our own
     // SQL session goes, or it would keep the process alive after everything else closed.
@@ -102,6 +106,28 @@ export async function shutdownAgent(d: RuntimeDeps, cause: ShutdownCause): Promi
     loop.state.lastPg = null
     loop.state.lastStatus = null
     await dcs.touchMember(loop.memberData()).catch((e) => log.warning(`failed to update the member key: ${errText(e)}`))
+  }
+}
+
+/**
+ * The hand-over exit (docs/ha-rules.md#hand-over): PostgreSQL, the leader key and an armed
+ * watchdog are left to the next agent process. The lease (leader and member keys) is kept alive
+ * once more and the watchdog kicked, so the next agent has a full ttl to renew the key under its
+ * own lease and re-open the device; nothing is stopped, released or disarmed.
+ */
+async function handOver(d: RuntimeDeps): Promise<void> {
+  const {loop, dcs, pg, log} = d
+  await pg.close().catch(() => {})
+  if (dcs.lease !== undefined) {
+    try {
+      await dcs.refreshLease(true)
+    } catch (e) {
+      log.warning(`hand-over: could not refresh the lease: ${errText(e)}`)
+    }
+  }
+  if (loop.watchdog.isRunning) {
+    await loop.watchdog.keepalive()
+    log.info('hand-over: the watchdog stays armed for the next agent process')
   }
 }
 

@@ -18,6 +18,10 @@
  * - The key is released only once PostgreSQL is down, with the shutdown checkpoint as the last
  *   known LSN. A stop that failed keeps the key: a replica must not be promoted next to a
  *   primary that still runs.
+ * - A hand-over (a package upgrade's restart, docs/ha-rules.md#hand-over): nothing is stopped or
+ *   released and an armed watchdog stays armed; the next agent process picks up PostgreSQL, the
+ *   leader key and the watchdog within the ttl, as a Patroni restarted after its own process
+ *   died does. Paused or not.
  */
 
 export type ShutdownCause =
@@ -27,6 +31,8 @@ export type ShutdownCause =
   | 'join-aborted'
   /** The data directory belongs to another cluster (system ID mismatch). */
   | 'sysid-mismatch'
+  /** A SIGTERM with a hand-over marker: the next agent process takes over what this one holds. */
+  | 'handover'
 
 export interface ShutdownFacts {
   cause: ShutdownCause
@@ -51,11 +57,24 @@ export interface ShutdownPlan {
   stop: StopStep | null
   /** Whether to consider releasing the key once the stop is known (see releaseAfterStop). */
   mayRelease: boolean
+  /**
+   * Hand-over: keep the lease alive for a full ttl and kick an armed watchdog once more, then
+   * exit leaving both armed for the next agent process.
+   */
+  handover?: boolean
   /** One line for the log. */
   reason: string
 }
 
 export function shutdownPlan(f: ShutdownFacts): ShutdownPlan {
+  if (f.cause === 'handover') {
+    return {
+      stop: null,
+      mayRelease: false,
+      handover: true,
+      reason: `hand-over: PostgreSQL is left running${f.holdsLock ? ' and the leader key in place' : ''} for the next agent process`,
+    }
+  }
   if (f.cause === 'join-aborted' || f.cause === 'sysid-mismatch') {
     return {stop: null, mayRelease: false, reason: `PostgreSQL is left running (${f.cause === 'join-aborted' ? 'the join was aborted' : 'system ID mismatch'})`}
   }
@@ -78,7 +97,9 @@ export interface ReleaseVerdict {
 
 /** Step two: the key goes only when PostgreSQL is known to be down. */
 export function releaseAfterStop(plan: ShutdownPlan, pgStopped: boolean): ReleaseVerdict {
-  const disableWatchdog = !plan.stop || pgStopped
+  // A hand-over leaves an armed watchdog to the next agent: should none come, the host is reset
+  // before the leader key expires (what the watchdog is for), as after Patroni's own death.
+  const disableWatchdog = plan.handover === true ? false : !plan.stop || pgStopped
   if (!plan.mayRelease) return {release: false, reason: plan.stop ? 'not the leader: nothing to release' : plan.reason, disableWatchdog}
   if (!pgStopped) return {release: false, reason: 'PostgreSQL shutdown failed, leader key not removed', disableWatchdog}
   return {release: true, reason: 'PostgreSQL is stopped: releasing the leader key', disableWatchdog}

@@ -13,6 +13,7 @@ import {httpPeers} from '../adapters/http/peers'
 import {PostgresAdapter} from '../adapters/postgres'
 import {linuxWatchdogs} from '../adapters/watchdog/linux'
 import {NodeProcessRunner} from '../adapters/process'
+import {handoverRequested} from '../adapters/systemd/handover-marker'
 import {sdNotifyServiceManager} from '../adapters/systemd/sd-notify'
 import {runAgent as runAgentOn, type AgentPorts} from '../agent/daemon'
 import type {AgentSignals} from '../agent/signals'
@@ -85,5 +86,7 @@ export function agentPorts(): AgentPorts {
 
 /** `hactl agent [CONFIG]`: runs the agent on the real ports until SIGTERM/SIGINT; the exit code. */
 export function runAgent(configPath: string | undefined, env: NodeJS.ProcessEnv = process.env, opts: {strict?: boolean; signals?: AgentSignals} = {}): Promise<number> {
+  // A SIGTERM is a hand-over when the package scripts left a marker for this process.
+  opts.signals?.useHandoverCheck(() => handoverRequested(env))
   return runAgentOn(agentPorts(), configPath, env, opts)
 }

@@ -29,8 +29,8 @@ const REPO = join(import.meta.dirname, '..', '..')
  * How a hactl member is started: the built executable when HACTL_TEST_BIN names it (CI's e2e runs
  * set it to dist/hactl), otherwise the sources through tsx, so a stale build can't be tested by mistake.
  */
-export function hactlCommand(configPath: string): [string, string[]] {
-  const bin = process.env.HACTL_TEST_BIN
+export function hactlCommand(configPath: string, exe?: string): [string, string[]] {
+  const bin = exe ?? process.env.HACTL_TEST_BIN
   // Resolved against the runner's directory: members run with their own working directory.
   if (bin) return [resolve(bin), ['agent', configPath]]
   // tsx by path: `--import tsx` would be resolved from the member's own directory.
@@ -129,6 +129,10 @@ export interface PatroniClusterOptions {
   local?: Record<string, Record<string, unknown>>
   /** Members that are not started with the others (startNode starts them); not waited for. */
   hold?: string[]
+  /** Extra environment of every member's agent. */
+  agentEnv?: Record<string, string>
+  /** The hactl executable of the hactl members (default: hactlCommand's choice); PatroniNode.hactlBin changes it per member. */
+  hactlBin?: string
   /** Wait for a leader and nodes-1 streaming replicas before returning (default true). */
   wait?: boolean
   startTimeoutMs?: number
@@ -161,6 +165,10 @@ export class PatroniNode {
   readonly orphans: Array<{pid: number; start: string}> = []
   private logTail = ''
   private logFile?: WriteStream
+  /** Extra environment of the agent, from the next spawn on. */
+  env: Record<string, string> = {}
+  /** The hactl executable of the next spawn (default: hactlCommand's choice). */
+  hactlBin?: string
 
   constructor(
     readonly name: string,
@@ -220,9 +228,9 @@ export class PatroniNode {
   spawn(home: string): void {
     if (this.running) throw new Error(`patroni ${this.name} is already running (pid ${this.proc?.pid})`)
     this.logFile ??= createWriteStream(this.logPath, {flags: 'a'})
-    const [cmd, args] = this.impl === 'hactl' ? hactlCommand(this.configPath) : [this.patroniBin, [this.configPath]]
+    const [cmd, args] = this.impl === 'hactl' ? hactlCommand(this.configPath, this.hactlBin) : [this.patroniBin, [this.configPath]]
     const proc = spawn(cmd, args, {
-      ...asUser(home, {PATH: `${join(REPO, 'node_modules', '.bin')}:${process.env.PATH}`}),
+      ...asUser(home, {PATH: `${join(REPO, 'node_modules', '.bin')}:${process.env.PATH}`, ...this.env}),
       cwd: this.dir,
       stdio: ['ignore', 'pipe', 'pipe'],
     })
@@ -409,6 +417,8 @@ export class PatroniCluster {
         const name = `${prefix}${i}`
         const impl = typeof opts.impl === 'object' ? (opts.impl[name] ?? 'patroni') : (opts.impl ?? 'patroni')
         const node = new PatroniNode(name, ownedDir(join(c.root, name)), await port(), await port(), impl, bins.patroni)
+        node.env = {...opts.agentEnv}
+        node.hactlBin = opts.hactlBin
         ownedDir(node.socketDir)
         writeOwnedFile(node.configPath, stringify(c.config(node)))
         c.nodes.push(node)

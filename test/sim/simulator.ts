@@ -22,6 +22,7 @@
  */
 import {HaLoop} from '../../src/agent/ha-loop'
 import {runCycles, shutdownAgent} from '../../src/agent/runtime'
+import type {ShutdownCause} from '../../src/core/shutdown'
 import {snapshot} from '../../src/agent/snapshot'
 import {createRestActions} from '../../src/agent/rest-actions'
 import {Etcd3Dcs} from '../../src/adapters/dcs-etcd3/etcd3-dcs'
@@ -381,7 +382,7 @@ class SimNode {
       watch: true,
     })
     const stop = new AbortController()
-    let cause: 'signal' | 'join-aborted' | 'sysid-mismatch' = 'signal'
+    let cause: ShutdownCause = 'signal'
     const loop = new HaLoop({
       config: this.config,
       dcs,

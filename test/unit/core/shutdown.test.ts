@@ -41,6 +41,11 @@ const planRows: PlanRow[] = [
   {name: 'replica, sync mode with primary_stop_timeout: the timeout applies to the stop', f: {holdsLock: false, synchronousMode: true, primaryStopTimeout: 5}, stop: {mode: 'fast', timeoutMs: 5000}, mayRelease: false, reason: 'stopping PostgreSQL'},
   {name: 'leader, PostgreSQL not running: no stop, may release', f: {pgRunning: false}, stop: null, mayRelease: true, reason: 'PostgreSQL is not running'},
   {name: 'replica, PostgreSQL not running: no stop, nothing to release', f: {pgRunning: false, holdsLock: false}, stop: null, mayRelease: false, reason: 'PostgreSQL is not running'},
+  // hand-over (package upgrade): nothing stopped or released, paused or not
+  {name: 'hand-over, leader: PostgreSQL keeps running, key stays', f: {cause: 'handover'}, stop: null, mayRelease: false, reason: 'hand-over: PostgreSQL is left running and the leader key in place for the next agent process'},
+  {name: 'hand-over, replica: PostgreSQL keeps running', f: {cause: 'handover', holdsLock: false}, stop: null, mayRelease: false, reason: 'hand-over: PostgreSQL is left running for the next agent process'},
+  {name: 'hand-over, sync mode with primary_stop_timeout: still no stop', f: {cause: 'handover', synchronousMode: true, primaryStopTimeout: 30}, stop: null, mayRelease: false, reason: /^hand-over: /},
+  {name: 'hand-over while paused: the hand-over (same outcome)', f: {cause: 'handover', paused: true}, stop: null, mayRelease: false, reason: /^hand-over: /},
 ]
 
 describe('shutdownPlan', () => {
@@ -88,6 +93,7 @@ const releaseRows: ReleaseRow[] = [
   {name: 'paused leader, PostgreSQL running: key kept', f: {paused: true}, stopped: false, release: false, reason: /paused state/},
   {name: 'join aborted: never released', f: {cause: 'join-aborted'}, stopped: true, release: false, reason: /the join was aborted/},
   {name: 'sysid mismatch: never released', f: {cause: 'sysid-mismatch'}, stopped: true, release: false, reason: /system ID mismatch/},
+  {name: 'hand-over: never released', f: {cause: 'handover'}, stopped: false, release: false, reason: /^hand-over: /},
 ]
 
 describe('releaseAfterStop', () => {
@@ -101,7 +107,7 @@ describe('releaseAfterStop', () => {
   }
 
   test('the key goes only for the lock holder and only once PostgreSQL is down', () => {
-    for (const cause of ['signal', 'join-aborted', 'sysid-mismatch'] as const) {
+    for (const cause of ['signal', 'join-aborted', 'sysid-mismatch', 'handover'] as const) {
       for (const paused of [false, true]) {
         for (const holdsLock of [false, true]) {
           for (const pgRunning of [false, true]) {
@@ -111,6 +117,10 @@ describe('releaseAfterStop', () => {
                 const v = releaseAfterStop(shutdownPlan(f), stopped)
                 const want = cause === 'signal' && !paused && holdsLock && stopped
                 assert.equal(v.release, want, JSON.stringify({...f, stopped}))
+                // An armed watchdog is left to the next agent only by a hand-over; otherwise it is
+                // disarmed once PostgreSQL is down or left running on purpose.
+                const plan = shutdownPlan(f)
+                assert.equal(v.disableWatchdog, cause === 'handover' ? false : !plan.stop || stopped, JSON.stringify({...f, stopped}))
               }
             }
           }
