@@ -38,9 +38,42 @@ export interface ListenerSpec {
   bind: string | null
 }
 
+/**
+ * The process settings of the global section, as the distribution's own haproxy.cfg has them, so
+ * that `--output /etc/haproxy/haproxy.cfg` keeps HAProxy unprivileged, chrooted, logging and with
+ * its admin socket: `debian` is Debian 12's /etc/haproxy/haproxy.cfg, `rhel` the haproxy RPM's
+ * (RHEL/Rocky/Alma 9), `minimal` only maxconn (Patroni's documented haproxy.cfg; for HAProxy
+ * run in the foreground by an unprivileged user or a container).
+ */
+export const GLOBAL_SECTIONS = {
+  debian: [
+    'log /dev/log local0',
+    'log /dev/log local1 notice',
+    'chroot /var/lib/haproxy',
+    'stats socket /run/haproxy/admin.sock mode 660 level admin',
+    'stats timeout 30s',
+    'user haproxy',
+    'group haproxy',
+    'daemon',
+  ],
+  rhel: [
+    'log 127.0.0.1 local2',
+    'chroot /var/lib/haproxy',
+    'pidfile /var/run/haproxy.pid',
+    'user haproxy',
+    'group haproxy',
+    'daemon',
+    'stats socket /var/lib/haproxy/stats',
+  ],
+  minimal: [],
+} as const satisfies Record<string, readonly string[]>
+export type GlobalSection = keyof typeof GLOBAL_SECTIONS
+
 export interface HaproxyOptions {
   bind: string
-  stats: {port: number; uri: string} | null
+  /** The stats page listens on `bind` (default 127.0.0.1, not the listeners' --bind). */
+  stats: {port: number; uri: string; bind: string} | null
+  globalSection: GlobalSection
   listeners: ListenerSpec[]
   checkMethod: CheckMethod
   inter: string
@@ -74,6 +107,8 @@ export interface HaproxyOptionsInput {
   stats?: boolean
   statsPort?: string | number
   statsUri?: string
+  statsBind?: string
+  globalSection?: string
   checkMethod?: string
   inter?: string
   fall?: string | number
@@ -245,10 +280,15 @@ export function parseHaproxyOptions(i: HaproxyOptionsInput): HaproxyOptions {
   const stats = i.stats === false ? null : {
     port: i.statsPort === undefined ? 7000 : checkPort(i.statsPort, '--stats-port'),
     uri: i.statsUri ?? '/',
+    bind: i.statsBind === undefined ? '127.0.0.1' : bindAddress(i.statsBind, '--stats-bind'),
+  }
+  const globalSection = i.globalSection ?? 'debian'
+  if (!Object.hasOwn(GLOBAL_SECTIONS, globalSection)) {
+    throw usage(`--global-section: ${show(globalSection)} is not one of ${Object.keys(GLOBAL_SECTIONS).join(', ')}`)
   }
   if (stats && !/^\/[^\s#"'\\]*$/.test(stats.uri)) throw usage(`--stats-uri: ${show(stats.uri)} must start with / and hold no spaces, quotes or '#'`)
   const bind = i.bind === undefined ? '*' : bindAddress(i.bind, '--bind')
-  const binds = [...(stats ? [{name: 'stats', port: stats.port, addr: bind}] : []), ...listeners.map((l) => ({name: l.name, port: l.port, addr: l.bind ?? bind}))]
+  const binds = [...(stats ? [{name: 'stats', port: stats.port, addr: stats.bind}] : []), ...listeners.map((l) => ({name: l.name, port: l.port, addr: l.bind ?? bind}))]
   for (let a = 0; a < binds.length; a++) {
     for (let b = a + 1; b < binds.length; b++) {
       const x = binds[a]!
@@ -278,6 +318,7 @@ export function parseHaproxyOptions(i: HaproxyOptionsInput): HaproxyOptions {
   return {
     bind,
     stats,
+    globalSection: globalSection as GlobalSection,
     listeners,
     checkMethod: method as CheckMethod,
     inter: haproxyTime(i.inter, '--inter', '3s'),
@@ -362,7 +403,8 @@ export interface MemberModel {
 export interface HaproxyModel {
   scope: string | null
   leader: string | null
-  global: {maxconn: number}
+  /** `lines`: the --global-section's settings, one per line (empty for minimal). */
+  global: {maxconn: number; section: GlobalSection; lines: string[]}
   defaults: {retries: number; timeoutClient: string; timeoutConnect: string; timeoutServer: string; timeoutCheck: string}
   stats: {bind: string; port: number; uri: string} | null
   listeners: ListenerModel[]
@@ -453,7 +495,7 @@ export function buildModel(loaded: LoadedMembers, o: HaproxyOptions): HaproxyMod
   return {
     scope: loaded.scope,
     leader: loaded.leader,
-    global: {maxconn: o.globalMaxconn},
+    global: {maxconn: o.globalMaxconn, section: o.globalSection, lines: [...GLOBAL_SECTIONS[o.globalSection]]},
     defaults: {
       retries: o.retries,
       timeoutClient: o.timeouts.client,
@@ -461,7 +503,7 @@ export function buildModel(loaded: LoadedMembers, o: HaproxyOptions): HaproxyMod
       timeoutServer: o.timeouts.server,
       timeoutCheck: o.timeouts.check,
     },
-    stats: o.stats ? {bind: bindArg(o.bind, o.stats.port), port: o.stats.port, uri: o.stats.uri} : null,
+    stats: o.stats ? {bind: bindArg(o.stats.bind, o.stats.port), port: o.stats.port, uri: o.stats.uri} : null,
     listeners,
     members: sorted.map((m, i) => ({
       name: m.name,

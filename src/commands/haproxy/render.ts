@@ -3,7 +3,7 @@ import {Command, Flags} from '@oclif/core'
 export default class HaproxyRender extends Command {
   static override summary = 'Render haproxy.cfg for the cluster (a confd replacement).'
   static override description = [
-    `Writes HAProxy's configuration for a Patroni-style cluster: a listener on 5000 that reaches the primary, one on 5001 for the replicas and a stats page on 7000, every member in every listener with an HTTP health check against its REST API (health checks pick the servers). With no options the output is Patroni's documented haproxy.cfg, server lines aside. Members come from the DCS (like patronictl: -c/--config-file, -d/--dcs-url or --etcd, with --scope), from --inventory FILE, or from --member flags. Output is sorted and byte-stable.`,
+    `Writes HAProxy's configuration for a Patroni-style cluster: a listener on 5000 that reaches the primary, one on 5001 for the replicas and a stats page on 127.0.0.1:7000, every member in every listener with an HTTP health check against its REST API (health checks pick the servers). The global section keeps the distribution's process settings (--global-section: Debian's by default, so HAProxy still runs as user haproxy, chrooted, logging to /dev/log, with its admin socket); with --global-section minimal --stats-bind '*' the output is Patroni's documented haproxy.cfg, server lines aside. Members come from the DCS (like patronictl: -c/--config-file, -d/--dcs-url or --etcd, with --scope), from --inventory FILE, or from --member flags. Output is sorted and byte-stable.`,
     `--inventory YAML: members: [{name, host, port (5432), api_port (8008), api_host, api_scheme, tags}] (or {name, conn_url, api_url}); optional scope.`,
     `--template FILE renders a Mustache-style template ({{x}}, {{#list}}...{{/list}}, {{^x}}...{{/x}}) with the same model as the built-in one; --print-template prints the built-in one to start from (README lists the model's fields). A name the model lacks is an error, not an empty string.`,
     `--output FILE is replaced atomically and only when its content changes; --check runs haproxy -c -f on the staged file first; after a change --reload-cmd runs. --watch keeps FILE up to date on every member change in the DCS (check on by default), until SIGINT/SIGTERM.`,
@@ -39,6 +39,8 @@ export default class HaproxyRender extends Command {
     stats: Flags.boolean({description: 'render the HTTP stats page listener (--no-stats leaves it out) [default: on]', allowNo: true, default: true, helpGroup: 'LAYOUT'}),
     'stats-port': Flags.string({description: 'port of the stats page [default: 7000]', helpValue: 'PORT', helpGroup: 'LAYOUT'}),
     'stats-uri': Flags.string({description: 'URI of the stats page [default: /]', helpValue: 'URI', helpGroup: 'LAYOUT'}),
+    'stats-bind': Flags.string({description: 'address the stats page binds (\'*\' for every address) [default: 127.0.0.1]', helpValue: 'ADDR', helpGroup: 'LAYOUT'}),
+    'global-section': Flags.string({description: 'process settings of the global section: debian (Debian\'s haproxy.cfg: log, chroot, admin socket, user haproxy, daemon), rhel (the haproxy RPM\'s), minimal (maxconn only) [default: debian]', options: ['debian', 'rhel', 'minimal'], helpValue: 'LAYOUT', helpGroup: 'LAYOUT'}),
     balance: Flags.string({description: 'balance algorithm of every listener (roundrobin, static-rr, leastconn, first, source, random)', helpValue: 'ALGO', helpGroup: 'LAYOUT'}),
     maxconn: Flags.string({description: 'global maxconn [default: 100]', helpValue: 'N', helpGroup: 'LAYOUT'}),
     'listener-maxconn': Flags.string({description: 'maxconn of every listener (unset by default)', helpValue: 'N', helpGroup: 'LAYOUT'}),
@@ -114,6 +116,8 @@ export default class HaproxyRender extends Command {
             stats: f.stats,
             statsPort: f['stats-port'],
             statsUri: f['stats-uri'],
+            statsBind: f['stats-bind'],
+            globalSection: f['global-section'],
             checkMethod: f['check-method'],
             inter: f.inter,
             fall: f.fall,

@@ -91,7 +91,8 @@ describe('haproxy render on a real 3-node hactl cluster behind a real HAProxy', 
     const code = await runHaproxyRender({
       source: {kind: 'dcs', etcd: etcd.endpoint, scope: cluster.scope},
       haproxy: {
-        bind: '127.0.0.1', primaryPort: ports.primary, replicaPort: ports.replicas, statsPort: ports.stats,
+        // minimal: HAProxy runs as our child in the foreground, without Debian's chroot, user and admin socket.
+        bind: '127.0.0.1', primaryPort: ports.primary, replicaPort: ports.replicas, statsPort: ports.stats, globalSection: 'minimal',
         inter: `${INTER_MS}ms`, fall: FALL, rise: RISE, timeoutCheck: '1s', timeoutConnect: '1s',
       },
       output: cfg, check: true, dryRun: false, reloadCmd: '', watch: false, interval: 10, haproxyBin: HAPROXY_BIN,

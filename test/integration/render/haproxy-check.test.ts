@@ -5,13 +5,13 @@
  */
 import assert from 'node:assert/strict'
 import {execFile} from 'node:child_process'
-import {copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {copyFileSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {promisify} from 'node:util'
 import {after, before, describe, it} from 'node:test'
 import {createServer, type IncomingHttpHeaders, type Server} from 'node:http'
-import {parseHaproxyOptions, renderHaproxy} from '../../../src/render/haproxy'
+import {GLOBAL_SECTIONS, parseHaproxyOptions, renderHaproxy} from '../../../src/render/haproxy'
 import {membersFromFlags} from '../../../src/render/members'
 import {makeTestCa, makeTestCert} from '../../harness/etcd'
 import {freePort, waitFor} from '../../harness/ports'
@@ -63,6 +63,47 @@ describe('golden haproxy.cfg files pass haproxy -c', () => {
   })
 })
 
+describe('the default global section is Debian\'s, and HAProxy runs with it', () => {
+  let haproxy: HaproxyProcess | undefined
+  let dir: string
+  after(async () => {
+    await haproxy?.stop()
+    if (dir) rmSync(dir, {recursive: true, force: true})
+  })
+
+  it('its settings are those of Debian\'s own /etc/haproxy/haproxy.cfg (TLS material defaults aside)', () => {
+    const debian = readFileSync('/etc/haproxy/haproxy.cfg', 'utf8')
+    const global = debian.slice(debian.indexOf('global\n') + 7, debian.indexOf('\ndefaults'))
+    const lines = global
+      .split('\n')
+      .map((l) => l.replace(/#.*/, '').trim().replace(/\s+/g, ' '))
+      .filter((l) => l && !/^(ca-base|crt-base|ssl-default-)/.test(l))
+    assert.deepEqual([...GLOBAL_SECTIONS.debian], lines)
+  })
+
+  it('as root: HAProxy drops to user haproxy in the /var/lib/haproxy chroot; stats answer on 127.0.0.1 only', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'hactl-render-debian-'))
+    const statsPort = await freePort()
+    const text = renderHaproxy(membersFromFlags([`a=127.0.0.1:${await freePort()},${await freePort()}`]), parseHaproxyOptions({
+      bind: '127.0.0.1', primaryPort: await freePort(), replicaPort: await freePort(), statsPort,
+    }))
+    // Only the admin socket moves into the temp dir, so the test cannot take over a system HAProxy's.
+    assert.ok(text.includes('stats socket /run/haproxy/admin.sock mode 660 level admin'))
+    const cfg = join(dir, 'haproxy.cfg')
+    writeFileSync(cfg, text.replace('/run/haproxy/admin.sock', join(dir, 'debian-admin.sock')))
+    haproxy = await HaproxyProcess.start(cfg, dir)
+    const pid = haproxy.proc.pid!
+    const uid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1])
+    const haproxyUid = Number((await run('id', ['-u', 'haproxy'])).stdout.trim())
+    assert.equal(uid, haproxyUid, 'HAProxy runs as user haproxy')
+    assert.equal(readlinkSync(`/proc/${pid}/root`), '/var/lib/haproxy')
+    const res = await fetch(`http://127.0.0.1:${statsPort}/`)
+    assert.equal(res.status, 200)
+    assert.match(await res.text(), /Statistics Report/)
+    assert.match(text, new RegExp(`bind 127\\.0\\.0\\.1:${statsPort}\\n`))
+  })
+})
+
 describe('rendered checks as a running HAProxy sends them', () => {
   interface Seen {
     method: string
@@ -100,7 +141,7 @@ describe('rendered checks as a running HAProxy sends them', () => {
     const v4Port = await restApi('127.0.0.1', 503, sick)
     const members = membersFromFlags([`up=127.0.0.1:${await freePort()},[::1]:${v6Port}`, `down=127.0.0.1:${await freePort()},${v4Port}`])
     const text = renderHaproxy(members, parseHaproxyOptions({
-      bind: '127.0.0.1', primaryPort: await freePort(), replicaPort: await freePort(), stats: false,
+      bind: '127.0.0.1', primaryPort: await freePort(), replicaPort: await freePort(), stats: false, globalSection: 'minimal',
       inter: '200ms', fall: 1, rise: 1, checkMethod: 'GET', checkAuth: 'probe:s3cret', replicaLag: '1MB', replicaTags: ['dc=eu west'],
     }))
     assert.match(text, /server up 127\.0\.0\.1:\d+ maxconn 100 check port \d+ addr \[::1\]/)

@@ -30,7 +30,7 @@ describe('haproxy render goldens', () => {
     })
   }
 
-  it('the default is the seed\'s Patroni haproxy.cfg byte for byte (seed 004, 1.7.3)', () => {
+  it('--global-section minimal --stats-bind * is the seed\'s Patroni haproxy.cfg byte for byte (seed 004, 1.7.3)', () => {
     // Written out here rather than read from the seed so the test stands on its own.
     const canonical = [
       'global', '    maxconn 100', '',
@@ -50,7 +50,36 @@ describe('haproxy render goldens', () => {
       }),
       '',
     ].join('\n')
-    assert.equal(renderHaproxy(SEED_MEMBERS, parseHaproxyOptions({})), canonical)
+    assert.equal(renderHaproxy(SEED_MEMBERS, parseHaproxyOptions({globalSection: 'minimal', statsBind: '*'})), canonical)
+  })
+
+  it('the default keeps Debian\'s global section (unprivileged, chrooted, logging, admin socket) and binds stats to 127.0.0.1 only', () => {
+    const text = renderHaproxy(SEED_MEMBERS, parseHaproxyOptions({}))
+    const global = text.slice(0, text.indexOf('\ndefaults\n'))
+    assert.deepEqual(global.split('\n').map((l) => l.trim()).filter(Boolean), [
+      'global',
+      'maxconn 100',
+      'log /dev/log local0',
+      'log /dev/log local1 notice',
+      'chroot /var/lib/haproxy',
+      'stats socket /run/haproxy/admin.sock mode 660 level admin',
+      'stats timeout 30s',
+      'user haproxy',
+      'group haproxy',
+      'daemon',
+    ])
+    assert.match(text, /\nlisten stats\n    mode http\n    bind 127\.0\.0\.1:7000\n/)
+    // The listeners still bind every address.
+    assert.match(text, /\nlisten primary\n    bind \*:5000\n/)
+  })
+
+  it('bad --global-section and --stats-bind values are usage errors naming the flag', () => {
+    assert.throws(() => parseHaproxyOptions({globalSection: 'ubuntu'}), /--global-section: "ubuntu" is not one of debian, rhel, minimal/)
+    assert.throws(() => parseHaproxyOptions({statsBind: 'not an address'}), /--stats-bind/)
+    // The stats page and a listener on one port collide only when their addresses can overlap.
+    assert.throws(() => parseHaproxyOptions({statsPort: 5000, statsBind: '*'}), /both bind port 5000/)
+    assert.throws(() => parseHaproxyOptions({statsPort: 5000}), /both bind port 5000/)
+    assert.doesNotThrow(() => parseHaproxyOptions({statsPort: 5000, bind: '10.0.0.1', statsBind: '127.0.0.1'}))
   })
 
   it('member order in the input does not change a byte', () => {
