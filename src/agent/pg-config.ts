@@ -32,6 +32,7 @@ export function serverParams(x: AgentContext, version: number): ServerParams {
     synchronousMode: dyn.synchronous_mode !== false,
     synchronousModeStrict: dyn.synchronous_mode_strict,
     synchronousStandbyNames: x.state.ssn,
+    role: x.state.memory.role,
   })
   for (const w of p.warnings) x.log.warning(w)
   // Permanent logical slots on replicas need feedback to the primary (patroni/postgresql/config.py).

@@ -76,6 +76,12 @@ export interface ServerParamsInput {
   synchronousModeStrict?: boolean
   /** what the sync logic wants in synchronous_standby_names; undefined while unknown */
   synchronousStandbyNames?: string
+  /**
+   * The member's PostgreSQL role: strict mode's '*' placeholder goes only on a primary (or one
+   * being promoted), as Patroni >= 3.1 does, so that a bootstrap's own writes (post_bootstrap's
+   * roles and grants) never wait for a standby that cannot exist yet. Undefined: any role.
+   */
+  role?: string
 }
 
 export interface ServerParams {
@@ -138,7 +144,9 @@ export function serverParameters(input: ServerParamsInput): ServerParams {
 
   if (input.synchronousMode) {
     if (input.synchronousStandbyNames === undefined) {
-      if (input.synchronousModeStrict) parameters.synchronous_standby_names = '*'
+      // patroni/postgresql/config.py ConfigHandler.get_server_parameters (3.1+): only while primary
+      const primary = input.role === undefined || input.role === 'primary' || input.role === 'promoted'
+      if (input.synchronousModeStrict && primary) parameters.synchronous_standby_names = '*'
       else delete parameters.synchronous_standby_names
     } else {
       parameters.synchronous_standby_names = input.synchronousStandbyNames

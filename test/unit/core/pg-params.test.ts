@@ -77,6 +77,14 @@ describe('server parameters', () => {
 
   test('synchronous_standby_names in synchronous mode', () => {
     assert.equal(serverParameters({...base, synchronousMode: true, synchronousModeStrict: true}).parameters.synchronous_standby_names, '*')
+    // Patroni >= 3.1: the strict placeholder only on a primary; a bootstrapping member or a replica
+    // gets none (post_bootstrap's CREATE ROLE/GRANT would wait for a standby for ever: chaos seed 2)
+    for (const role of ['primary', 'promoted']) {
+      assert.equal(serverParameters({...base, synchronousMode: true, synchronousModeStrict: true, role}).parameters.synchronous_standby_names, '*', role)
+    }
+    for (const role of ['uninitialized', 'replica', 'demoted', 'standby_leader']) {
+      assert.equal(serverParameters({...base, synchronousMode: true, synchronousModeStrict: true, role}).parameters.synchronous_standby_names, undefined, role)
+    }
     assert.equal(
       serverParameters({...base, dynamicParameters: {synchronous_standby_names: 'x'}, synchronousMode: true}).parameters.synchronous_standby_names,
       undefined,
