@@ -1,0 +1,208 @@
+/**
+ * The fault catalogue. A fault is drawn from a seeded PRNG (kind, target, timing), injected,
+ * held for its duration, then healed; `explains` marks the one fault under which two writable
+ * primaries cannot be avoided without a watchdog: the leader's agent frozen past its ttl while
+ * its PostgreSQL goes on serving.
+ */
+import {ADDR, ETCDS, HOSTS, type Etcd, type Host, type Lab} from './lab'
+
+/** mulberry32: small, seedable, good enough to pick faults. */
+export class Rng {
+  private s: number
+  constructor(seed: number) {
+    this.s = seed >>> 0 || 1
+  }
+  next(): number {
+    let t = (this.s = (this.s + 0x6d2b79f5) >>> 0)
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+  int(lo: number, hi: number): number {
+    return lo + Math.floor(this.next() * (hi - lo + 1))
+  }
+  pick<T>(xs: readonly T[]): T {
+    return xs[Math.floor(this.next() * xs.length)]!
+  }
+  chance(p: number): boolean {
+    return this.next() < p
+  }
+}
+
+export interface FaultCtx {
+  lab: Lab
+  rng: Rng
+  ttlMs: number
+  /** the current leader (GET /primary 200 and writable), if any */
+  leader(): Host | undefined
+  log(text: string): void
+}
+
+export interface Fault {
+  kind: string
+  target: string
+  durationMs: number
+  /** set when this fault makes a dual-writable window unavoidable without a watchdog: that host */
+  explains?: Host
+  inject(): Promise<void>
+  heal(): Promise<void>
+  /** filled in by the runner */
+  startedAt?: number
+  healedAt?: number
+}
+
+export const KINDS = [
+  'isolate-host', 'leader-from-etcd', 'leader-from-replicas', 'etcd-minority', 'etcd-majority', 'asymmetric',
+  'freeze-agent', 'freeze-etcd', 'freeze-postmaster', 'kill-agent', 'kill-postmaster', 'kill-both',
+  'restart-agent', 'etcd-slow', 'etcd-leader-change', 'switchover', 'failover',
+] as const
+export type Kind = (typeof KINDS)[number]
+
+function others(h: Host): Host[] {
+  return HOSTS.filter((x) => x !== h)
+}
+
+/** Draws the next fault; `kinds` restricts the catalogue (e.g. the CI set). */
+export function drawFault(ctx: FaultCtx, kinds: readonly Kind[] = KINDS): Fault {
+  const {lab, rng, ttlMs} = ctx
+  const kind = rng.pick(kinds)
+  const leader = ctx.leader() ?? rng.pick(HOSTS)
+  const replica = rng.pick(others(leader))
+  const anyHost = rng.pick(HOSTS)
+  const longer = rng.chance(0.4)
+  const dur = longer ? rng.int(ttlMs + 5000, ttlMs + 12_000) : rng.int(3000, Math.round(ttlMs * 0.6))
+  const targetOf = () => (rng.chance(0.6) ? leader : anyHost)
+  switch (kind) {
+    case 'isolate-host': {
+      const h = targetOf()
+      return {kind, target: `${h}${h === leader ? '(leader)' : ''}`, durationMs: dur, inject: () => lab.linkDown(h), heal: () => lab.linkUp(h)}
+    }
+    case 'leader-from-etcd': {
+      const pairs = ETCDS.flatMap((e) => [[leader, e], [e, leader]] as const)
+      return {kind, target: leader, durationMs: dur,
+        inject: async () => { for (const [a, b] of pairs) await lab.block(a, b) },
+        heal: async () => { for (const [a, b] of pairs) await lab.unblock(a, b) }}
+    }
+    case 'leader-from-replicas': {
+      const pairs = others(leader).flatMap((r) => [[leader, r], [r, leader]] as const)
+      return {kind, target: leader, durationMs: dur,
+        inject: async () => { for (const [a, b] of pairs) await lab.block(a, b) },
+        heal: async () => { for (const [a, b] of pairs) await lab.unblock(a, b) }}
+    }
+    case 'etcd-minority': {
+      const e = rng.pick(ETCDS)
+      return {kind, target: e, durationMs: dur, inject: () => lab.linkDown(e), heal: () => lab.linkUp(e)}
+    }
+    case 'etcd-majority': {
+      const keep = rng.pick(ETCDS)
+      const down = ETCDS.filter((e) => e !== keep)
+      return {kind, target: down.join('+'), durationMs: dur,
+        inject: async () => { for (const e of down) await lab.linkDown(e) },
+        heal: async () => { for (const e of down) await lab.linkUp(e) }}
+    }
+    case 'asymmetric': {
+      // one direction only: what `a` sends to `b` is dropped, b -> a still arrives
+      const choices: Array<[string, string]> = [
+        [leader, rng.pick(ETCDS)], [rng.pick(ETCDS), leader], [leader, replica], [replica, leader], ['c', leader],
+      ]
+      const [a, b] = rng.pick(choices)
+      return {kind, target: `${a}->${b}`, durationMs: dur, inject: () => lab.block(a, b), heal: () => lab.unblock(a, b)}
+    }
+    case 'freeze-agent': {
+      const h = targetOf()
+      return {kind, target: `${h}${h === leader ? '(leader)' : ''}`, durationMs: dur,
+        explains: dur > ttlMs && h === leader ? h : undefined,
+        inject: async () => void lab.agents.get(h)?.signal('SIGSTOP'),
+        heal: async () => void lab.agents.get(h)?.signal('SIGCONT')}
+    }
+    case 'freeze-etcd': {
+      const e: Etcd = rng.pick(ETCDS)
+      return {kind, target: e, durationMs: dur,
+        inject: async () => void lab.etcds.get(e)?.signal('SIGSTOP'),
+        heal: async () => void lab.etcds.get(e)?.signal('SIGCONT')}
+    }
+    case 'freeze-postmaster': {
+      const h = targetOf()
+      let pid: number | undefined
+      return {kind, target: `${h}${h === leader ? '(leader)' : ''}`, durationMs: dur,
+        inject: async () => {
+          pid = lab.postmaster(h)
+          if (pid) process.kill(pid, 'SIGSTOP')
+        },
+        heal: async () => {
+          try {
+            if (pid) process.kill(pid, 'SIGCONT')
+          } catch {
+            // gone meanwhile
+          }
+        }}
+    }
+    case 'kill-agent':
+    case 'kill-both':
+    case 'restart-agent': {
+      const h = targetOf()
+      const d = kind === 'restart-agent' ? rng.int(1000, 5000) : dur
+      return {kind, target: `${h}${h === leader ? '(leader)' : ''}`, durationMs: d,
+        inject: async () => {
+          const a = lab.agents.get(h)
+          if (kind === 'restart-agent') await a?.kill('SIGTERM', 90_000)
+          else {
+            await a?.kill('SIGKILL')
+            if (kind === 'kill-both') {
+              const pid = lab.postmaster(h)
+              if (pid) process.kill(pid, 'SIGKILL')
+            }
+          }
+        },
+        heal: async () => {
+          if (!lab.agents.get(h)?.running) lab.startAgent(h)
+        }}
+    }
+    case 'kill-postmaster': {
+      const h = targetOf()
+      return {kind, target: `${h}${h === leader ? '(leader)' : ''}`, durationMs: rng.int(1000, 4000),
+        inject: async () => {
+          const pid = lab.postmaster(h)
+          if (pid) process.kill(pid, 'SIGKILL')
+        },
+        heal: async () => {}}
+    }
+    case 'etcd-slow': {
+      const ms = rng.int(100, 800)
+      const jitter = rng.int(0, 400)
+      const hosts = rng.chance(0.5) ? [...HOSTS] : [leader]
+      return {kind, target: `${hosts.join('+')} ${ms}±${jitter}ms`, durationMs: dur,
+        inject: async () => { for (const h of hosts) await lab.hostHelpers.get(h)!.call({op: 'delay', ms, jitter}) },
+        heal: async () => { for (const h of hosts) await lab.hostHelpers.get(h)!.call({op: 'delay', ms: 0, jitter: 0}) }}
+    }
+    case 'etcd-leader-change': {
+      return {kind, target: 'etcd', durationMs: rng.int(1000, 3000),
+        inject: async () => {
+          const status = JSON.parse(await lab.etcdctl(['endpoint', 'status', '--cluster', '-w', 'json']))
+          const leaderId = status[0]?.Status?.leader
+          const other = status.filter((s: any) => s.Status.header.member_id !== leaderId)
+          const to = other[Math.floor(rng.next() * other.length)]
+          if (!to) throw new Error('etcd-leader-change: no other member')
+          const lead = status.find((s: any) => s.Status.header.member_id === leaderId)
+          const toHex = BigInt(to.Status.header.member_id).toString(16)
+          await lab.etcdctl([`--endpoints=${lead.Endpoint}`, 'move-leader', toHex])
+        },
+        heal: async () => {}}
+    }
+    case 'switchover':
+    case 'failover': {
+      const cand = replica
+      return {kind, target: `${leader}->${cand}`, durationMs: rng.int(1000, 3000),
+        inject: async () => {
+          const body = kind === 'switchover' ? {leader, candidate: cand} : {candidate: cand}
+          const r = await lab.client.call({op: 'http', method: 'POST', url: `http://${addrOf(leader)}:8008/${kind}`, body, timeoutMs: 60_000}, 70_000)
+          ctx.log(`${kind} ${leader} -> ${cand}: ${r.status} ${String(r.body).slice(0, 200)}`)
+        },
+        heal: async () => {}}
+    }
+  }
+}
+
+function addrOf(h: Host): string {
+  return ADDR[h]!
+}
