@@ -9,6 +9,7 @@ import {chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync
 import {homedir, tmpdir} from 'node:os'
 import {dirname, join, relative} from 'node:path'
 import {gzipSync} from 'node:zlib'
+import {generateDocs} from '../docs'
 import type {Arch, BuildConfig, ContentEntry, ReleaseConfig} from './config'
 import {inspectSea, SEA_FUSE} from './elf'
 import {ReleaseError, run, sha256File} from './run'
@@ -255,6 +256,27 @@ function contentsFor(ctx: Ctx, format: 'deb' | 'rpm'): (ContentEntry & {path: st
     .map((e) => ({...e, path: e.dst.replace('{unitdir}', unitdir)}))
 }
 
+/**
+ * Man pages (gzip -9n, as dh_compress does) and bash/zsh/fish completion, generated from the
+ * command specs that serve --help (scripts/docs.ts), where each distribution's tools look.
+ * Dated with the commit, so the packages stay reproducible.
+ */
+function docFiles(ctx: Ctx, format: 'deb' | 'rpm'): {path: string; data: Buffer}[] {
+  const date = new Date(ctx.epoch * 1000).toISOString().slice(0, 10)
+  const zsh = format === 'deb' ? '/usr/share/zsh/vendor-completions' : '/usr/share/zsh/site-functions'
+  const completion: Record<string, string> = {
+    [`completions/${ctx.cfg.project_name}.bash`]: `/usr/share/bash-completion/completions/${ctx.cfg.project_name}`,
+    [`completions/_${ctx.cfg.project_name}`]: `${zsh}/_${ctx.cfg.project_name}`,
+    [`completions/${ctx.cfg.project_name}.fish`]: `/usr/share/fish/vendor_completions.d/${ctx.cfg.project_name}.fish`,
+  }
+  return generateDocs(date, ctx.version).map((f) => {
+    if (f.path.startsWith('man/')) return {path: `/usr/share/${f.path}.gz`, data: gzipSync(Buffer.from(f.text), {level: 9})}
+    const path = completion[f.path]
+    if (path === undefined) throw new ReleaseError(`scripts/docs.ts made ${f.path}, which has no place in the package`)
+    return {path, data: Buffer.from(f.text)}
+  })
+}
+
 // ---------------------------------------------------------------------------------------------
 // archive
 
@@ -346,6 +368,7 @@ function makeDeb(ctx: Ctx, b: BuildConfig, exe: string): string {
     put(stage, e.path, join(ctx.root, e.src), e.mode ?? 0o644)
     if (e.type.startsWith('config')) conffiles.push(e.path)
   }
+  for (const d of docFiles(ctx, 'deb')) put(stage, d.path, d.data, 0o644)
   put(stage, `/usr/share/doc/${p.name}/changelog.Debian.gz`, debianChangelog(ctx), 0o644)
   if (deb.lintian_overrides !== undefined) {
     const text = readFileSync(join(ctx.root, deb.lintian_overrides), 'utf8')
@@ -432,6 +455,10 @@ function makeRpm(ctx: Ctx, b: BuildConfig, exe: string): string {
     files.push(`${prefix}%attr(${mode.toString(8).padStart(4, '0')},root,root) ${e.path}`)
     const dir = dirname(e.path)
     if (dir.startsWith('/etc/') || dir.endsWith(`/${p.name}`)) ownedDirs.add(dir)
+  }
+  for (const d of docFiles(ctx, 'rpm')) {
+    put(stage, d.path, d.data, 0o644)
+    files.push(`%attr(0644,root,root) ${d.path}`)
   }
   normalizeTree(stage, ctx.epoch)
   const arch = ARCH_NAMES[b.arch].rpm

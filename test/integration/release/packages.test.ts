@@ -12,6 +12,7 @@ import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
 import {after, before, test} from 'node:test'
 import {promisify} from 'node:util'
+import {commandDocs, manPageName} from '../../../scripts/docs'
 import {inspectSea} from '../../../scripts/release/elf'
 import type {ReleaseResult} from '../../../scripts/release/pipeline'
 
@@ -25,6 +26,9 @@ const RPM_ARM = `hactl-${VERSION}-1.aarch64.rpm`
 const TAR_X64 = `hactl_${VERSION}_linux_x86_64.tar.gz`
 const TAR_ARM = `hactl_${VERSION}_linux_arm64.tar.gz`
 const UNITS = ['hactl.service', 'hactl@.service', 'hactl-vip@.service']
+/** hactl(1) and one page per command, generated from the command specs (scripts/docs.ts). */
+const MAN_PAGES = ['hactl', ...commandDocs().map(manPageName)].map((n) => `/usr/share/man/man1/${n}.1.gz`)
+const COMPLETIONS = (zshDir: string) => ['/usr/share/bash-completion/completions/hactl', `${zshDir}/_hactl`, '/usr/share/fish/vendor_completions.d/hactl.fish']
 
 let work: string
 let snap: string
@@ -112,6 +116,10 @@ test('the deb installs with dpkg into a throw-away root; hactl runs from there, 
   const conffiles = execFileSync('dpkg-query', [`--admindir=${join(root, 'var/lib/dpkg')}`, '-W', '-f=${Conffiles}', 'hactl'], {encoding: 'utf8'})
   assert.deepEqual(conffiles.trim().split('\n').map((l) => l.trim().split(' ')[0]), ['/etc/patroni/config.yml.sample', '/etc/patroni/vip.sample'])
   for (const u of UNITS) assert.ok(existsSync(join(root, 'lib/systemd/system', u)), u)
+  for (const f of [...MAN_PAGES, ...COMPLETIONS('/usr/share/zsh/vendor-completions')]) assert.ok(existsSync(join(root, f)), f)
+  const page = sh('zcat "$1" | groff -man -Tutf8 -P-cbou -ww 2>&1', join(root, '/usr/share/man/man1/hactl-list.1.gz')).toString()
+  assert.match(page, /--config-file=FILE/)
+  assert.match(page, /PATRONICTL_CONFIG_FILE/)
   // The packaged sample is a valid configuration for the packaged agent.
   const valid = execFileSync(exe, ['agent', '--validate-config', join(root, 'etc/patroni/config.yml.sample')], {encoding: 'utf8'})
   assert.match(valid, /^configuration OK: .*\(scope 15-main, member node1\)/)
@@ -137,6 +145,7 @@ test('the rpm holds the same unstripped executable, units, config files and scri
     assert.equal(q('--qf', '%{ARCH}').trim(), arch)
     const list = q('-l').trim().split('\n')
     for (const u of UNITS) assert.ok(list.includes(`/usr/lib/systemd/system/${u}`), u)
+    for (const f of [...MAN_PAGES, ...COMPLETIONS('/usr/share/zsh/site-functions')]) assert.ok(list.includes(f), f)
     assert.deepEqual(q('-c').trim().split('\n'), ['/etc/patroni/config.yml.sample', '/etc/patroni/vip.sample'])
     const requires = q('--requires')
     assert.match(requires, /^iproute$/m)
@@ -155,6 +164,7 @@ test('lintian reports no errors for the deb', async (t) => {
   const errors = lines.filter((l) => l.startsWith('E: '))
   for (const w of lines.filter((l) => l.startsWith('W: '))) t.diagnostic(`lintian ${w}`)
   assert.deepEqual(errors, [])
+  assert.doesNotMatch(r.out, /no-manual-page|manpage-|groff-message/, 'a man page for /usr/bin/hactl, and groff is happy with every page')
   assert.equal(r.code, 0, r.out)
 })
 
