@@ -151,7 +151,7 @@ export class WatchdogControl {
       const impl = this.impl
       try {
         await impl.open()
-        actual = await this.setTimeout(impl)
+        actual = await this.applyTimeout(impl)
       } catch (e) {
         const line = `Could not activate ${impl.describe()}: ${msg(e)}`
         if (required) this.log.warning(line)
@@ -190,9 +190,9 @@ export class WatchdogControl {
   }
 
   /** Patroni's _set_timeout: set ttl - safety_margin where the driver can; refuse a timeout below loop_wait. */
-  private async setTimeout(impl: WatchdogDevice): Promise<number | null> {
+  private async applyTimeout(impl: WatchdogDevice): Promise<number | null> {
     this.supportInfo = await impl.support()
-    if (this.supportInfo.setTimeout) await impl.setTimeout(watchdogTimeout(this.settings))
+    if (this.supportInfo.canSetTimeout) await impl.setDeviceTimeout(watchdogTimeout(this.settings))
     const actual = await impl.getTimeout()
     if (impl.isOpen && actual < this.settings.loopWait) {
       this.log.error(`loop_wait of ${this.settings.loopWait} seconds is too long for watchdog ${actual} second timeout`)
@@ -254,7 +254,7 @@ export class WatchdogControl {
         await this.activateImpl()
       }
       if (watchdogTimeout(s) !== watchdogTimeout(a) && this.impl?.isOpen) {
-        await this.impl.setTimeout(watchdogTimeout(s))
+        await this.impl.setDeviceTimeout(watchdogTimeout(s))
         this.log.info(`${this.impl.describe()} updated with ${await this.impl.getTimeout()} second timeout, timing slack ${timingSlack(s)} seconds`)
       }
       this.activeSettings = s

@@ -11,7 +11,7 @@
 /** What the driver reports about itself (WDIOC_GETSUPPORT). */
 export interface WatchdogSupport {
   /** WDIOF_SETTIMEOUT: the timeout can be set. */
-  setTimeout: boolean
+  canSetTimeout: boolean
   /** WDIOF_MAGICCLOSE: writing 'V' before closing disarms it; without it the device keeps running. */
   magicClose: boolean
   /** The board's identity string. */
@@ -31,7 +31,7 @@ export interface WatchdogDevice {
   /** WDIOC_GETSUPPORT (the device must be open). */
   support(): Promise<WatchdogSupport>
   /** WDIOC_SETTIMEOUT in whole seconds (1..65534). */
-  setTimeout(seconds: number): Promise<void>
+  setDeviceTimeout(seconds: number): Promise<void>
   /** WDIOC_GETTIMEOUT in seconds. */
   getTimeout(): Promise<number>
   /** Reset the timer (a write to the open device). */

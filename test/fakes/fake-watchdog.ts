@@ -87,10 +87,10 @@ class FakeDevice implements WatchdogDevice {
   async support(): Promise<WatchdogSupport> {
     if (!this.open_) throw new WatchdogError('Could not get information about watchdog device: Watchdog device is closed')
     const spec = this.owner.specs.get(this.path) ?? {}
-    return {setTimeout: spec.fixedTimeout === undefined, magicClose: !spec.noMagicClose, identity: 'fake watchdog', firmwareVersion: 0}
+    return {canSetTimeout: spec.fixedTimeout === undefined, magicClose: !spec.noMagicClose, identity: 'fake watchdog', firmwareVersion: 0}
   }
 
-  async setTimeout(seconds: number): Promise<void> {
+  async setDeviceTimeout(seconds: number): Promise<void> {
     const t = Math.trunc(seconds)
     if (!(t > 0 && t < 0xffff)) throw new WatchdogError(`Invalid timeout ${t}. Supported values are between 1 and 65535`)
     if (!this.open_) throw new WatchdogError('Could not set timeout on watchdog device: Watchdog device is closed')

@@ -99,7 +99,7 @@ abstract class FileWatchdog implements WatchdogDevice {
 
   abstract describe(): string
   abstract support(): Promise<WatchdogSupport>
-  abstract setTimeout(seconds: number): Promise<void>
+  abstract setDeviceTimeout(seconds: number): Promise<void>
   abstract getTimeout(): Promise<number>
 
   get isOpen(): boolean {
@@ -197,7 +197,7 @@ export class LinuxWatchdogDevice extends FileWatchdog {
     if (!m) throw new WatchdogError(`Could not get information about watchdog device: unexpected helper output ${JSON.stringify(out)}`)
     const options = Number(m[1])
     this.supportCache = {
-      setTimeout: (options & WDIOF_SETTIMEOUT) !== 0,
+      canSetTimeout: (options & WDIOF_SETTIMEOUT) !== 0,
       magicClose: (options & WDIOF_MAGICCLOSE) !== 0,
       identity: m[3]!,
       firmwareVersion: Number(m[2]),
@@ -205,7 +205,7 @@ export class LinuxWatchdogDevice extends FileWatchdog {
     return this.supportCache
   }
 
-  async setTimeout(seconds: number): Promise<void> {
+  async setDeviceTimeout(seconds: number): Promise<void> {
     const t = this.checkRange(seconds)
     await this.ioctl('Could not set timeout on watchdog device', ['set', String(t)])
   }
@@ -236,10 +236,10 @@ export class TestingWatchdogDevice extends FileWatchdog {
 
   async support(): Promise<WatchdogSupport> {
     if (this.fd === null) throw new WatchdogError('Could not get information about watchdog device: Watchdog device is closed')
-    return {setTimeout: true, magicClose: true, identity: 'Watchdog test harness', firmwareVersion: 0}
+    return {canSetTimeout: true, magicClose: true, identity: 'Watchdog test harness', firmwareVersion: 0}
   }
 
-  async setTimeout(seconds: number): Promise<void> {
+  async setDeviceTimeout(seconds: number): Promise<void> {
     const t = this.checkRange(seconds)
     if (this.fd === null) throw new WatchdogError('Watchdog device is closed')
     try {

@@ -63,7 +63,7 @@ describe('linux watchdog adapter, default driver (ioctl helper)', () => {
       assert.equal(d.usable(), true)
       await d.open()
       await assert.rejects(d.support(), (e) => e instanceof WatchdogError && /^Could not get information about watchdog device: .*Inappropriate ioctl for device/.test(e.message))
-      await assert.rejects(d.setTimeout(10), /: Could not set timeout on watchdog device: .*Inappropriate ioctl/)
+      await assert.rejects(d.setDeviceTimeout(10), /: Could not set timeout on watchdog device: .*Inappropriate ioctl/)
       await assert.rejects(d.getTimeout(), /: Could not get timeout on watchdog device: .*Inappropriate ioctl/)
       assert.equal(d.isOpen, true)
       d.keepalive()
@@ -82,7 +82,7 @@ describe('linux watchdog adapter, default driver (ioctl helper)', () => {
       writeFileSync(dev, '')
       const d = new LinuxWatchdogDevice(dev, {python: join(dir, 'no-python3')})
       await d.open()
-      await assert.rejects(d.setTimeout(10), (e) => e instanceof WatchdogError && e.message.includes('cannot run the ioctl helper') && e.message.includes('ENOENT'))
+      await assert.rejects(d.setDeviceTimeout(10), (e) => e instanceof WatchdogError && e.message.includes('cannot run the ioctl helper') && e.message.includes('ENOENT'))
       d.close()
       await assert.rejects(d.support(), /Watchdog device is closed/)
     } finally {
