@@ -17,11 +17,15 @@ export function logSettings(config: LocalConfig): LogSettings {
     ...DEFAULT_LOG_SETTINGS,
     type: l.type,
     level: parseLevel(l.level) ?? 'INFO',
-    ...(typeof l.format === 'string' ? {format: l.format} : {}),
-    dateformat: l.dateformat,
+    ...(l.format !== undefined ? {format: l.format} : {}),
+    // Patroni: an empty dateformat is no dateformat.
+    dateformat: l.dateformat || undefined,
+    staticFields: Object.fromEntries(Object.entries(l.static_fields ?? {}).map(([k, v]) => [k, String(v)])),
     dir: l.dir,
     fileNum: l.file_num,
     fileSize: l.file_size,
+    mode: l.mode,
+    deduplicateHeartbeats: l.deduplicate_heartbeat_logs === true,
   }
 }
 

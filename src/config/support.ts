@@ -29,7 +29,6 @@ export const UNSUPPORTED: readonly SupportEntry[] = [
     reason: 'old layout, ignored: put the rules in postgresql.pg_hba or bootstrap.dcs.postgresql.pg_hba'},
   {scope: 'local', path: 'bootstrap.pg_ident', severity: 'warning',
     reason: 'old layout, ignored: put the rules in postgresql.pg_ident'},
-  {scope: 'local', path: 'log.dateformat', severity: 'warning', reason: 'Python date formats are not supported; hactl prints ISO-8601 times'},
   {scope: 'local', path: 'log.loggers', severity: 'warning', reason: 'per-module Python log levels do not apply to hactl'},
   {scope: 'local', path: 'thread_pool_size', severity: 'warning', reason: 'Patroni 4.x tuning knob; not applicable to hactl'},
   {scope: 'local', path: 'thread_stack_size', severity: 'warning', reason: 'Patroni 4.x tuning knob; not applicable to hactl'},

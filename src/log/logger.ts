@@ -1,4 +1,4 @@
-import {closeSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync} from 'node:fs'
+import {closeSync, fchmodSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync} from 'node:fs'
 import {join} from 'node:path'
 
 /**
@@ -20,10 +20,18 @@ export interface LogSettings {
   format: string | Array<string | Record<string, string>>
   /** strftime pattern for asctime; when absent, Python's default `%Y-%m-%d %H:%M:%S,mmm`. */
   dateformat?: string
+  /** JSON lines only, as Patroni's json formatter (its plain formatter ignores them). */
   staticFields: Record<string, string>
   dir?: string
   fileNum: number
   fileSize: number
+  /** log.mode: permissions of the log file, set at every open (Patroni's PatroniFileHandler); absent: the umask decides. */
+  mode?: number
+  /**
+   * log.deduplicate_heartbeat_logs: at level INFO, a heartbeat line ('no action. ...', 'PAUSE: no
+   * action...') that repeats the previous one is not written (patroni/log.py PatroniLogger.run).
+   */
+  deduplicateHeartbeats?: boolean
 }
 
 export const DEFAULT_LOG_SETTINGS: LogSettings = {
@@ -123,20 +131,55 @@ export function formatRecord(r: LogRecord, s: LogSettings): string {
     Object.assign(out, s.staticFields, r.fields ?? {})
     return JSON.stringify(out)
   }
-  const line = pyFormat(Array.isArray(s.format) ? DEFAULT_LOG_SETTINGS.format as string : s.format, attrs)
-  const extra = Object.entries(s.staticFields)
-  return extra.length ? `${line} ${extra.map(([k, v]) => `${k}=${v}`).join(' ')}` : line
+  return pyFormat(Array.isArray(s.format) ? DEFAULT_LOG_SETTINGS.format as string : s.format, attrs)
+}
+
+/** Patroni's heartbeat lines (patroni/log.py PatroniLogger._is_heartbeat_msg). */
+export function isHeartbeat(message: string): boolean {
+  return message.startsWith('no action. ') || message.startsWith('PAUSE: no action')
 }
 
 export interface LogSink {
-  write(line: string): void
+  /** `level` lets a sink mark the line's priority (the journal); files ignore it. */
+  write(line: string, level?: LogLevel): void
   close(): void
 }
 
+/** sd-daemon(3) priority prefixes: <2> crit, <3> err, <4> warning, <6> info, <7> debug. */
+export const SD_PRIORITY: Record<LogLevel, number> = {DEBUG: 7, INFO: 6, WARNING: 4, ERROR: 3, CRITICAL: 2}
+
+/**
+ * Whether file descriptor `fd` is the journal stream systemd names in JOURNAL_STREAM
+ * ("device:inode", systemd.exec(5)): the variable alone is not enough, since programs started
+ * from a unit inherit it while their stderr may go elsewhere (a file, a pipe, a terminal).
+ */
+export function isJournalStream(env: NodeJS.ProcessEnv = process.env, fd = 2): boolean {
+  const m = /^(\d+):(\d+)$/.exec(env['JOURNAL_STREAM'] ?? '')
+  if (!m) return false
+  try {
+    const st = fstatSync(fd, {bigint: true})
+    return st.dev === BigInt(m[1]) && st.ino === BigInt(m[2])
+  } catch {
+    return false
+  }
+}
+
+/** Each line of `text` with the journal's priority prefix, so `journalctl -p warning` filters. */
+export function withPriority(text: string, level: LogLevel): string {
+  const p = `<${SD_PRIORITY[level]}>`
+  return text
+    .split('\n')
+    .map((l) => p + l)
+    .join('\n')
+}
+
 export class StderrSink implements LogSink {
-  write(line: string): void {
+  /** Prefix lines with their priority: on when stderr is the journal's stream (JOURNAL_STREAM). */
+  constructor(private readonly journal: boolean = isJournalStream()) {}
+
+  write(line: string, level?: LogLevel): void {
     try {
-      writeSync(2, line + '\n')
+      writeSync(2, (this.journal && level !== undefined ? withPriority(line, level) : line) + '\n')
     } catch {
       // stderr closed (EPIPE/EAGAIN): logging must never take the agent down.
     }
@@ -150,11 +193,30 @@ export class RotatingFileSink implements LogSink {
   private size: number
   readonly path: string
 
-  constructor(readonly dir: string, readonly fileSize: number, readonly fileNum: number, name = 'patroni.log') {
+  constructor(
+    readonly dir: string,
+    readonly fileSize: number,
+    readonly fileNum: number,
+    name = 'patroni.log',
+    /** Permissions set at every open, the rotated file's too (log.mode); a reload changes it from the next open on, as in Patroni. */
+    public mode?: number,
+  ) {
     mkdirSync(dir, {recursive: true})
     this.path = join(dir, name)
-    this.fd = openSync(this.path, 'a')
+    this.fd = this.open()
     this.size = fstatSync(this.fd).size
+  }
+
+  private open(): number {
+    const fd = openSync(this.path, 'a')
+    if (this.mode !== undefined) {
+      try {
+        fchmodSync(fd, this.mode)
+      } catch (e) {
+        new StderrSink().write(`cannot set mode ${this.mode.toString(8)} on ${this.path}: ${(e as Error).message}`)
+      }
+    }
+    return fd
   }
 
   write(line: string): void {
@@ -183,7 +245,7 @@ export class RotatingFileSink implements LogSink {
     } else {
       rmSync(this.path, {force: true})
     }
-    this.fd = openSync(this.path, 'a')
+    this.fd = this.open()
     this.size = 0
   }
 
@@ -193,6 +255,9 @@ export class RotatingFileSink implements LogSink {
 }
 
 export class Logger {
+  /** The last heartbeat line written, while nothing else was (log.deduplicate_heartbeat_logs). */
+  private lastHeartbeat: string | undefined
+
   constructor(
     private settings: LogSettings,
     private sink: LogSink,
@@ -201,7 +266,7 @@ export class Logger {
   ) {}
 
   static fromSettings(settings: LogSettings, name?: string): Logger {
-    const sink = settings.dir ? new RotatingFileSink(settings.dir, settings.fileSize, settings.fileNum) : new StderrSink()
+    const sink = settings.dir ? new RotatingFileSink(settings.dir, settings.fileSize, settings.fileNum, undefined, settings.mode) : new StderrSink()
     return new Logger(settings, sink, name)
   }
 
@@ -210,7 +275,9 @@ export class Logger {
     const dirChanged = settings.dir !== this.settings.dir || settings.fileSize !== this.settings.fileSize || settings.fileNum !== this.settings.fileNum
     if (dirChanged) {
       this.sink.close()
-      this.sink = settings.dir ? new RotatingFileSink(settings.dir, settings.fileSize, settings.fileNum) : new StderrSink()
+      this.sink = settings.dir ? new RotatingFileSink(settings.dir, settings.fileSize, settings.fileNum, undefined, settings.mode) : new StderrSink()
+    } else if (this.sink instanceof RotatingFileSink) {
+      this.sink.mode = settings.mode
     }
     this.settings = settings
   }
@@ -221,7 +288,14 @@ export class Logger {
 
   log(level: LogLevel, message: string, fields?: Record<string, unknown>): void {
     if (!this.enabled(level)) return
-    this.sink.write(formatRecord({time: this.now(), level, message, name: this.name, fields}, this.settings))
+    // Patroni deduplicates only when its level is INFO; any other line in between resets (hactl
+    // has no 'Lock owner' line to key on, which Patroni writes before each heartbeat).
+    if (this.settings.level === 'INFO') {
+      if (!isHeartbeat(message)) this.lastHeartbeat = undefined
+      else if (this.settings.deduplicateHeartbeats === true && message === this.lastHeartbeat) return
+      else this.lastHeartbeat = message
+    }
+    this.sink.write(formatRecord({time: this.now(), level, message, name: this.name, fields}, this.settings), level)
   }
 
   debug(message: string, fields?: Record<string, unknown>): void {

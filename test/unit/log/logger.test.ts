@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict'
-import {existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {chmodSync, closeSync, existsSync, fstatSync, mkdtempSync, openSync, readFileSync, rmSync, statSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {describe, test} from 'node:test'
 import {
   DEFAULT_LOG_SETTINGS,
   formatRecord,
+  isJournalStream,
   Logger,
   type LogSettings,
   type LogSink,
@@ -13,7 +14,10 @@ import {
   pyFormat,
   RotatingFileSink,
   strftime,
+  withPriority,
 } from '../../../src/log/logger'
+import {logSettings} from '../../../src/agent/settings'
+import {loadConfig} from '../../../src/config/load'
 
 const at = new Date(2026, 10, 21, 10, 0, 0, 123) // local time, as Python's asctime is
 const rec = {time: at, level: 'INFO' as const, message: 'no action. I am (node1), the leader with the lock', name: 'hactl'}
@@ -105,6 +109,102 @@ describe('Logger', () => {
       b.close()
       assert.equal(readFileSync(join(dir, 'patroni.log'), 'utf8'), 'first\nsecond\n')
     } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+})
+
+describe('log settings Patroni has and hactl follows', () => {
+  const heartbeat = 'no action. I am (node1), the leader with the lock'
+  const run = (settings: Partial<LogSettings>, lines: [LogSettings['level'], string][]) => {
+    const sink = new MemorySink()
+    const log = new Logger({...DEFAULT_LOG_SETTINGS, format: '%(levelname)s %(message)s', ...settings}, sink)
+    for (const [level, m] of lines) log.log(level, m)
+    return sink.lines
+  }
+
+  test('deduplicate_heartbeat_logs: a repeated heartbeat is not written at INFO; another line, or another heartbeat, starts over', () => {
+    const lines: [LogSettings['level'], string][] = [
+      ['INFO', heartbeat],
+      ['INFO', heartbeat],
+      ['INFO', 'PAUSE: no action. I am (node1), the leader with the lock'],
+      ['INFO', 'PAUSE: no action. I am (node1), the leader with the lock'],
+      ['INFO', heartbeat],
+      ['WARNING', 'Request to etcd failed'],
+      ['INFO', heartbeat],
+      ['INFO', heartbeat],
+    ]
+    assert.deepEqual(run({deduplicateHeartbeats: true}, lines), [
+      `INFO ${heartbeat}`,
+      'INFO PAUSE: no action. I am (node1), the leader with the lock',
+      `INFO ${heartbeat}`,
+      'WARNING Request to etcd failed',
+      `INFO ${heartbeat}`,
+    ])
+    assert.equal(run({deduplicateHeartbeats: false}, lines).length, lines.length, 'off by default, as in Patroni')
+    assert.equal(run({deduplicateHeartbeats: true, level: 'DEBUG'}, lines).length, lines.length, 'Patroni deduplicates at INFO only')
+  })
+
+  test('mode: the log file gets these permissions at every open, the one after a rotation too', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hactl-log-mode-'))
+    try {
+      const sink = new RotatingFileSink(dir, 60, 2, undefined, 0o640)
+      assert.equal(statSync(join(dir, 'patroni.log')).mode & 0o777, 0o640)
+      chmodSync(join(dir, 'patroni.log'), 0o600)
+      sink.write('x'.repeat(50))
+      sink.write('y'.repeat(50))
+      assert.equal(statSync(join(dir, 'patroni.log')).mode & 0o777, 0o640, 'the new file after rotation')
+      sink.mode = 0o600
+      sink.write('z'.repeat(50))
+      assert.equal(statSync(join(dir, 'patroni.log')).mode & 0o777, 0o600, 'a reloaded mode applies from the next open')
+      sink.close()
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+  })
+
+  test('static_fields go into JSON lines only; plain lines are the format alone, as in Patroni', () => {
+    const s: LogSettings = {...DEFAULT_LOG_SETTINGS, staticFields: {app: 'patroni'}}
+    assert.equal(formatRecord(rec, s), `2026-11-21 10:00:00,123 INFO: ${rec.message}`)
+  })
+
+  test('the agent takes log.dateformat, mode, deduplicate_heartbeat_logs and static_fields from the configuration, without a warning', () => {
+    const {config, warnings} = loadConfig(join(__dirname, '../../fixtures/config/accepted/log-settings.yml'), {})
+    assert.deepEqual(warnings, [])
+    const s = logSettings(config)
+    assert.equal(s.dateformat, '%Y-%m-%dT%H:%M:%S')
+    assert.equal(s.mode, 0o640)
+    assert.equal(s.deduplicateHeartbeats, true)
+    assert.deepEqual(s.staticFields, {app: 'patroni'})
+    assert.deepEqual(s.format, ['asctime', 'levelname', 'message'])
+    assert.equal(logSettings({...config, log: {...config.log!, dateformat: ''}}).dateformat, undefined, "Patroni: '' is no dateformat")
+  })
+})
+
+describe('journald priorities', () => {
+  test('each line gets its sd-daemon priority: <3> error, <4> warning, <6> info, <7> debug', () => {
+    assert.equal(withPriority('a', 'ERROR'), '<3>a')
+    assert.equal(withPriority('a', 'WARNING'), '<4>a')
+    assert.equal(withPriority('a', 'INFO'), '<6>a')
+    assert.equal(withPriority('a', 'DEBUG'), '<7>a')
+    assert.equal(withPriority('a', 'CRITICAL'), '<2>a')
+    assert.equal(withPriority('first\nsecond', 'WARNING'), '<4>first\n<4>second', 'a continuation line keeps the priority')
+  })
+
+  test('JOURNAL_STREAM counts only when it names the descriptor (device:inode), as systemd.exec(5) says', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hactl-journal-'))
+    const fd = openSync(join(dir, 'stream'), 'w')
+    const other = openSync(join(dir, 'other'), 'w')
+    try {
+      const st = fstatSync(fd)
+      const env = {JOURNAL_STREAM: `${st.dev}:${st.ino}`}
+      assert.equal(isJournalStream(env, fd), true)
+      assert.equal(isJournalStream(env, other), false, 'inherited by a process whose stderr goes elsewhere')
+      assert.equal(isJournalStream({}, fd), false)
+      assert.equal(isJournalStream({JOURNAL_STREAM: 'garbage'}, fd), false)
+    } finally {
+      closeSync(fd)
+      closeSync(other)
       rmSync(dir, {recursive: true, force: true})
     }
   })
