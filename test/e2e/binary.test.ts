@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict'
-import {execFile} from 'node:child_process'
+import {execFile, spawn} from 'node:child_process'
 import {mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
 import {test} from 'node:test'
 import {promisify} from 'node:util'
+import {freePort} from '../harness/ports'
 
 const run = promisify(execFile)
 const BIN = resolve('dist/hactl')
@@ -86,4 +87,70 @@ test('the entry script stays small: oclif, the agent and yaml are chunks compile
   assert.ok(entry.length < 600_000, `dist/hactl.js is ${entry.length} bytes`)
   assert.doesNotMatch(entry, /ModuleLoadError/, "no oclif code in the entry script (package.json's oclif section aside)")
   assert.match(readFileSync(resolve('dist/chunks/main.js'), 'utf8'), /ModuleLoadError/, 'oclif is in the main chunk')
+})
+
+test('agent --version prints "hactl X.Y.Z" like patroni --version; agent without a configuration prints its usage and exits 1', async () => {
+  const v = await hactl(['agent', '--version'])
+  assert.equal(v.code, 0, v.stderr)
+  assert.match(v.stdout, /^hactl \d+\.\d+\.\d+\n$/)
+  const none = await hactl(['agent'])
+  assert.equal(none.code, 1)
+  assert.match(none.stdout, /^usage: hactl agent \[--help\] \[--version\] \[--validate-config\] \[--strict\] \[CONFIG\]\n/)
+  assert.match(none.stderr, /^scope: is required but missing$/m)
+  assert.doesNotMatch(none.stderr, /ConfigError|Code:/)
+})
+
+test('--help shows the global options with their environment variables, and -W alone', async () => {
+  const r = await hactl(['--help'])
+  assert.match(r.stdout, /GLOBAL OPTIONS\n {2}-c, --config-file=FILE +\[env: PATRONICTL_CONFIG_FILE\]/)
+  assert.match(r.stdout, /\n {2}-d, --dcs-url=URL +\[env: DCS_URL\]/)
+  assert.match(r.stdout, /\n {2}haproxy render +Render haproxy\.cfg/)
+  const list = await hactl(['list', '--help'])
+  assert.match(list.stdout, /\n {2}-W {2,}Auto update/)
+  assert.doesNotMatch(list.stdout, /--W\b/)
+})
+
+/**
+ * Starts the agent with JOURNAL_STREAM naming its stderr (as systemd does for a unit whose output
+ * goes to the journal) or something else, waits for its first lines (configuration warnings), ends
+ * it with SIGTERM and returns everything it wrote to stderr.
+ */
+async function agentUnderJournal(journal: 'stderr' | 'elsewhere'): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'hactl-e2e-'))
+  const cfg = join(dir, 'a.yml')
+  const api = await freePort()
+  // etcd on a closed port: the agent logs the loopback warnings, fails to reach the DCS and stops
+  // before its first HA cycle, PostgreSQL untouched.
+  writeFileSync(cfg, `scope: s\nname: n1\nlog: {level: DEBUG}\netcd3: {hosts: 127.0.0.1:1}\nbootstrap: {dcs: {ttl: 20, loop_wait: 1, retry_timeout: 2}}\npostgresql: {data_dir: ${join(dir, 'data')}, listen: 127.0.0.1:1, connect_address: 127.0.0.1:1, authentication: {superuser: {username: postgres, password: pw}, replication: {username: rep, password: pw}}}\nrestapi: {listen: 127.0.0.1:${api}, connect_address: 127.0.0.1:${api}}\n`)
+  const stream = journal === 'stderr' ? '$(stat -L -c %d:%i /proc/self/fd/2)' : '1:1'
+  const child = spawn('bash', ['-c', `export JOURNAL_STREAM=${stream}; exec "$0" agent "$1"`, BIN, cfg], {cwd: dir, env: {PATH: process.env.PATH}, stdio: ['ignore', 'ignore', 'pipe']})
+  let err = ''
+  child.stderr.setEncoding('utf8')
+  const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)))
+  await new Promise<void>((res, rej) => {
+    const deadline = setTimeout(() => rej(new Error(`no log line within 20 s: ${err}`)), 20_000)
+    child.stderr.on('data', (d: string) => {
+      err += d
+      if (/WARNING: .*loopback/.test(err)) {
+        clearTimeout(deadline)
+        res()
+      }
+    })
+  })
+  child.kill('SIGTERM')
+  const deadline = setTimeout(() => child.kill('SIGKILL'), 30_000)
+  await exited
+  clearTimeout(deadline)
+  return err
+}
+
+test('under the journal (JOURNAL_STREAM names stderr) every log line carries its priority, so journalctl -p warning works', async () => {
+  const lines = (await agentUnderJournal('stderr')).trimEnd().split('\n')
+  assert.ok(lines.length >= 3, lines.join('\n'))
+  for (const l of lines) assert.match(l, /^<[2-7]>\d{4}-\d\d-\d\d /, l)
+  assert.ok(lines.some((l) => /^<4>.* WARNING: configuration: .*loopback/.test(l)), 'warnings are <4>')
+  assert.ok(lines.some((l) => /^<6>.* INFO: /.test(l)), 'info is <6>')
+  for (const l of lines) assert.equal(l.slice(0, 3), {DEBUG: '<7>', INFO: '<6>', WARNING: '<4>', ERROR: '<3>', CRITICAL: '<2>'}[/ (DEBUG|INFO|WARNING|ERROR|CRITICAL): /.exec(l)![1]], l)
+  const plain = (await agentUnderJournal('elsewhere')).trimEnd().split('\n')
+  for (const l of plain) assert.match(l, /^\d{4}-\d\d-\d\d /, `JOURNAL_STREAM of another stream: no prefix: ${l}`)
 })
