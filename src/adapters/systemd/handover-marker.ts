@@ -1,6 +1,6 @@
 /**
  * The hand-over request of a package upgrade (docs/ha-rules.md#hand-over): before
- * `systemctl try-restart`, the package scripts (packaging/hactl-handover-restart) write
+ * `systemctl try-restart`, the package scripts (packaging/libexec/handover-restart) write
  * `<runtime dir>/handover.<MainPID>` for each running agent; the agent whose PID it names reads
  * its next SIGTERM as "hand over" instead of "stop". The runtime directory is /run/hactl (a
  * tmpfs: nothing outlives a reboot), HACTL_RUNTIME_DIR in tests.
