@@ -8,13 +8,23 @@ cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$PATH"   # node = the pinned Node 24
 shopt -s globstar nullglob
 layers=("$@")
-[ ${#layers[@]} -gt 0 ] || layers=(unit sim integration e2e)
+[ ${#layers[@]} -gt 0 ] || layers=(unit sim integration e2e chaos)
+if [[ " ${layers[*]} " == *" chaos "* ]] && [ ${#layers[@]} -gt 1 ]; then
+  # The chaos suite (test/chaos: real processes in network namespaces, fixed seeds) runs on its
+  # own, after the rest.
+  rest=()
+  for l in "${layers[@]}"; do [ "$l" = chaos ] || rest+=("$l"); done
+  rc=0
+  bash "$0" "${rest[@]}" || rc=$?
+  bash "$0" chaos || rc=$?
+  exit "$rc"
+fi
 files=()
 sim_files=()
 for layer in "${layers[@]}"; do
   case "$layer" in
     sim) sim_files+=(test/sim/**/*.test.ts) ;;
-    unit|integration|e2e) files+=(test/"$layer"/**/*.test.ts) ;;
+    unit|integration|e2e|chaos) files+=(test/"$layer"/**/*.test.ts) ;;
     *) if [ -d "$layer" ]; then files+=("${layer%/}"/**/*.test.ts); else files+=("$layer"); fi ;;
   esac
 done

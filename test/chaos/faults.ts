@@ -1,9 +1,11 @@
 /**
  * The fault catalogue. A fault is drawn from a seeded PRNG (kind, target, timing), injected,
- * held for its duration, then healed; `explains` marks the one fault under which two writable
- * primaries cannot be avoided without a watchdog: the leader's agent frozen past its ttl while
- * its PostgreSQL goes on serving.
+ * held for its duration, then healed; `explains` marks the faults under which two writable
+ * primaries cannot be avoided without a watchdog: the leader's agent frozen (SIGSTOP) or dead
+ * (SIGKILL, restarted later) past its ttl while its PostgreSQL goes on serving.
  */
+import {existsSync, readFileSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
 import {ADDR, ETCDS, HOSTS, type Etcd, type Host, type Lab} from './lab'
 
 /** mulberry32: small, seedable, good enough to pick faults. */
@@ -54,7 +56,7 @@ export interface Fault {
 export const KINDS = [
   'isolate-host', 'leader-from-etcd', 'leader-from-replicas', 'etcd-minority', 'etcd-majority', 'asymmetric',
   'freeze-agent', 'freeze-etcd', 'freeze-postmaster', 'kill-agent', 'kill-postmaster', 'kill-both',
-  'restart-agent', 'etcd-slow', 'etcd-leader-change', 'switchover', 'failover',
+  'restart-agent', 'etcd-slow', 'etcd-leader-change', 'switchover', 'failover', 'refuse-agent',
 ] as const
 export type Kind = (typeof KINDS)[number]
 
@@ -143,6 +145,8 @@ export function drawFault(ctx: FaultCtx, kinds: readonly Kind[] = KINDS): Fault 
       const h = targetOf()
       const d = kind === 'restart-agent' ? rng.int(1000, 5000) : dur
       return {kind, target: `${h}${h === leader ? '(leader)' : ''}`, durationMs: d,
+        // the leader's agent dead past its ttl, its postmaster still serving: nothing demotes it
+        explains: kind === 'kill-agent' && d > ttlMs && h === leader ? h : undefined,
         inject: async () => {
           const a = lab.agents.get(h)
           if (kind === 'restart-agent') await a?.kill('SIGTERM', 90_000)
@@ -178,16 +182,45 @@ export function drawFault(ctx: FaultCtx, kinds: readonly Kind[] = KINDS): Fault 
     case 'etcd-leader-change': {
       return {kind, target: 'etcd', durationMs: rng.int(1000, 3000),
         inject: async () => {
-          const status = JSON.parse(await lab.etcdctl(['endpoint', 'status', '--cluster', '-w', 'json']))
-          const leaderId = status[0]?.Status?.leader
-          const other = status.filter((s: any) => s.Status.header.member_id !== leaderId)
+          // simple output: "<endpoint>, <member id hex>, <version>, <db size>, <is leader>, ..." (the
+          // JSON form carries member ids as numbers beyond 2^53)
+          const rows = (await lab.etcdctl(['endpoint', 'status', '--cluster'])).trim().split('\n').map((l) => l.split(',').map((x) => x.trim()))
+          const lead = rows.find((r) => r[4] === 'true')
+          const other = rows.filter((r) => r !== lead)
           const to = other[Math.floor(rng.next() * other.length)]
-          if (!to) throw new Error('etcd-leader-change: no other member')
-          const lead = status.find((s: any) => s.Status.header.member_id === leaderId)
-          const toHex = BigInt(to.Status.header.member_id).toString(16)
-          await lab.etcdctl([`--endpoints=${lead.Endpoint}`, 'move-leader', toHex])
+          if (!lead || !to) throw new Error(`etcd-leader-change: no leader or no other member in ${JSON.stringify(rows)}`)
+          const toHex = to[1]!
+          const endpoint = lead[0]!
+          await lab.etcdctl([`--endpoints=${endpoint}`, 'move-leader', toHex])
         },
         heal: async () => {}}
+    }
+    case 'refuse-agent': {
+      // PostgreSQL refuses the agent (superuser over 127.0.0.1 or the socket) and ends its sessions,
+      // while clients (HAProxy -> the host's address) and replication go on being served
+      const h = targetOf()
+      const hbaPath = join(lab.dataDir(h), 'pg_hba.conf')
+      const REJECT = '# chaos refuse-agent\nlocal all postgres reject\nhost all postgres 127.0.0.1/32 reject\n'
+      let original: string | undefined
+      return {kind, target: `${h}${h === leader ? '(leader)' : ''}`, durationMs: dur,
+        inject: async () => {
+          const pid = lab.postmaster(h)
+          if (!pid || !existsSync(hbaPath)) return
+          original = readFileSync(hbaPath, 'utf8')
+          writeFileSync(hbaPath, REJECT + original)
+          process.kill(pid, 'SIGHUP')
+          // pg_hba.conf is read again by the postmaster, then the agent's sessions go
+          await new Promise((r) => setTimeout(r, 500))
+          await lab.hostHelpers.get(h)!.call({op: 'sql', q: "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND usename = 'postgres' AND (client_addr IS NULL OR client_addr = '127.0.0.1') AND pid <> pg_backend_pid()"}, 15_000)
+        },
+        heal: async () => {
+          if (original === undefined || !existsSync(hbaPath)) return
+          const now = readFileSync(hbaPath, 'utf8')
+          // the agent may have rewritten it meanwhile (a restart): then it is healed already
+          if (now.startsWith(REJECT)) writeFileSync(hbaPath, now.slice(REJECT.length))
+          const pid = lab.postmaster(h)
+          if (pid) process.kill(pid, 'SIGHUP')
+        }}
     }
     case 'switchover':
     case 'failover': {

@@ -3,8 +3,9 @@
  * `ip netns exec`, so it sees exactly what a process on that host would). It talks JSON lines:
  * commands on stdin ({id, op, ...}), answers ({id, ok, result|error}) and events on stdout.
  *
- *   host <name> <pgPort> <apiPort> <etcdProxySpec>
- *       samples, every SAMPLE_MS, whether the local PostgreSQL is writable (a kept connection
+ *   host <name> <pgPort> <apiPort> <etcdProxySpec> <address>
+ *       samples, every SAMPLE_MS, whether the local PostgreSQL is writable (a kept connection to
+ *       the host's own address, not 127.0.0.1, which the refuse-agent fault may reject
  *       asks pg_is_in_recovery(); no answer within 1 s = unknown) and whether the local agent
  *       answers GET /primary with 200; serves the etcd proxies (127.0.0.1:<local> -> ip:port,
  *       `localPort=ip:port,...`) whose added latency `delay` sets (etcd slow).
@@ -90,7 +91,7 @@ function latencyProxy(localPort: number, host: string, port: number, latency: {m
   server.listen(localPort, '127.0.0.1')
 }
 
-async function hostMode(name: string, pgPort: number, apiPort: number, proxySpec: string): Promise<void> {
+async function hostMode(name: string, pgPort: number, apiPort: number, proxySpec: string, address: string): Promise<void> {
   const latency = {ms: 0, jitter: 0}
   for (const part of proxySpec.split(',').filter(Boolean)) {
     const [local, target] = part.split('=')
@@ -101,7 +102,7 @@ async function hostMode(name: string, pgPort: number, apiPort: number, proxySpec
   const writable = async (): Promise<boolean | null> => {
     try {
       if (!client) {
-        const c = new pg.Client({host: '127.0.0.1', port: pgPort, user: 'postgres', password: PASSWORD, database: 'postgres', connectionTimeoutMillis: 1000})
+        const c = new pg.Client({host: address, port: pgPort, user: 'postgres', password: PASSWORD, database: 'postgres', connectionTimeoutMillis: 1000})
         c.on('error', () => {})
         client = c
         await withTimeout(c.connect(), 1000, 'connect')
@@ -138,7 +139,7 @@ async function hostMode(name: string, pgPort: number, apiPort: number, proxySpec
       latency.jitter = Number(cmd.jitter)
       return latency
     }
-    if (cmd.op === 'sql') return sqlOnce('127.0.0.1', pgPort, cmd.q)
+    if (cmd.op === 'sql') return sqlOnce(address, pgPort, cmd.q)
     throw new Error(`unknown op ${cmd.op}`)
   })
 }
@@ -225,7 +226,7 @@ function commands(handle: (cmd: any) => Promise<unknown>): void {
 }
 
 const [mode, ...args] = process.argv.slice(2)
-if (mode === 'host') void hostMode(args[0]!, Number(args[1]), Number(args[2]), args[3] ?? '')
+if (mode === 'host') void hostMode(args[0]!, Number(args[1]), Number(args[2]), args[3] ?? '', args[4] ?? '127.0.0.1')
 else if (mode === 'client') void clientMode(Number(args[0]))
 else {
   process.stderr.write(`chaos helper: unknown mode ${mode}\n`)

@@ -317,7 +317,7 @@ export class Lab {
 
   private async startHostHelper(h: Host): Promise<void> {
     const spec = ETCDS.map((e) => `${ETCD_PROXY_PORT[e]}=${ADDR[e]}:2379`).join(',')
-    const proc = this.spawnIn(h, `helper-${h}`, NODE, ['--import', TSX, join(REPO, 'test', 'chaos', 'helper.ts'), 'host', h, String(PG_PORT), String(API_PORT), spec], {
+    const proc = this.spawnIn(h, `helper-${h}`, NODE, ['--import', TSX, join(REPO, 'test', 'chaos', 'helper.ts'), 'host', h, String(PG_PORT), String(API_PORT), spec, ADDR[h]!], {
       env: {...cleanEnv(this.home), CHAOS_PG_PASSWORD: PATRONI_TEST_AUTH.superuser.password},
     })
     const helper = new Helper(proc, this.onEvent)
@@ -332,7 +332,7 @@ export class Lab {
     // hactlCommand ends in ['agent', '-']: swap the subcommand for `haproxy render`
     const base = args.slice(0, -2)
     const {stdout} = await run(cmd, [...base, 'haproxy', 'render', ...members, '--primary-port', String(HAPROXY_PORT), '--replica-port', '5001',
-      '--inter', '1s', '--fall', '2', '--rise', '1'], {cwd: REPO, timeout: 60_000})
+      '--inter', '1s', '--fall', '2', '--rise', '1', '--global-section', 'minimal'], {cwd: REPO, timeout: 60_000})
     writeFileSync(cfg, stdout)
     this.haproxy = this.spawnIn('c', 'haproxy', 'haproxy', ['-db', '-f', cfg])
     const proc = this.spawnIn('c', 'client', NODE, ['--import', TSX, join(REPO, 'test', 'chaos', 'helper.ts'), 'client', String(HAPROXY_PORT)], {
