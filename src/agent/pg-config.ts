@@ -133,7 +133,11 @@ export async function applyPgConfigIfChanged(x: AgentContext, force = false): Pr
     st.pendingCheckAt = null
     await refreshPendingRestart(x)
   }
-  if (st.lastPg?.process !== 'running' || x.slot.busy || st.appliedKey === null) return
+  if (st.lastPg?.process !== 'running' || x.slot.busy) return
+  if (st.appliedKey === null) {
+    await adoptRunningPrimary(x)
+    return
+  }
   const version = await pg.binaryVersion()
   const params = serverParams(x, version)
   if (!force && configKey(x, params) === st.appliedKey) return
@@ -143,6 +147,25 @@ export async function applyPgConfigIfChanged(x: AgentContext, force = false): Pr
   fireCallback(x, 'on_reload', publishedRole(st))
   st.pendingCheckAt = clock.now() + 1000
   x.dcs.wakeup()
+}
+
+/**
+ * A primary this agent process found running instead of starting it (an agent restart, a
+ * hand-over: docs/ha-rules.md#hand-over) has no record of what was written, and without one no
+ * later configuration change would ever be applied. Like Patroni joining a running primary
+ * (patroni/postgresql/__init__.py Postgresql.__init__ -> ConfigHandler.reload_config), the files
+ * are written once and PostgreSQL reloaded (nothing a client notices; an unchanged file changes
+ * nothing), and a parameter that differs from the running value shows as pending restart. A
+ * replica gets the same from its first follow, which also writes its recovery settings.
+ */
+async function adoptRunningPrimary(x: AgentContext): Promise<void> {
+  const st = x.state
+  if (st.lastStatus?.inRecovery !== false) return
+  const version = await x.pg.binaryVersion()
+  await writeConfig(x, version, null)
+  await x.pg.reload()
+  x.log.info('running primary adopted: configuration files written and reloaded')
+  st.pendingCheckAt = x.clock.now() + 1000
 }
 
 async function refreshPendingRestart(x: AgentContext): Promise<void> {

@@ -104,6 +104,24 @@ test('every agent hands over at once under a writer: same leader, same postmaste
     assert.equal(rows, writer.acked.length, 'every acknowledged row is there')
   }))
 
+test('after the hand-over the new agents manage the PostgreSQL they adopted: a changed parameter is applied everywhere, a REST restart restarts the leader postmaster', {timeout: 120_000}, () =>
+  cluster.withLogs(async () => {
+    const name = await cluster.waitForLeader()
+    const leader = cluster.node(name)
+    const patch = await leader.api('PATCH', '/config', {postgresql: {parameters: {work_mem: '7MB'}}})
+    assert.equal(patch.status, 200, patch.body)
+    for (const n of cluster.nodes) {
+      await waitFor(`${n.name} to run with work_mem 7MB`, async () => (await sql(n, 'show work_mem'))[0]![0] === '7MB' || undefined, {timeoutMs: 30_000, intervalMs: 200})
+    }
+    assert.match(leader.fullLog, /running primary adopted: configuration files written and reloaded/)
+    const pid = leader.postmasterPid
+    const restart = await leader.api('POST', '/restart', {}, {}, 60_000)
+    assert.equal(restart.status, 200, restart.body)
+    assert.notEqual(leader.postmasterPid, pid, 'a new postmaster on the leader')
+    assert.equal(await cluster.waitForLeader(), name, 'still the leader')
+    await cluster.waitForReplicasStreaming(2)
+  }))
+
 test('without a marker a SIGTERM is still the Patroni stop: PostgreSQL stopped, leader key released', {timeout: 120_000}, () =>
   cluster.withLogs(async () => {
     const name = await cluster.waitForLeader()
