@@ -1,7 +1,7 @@
 // Bundles src/cli.ts into one CommonJS file for the single executable (docs/architecture.md#single-executable).
 import {build} from 'esbuild'
 import {execFileSync} from 'node:child_process'
-import {mkdirSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {createRequire} from 'node:module'
 
 // The date of the commit, not of the build, so that builds stay byte-for-byte reproducible.
@@ -25,6 +25,17 @@ function commit() {
   }
 }
 
+// templates/ as {relative path: text}, for src/templates.ts: the executable reads no file beside
+// itself. templates/etc/ holds the packages' sample files, which the code never reads.
+function templates() {
+  const out = {}
+  for (const e of readdirSync('templates', {recursive: true, withFileTypes: true})) {
+    const rel = `${e.parentPath.slice('templates'.length + 1)}${e.parentPath === 'templates' ? '' : '/'}${e.name}`
+    if (e.isFile() && !rel.startsWith('etc/')) out[rel] = readFileSync(`${e.parentPath}/${e.name}`, 'utf8')
+  }
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)))
+}
+
 const common = {
   bundle: true,
   platform: 'node',
@@ -39,8 +50,10 @@ const common = {
   // oclif's index.js require()s its own package.json for an engines check unless this is set;
   // a SEA's require() only loads built-ins, so the check would warn on every run.
   banner: {js: 'process.env.OCLIF_DISABLE_ENGINE_WARNING ??= "1";'},
-  define: {__HACTL_COMMIT__: JSON.stringify(commit()), __HACTL_BUILD_DATE__: JSON.stringify(commitDate())},
+  define: {__HACTL_COMMIT__: JSON.stringify(commit()), __HACTL_BUILD_DATE__: JSON.stringify(commitDate()), __HACTL_TEMPLATES__: JSON.stringify(templates())},
   logLevel: 'warning',
+  // The inputs tell which npm packages end up in the executable (their licences: scripts/release/licenses.ts).
+  metafile: true,
   // import() becomes require(): the lazy chunks run through vm.compileFunction, which has no
   // dynamic-import callback ("A dynamic import callback was not specified"), so an `await
   // import('node:http')` left as is fails there at run time, and only in the executable.
@@ -100,9 +113,13 @@ for (const name of ${JSON.stringify(yamlNames)}) Object.defineProperty(exports, 
   },
 }
 
-await build({
+const entry = await build({
   ...common,
   plugins: [lazyChunks],
   entryPoints: ['src/cli.ts'],
   outfile: 'dist/hactl.js',
 })
+// Every node_modules file bundled into the entry script or a chunk, for the packages' copyright files.
+const bundled = new Set()
+for (const r of [entry, ...Object.values(chunks)]) for (const f of Object.keys(r.metafile.inputs)) if (f.includes('node_modules/')) bundled.add(f)
+writeFileSync('dist/bundle-inputs.json', JSON.stringify([...bundled].sort(), null, 1) + '\n')

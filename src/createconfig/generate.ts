@@ -5,12 +5,14 @@
  * addresses, existing clusters) in src/wiring/createconfig.ts and this module turns them into the
  * files' text, following the script step by step:
  * - the template is /etc/patroni/config.yml.in when present (the same bytes come out as from the
- *   script), otherwise the built-in one below, which sets the same keys to the same values;
+ *   script), otherwise the built-in one (templates/createconfig/config.yml.in), which sets the
+ *   same keys to the same values;
  * - @VERSION@ @CLUSTER@ @HOSTNAME@ @HOSTIP@ @LISTEN_VIP@ @DATADIR_BASE@ @NETWORK@ @API_PORT@ @PORT@
  *   @DCS_CONFIG@ are replaced everywhere; @DCS_CONFIG@ by dcs.yml without blank and comment lines;
  * - the REST API port is 8008 + (port - 5432), the port the cluster already has, else one above
  *   the highest port in use, else 5432.
  */
+import {templateText} from '../templates'
 
 export interface CreateConfigFacts {
   version: string
@@ -167,128 +169,15 @@ export function dcsEndpoints(dcsText: string): string | undefined {
 
 /**
  * The built-in template: the keys and values of Debian's config.yml.in (patroni package), with
- * hactl's own comments. Changing a value here changes what `hactl createconfig` writes on hosts
- * without the patroni package; test/integration/createconfig checks it still matches Debian's.
+ * hactl's own comments (templates/createconfig/config.yml.in). Changing a value there changes
+ * what `hactl createconfig` writes on hosts without the patroni package;
+ * test/integration/createconfig checks it still matches Debian's.
  */
-export const BUILTIN_TEMPLATE = `scope: "@VERSION@-@CLUSTER@"
-namespace: "/postgresql-common/"
-name: @HOSTNAME@
-
-@DCS_CONFIG@
-
-restapi:
-  listen: @HOSTIP@:@API_PORT@
-  connect_address: @HOSTIP@:@API_PORT@
-#  certfile: /etc/ssl/certs/ssl-cert-snakeoil.pem
-#  keyfile: /etc/ssl/private/ssl-cert-snakeoil.key
-#  authentication:
-#    username: username
-#    password: password
-
-bootstrap:
-  # A new cluster is made by Debian's pg_createcluster (through the wrapper script, which
-  # receives --scope= and --datadir=), so that pg_lsclusters and pg_ctlcluster know it.
-  method: pg_createcluster
-  pg_createcluster:
-    command: /usr/share/patroni/pg_createcluster_patroni
-
-  # Written to /<namespace>/<scope>/config when the cluster is first initialized; every member
-  # then reads it from there (edit it with: hactl -c FILE edit-config).
-  dcs:
-    ttl: 30
-    loop_wait: 10
-    retry_timeout: 10
-    maximum_lag_on_failover: 1048576
-    check_timeline: true
-#    primary_start_timeout: 300
-#    synchronous_mode: false
-#    standby_cluster:
-#      host: 127.0.0.1
-#      port: 1111
-#      primary_slot_name: patroni
-    postgresql:
-      use_pg_rewind: true
-      remove_data_directory_on_rewind_failure: true
-      remove_data_directory_on_diverged_timelines: true
-      use_slots: true
-      # Parameters set here are passed on the postgres command line and override postgresql.conf.
-      parameters:
-#        max_wal_senders: 10
-#        max_replication_slots: 10
-#        wal_log_hints: "on"
-#      recovery_conf:
-#        restore_command: cp ../wal_archive/%f %p
-      # pg_hba.conf after bootstrapping or cloning. Uncomment the fourth rule to let the local
-      # network connect (pg_rewind from another member needs it).
-      pg_hba:
-      - local   all             all                                     peer
-      - host    all             all             127.0.0.1/32            md5
-      - host    all             all             ::1/128                 md5
-#      - host    all             all             @NETWORK@               md5
-      - local   replication     all                                     peer
-      - host    replication     all             127.0.0.1/32            md5
-      - host    replication     all             ::1/128                 md5
-      - host    replication     all             @NETWORK@               md5
-#  initdb:
-#  - encoding: UTF8
-#  - data-checksums
-#  post_init: /usr/local/bin/setup_cluster.sh
-
-postgresql:
-  # A replica is made by Debian's pg_createcluster plus pg_basebackup (through the wrapper script,
-  # which receives --scope=, --datadir= and --connstring=).
-  create_replica_method:
-    - pg_clonecluster
-  pg_clonecluster:
-    command: /usr/share/patroni/pg_clonecluster_patroni
-
-  # Every interface, so that a virtual IP works without net.ipv4.ip_nonlocal_bind. To listen on
-  # chosen addresses only, use the commented line instead.
-#  listen: "@HOSTIP@@LISTEN_VIP@,127.0.0.1:@PORT@"
-  listen: "*:@PORT@"
-  connect_address: @HOSTIP@:@PORT@
-  use_unix_socket: true
-  # Debian's directory layout
-  data_dir: @DATADIR_BASE@/@VERSION@/@CLUSTER@
-  bin_dir: /usr/lib/postgresql/@VERSION@/bin
-  config_dir: /etc/postgresql/@VERSION@/@CLUSTER@
-  pgpass: /var/lib/postgresql/@VERSION@-@CLUSTER@.pgpass
-  authentication:
-    replication:
-      username: "replicator"
-      password: "rep-pass"
-    # With use_unix_socket and an empty password the superuser connects over the socket with
-    # peer authentication and gets no password. The password line must stay. pg_rewind between
-    # members then needs a rewind user with a password (below).
-    superuser:
-      username: "postgres"
-      password:
-#    rewind:
-#      username: "rewind"
-#      password: "rewind-pass"
-
-  parameters:
-    unix_socket_directories: '/var/run/postgresql/'
-    # Debian's usual log location
-    logging_collector: 'on'
-    log_directory: '/var/log/postgresql'
-    log_filename: 'postgresql-@VERSION@-@CLUSTER@.log'
-`
+export const BUILTIN_TEMPLATE = templateText('createconfig/config.yml.in')
 
 /**
  * The VIP file for `--vip`, in the KEY="value" form of Debian's vip.in (read by vip-manager's
  * systemd unit as an environment file and by `hactl vip --config`): each setting under its
  * current name and its vip-manager 0.x name.
  */
-export const BUILTIN_VIP_TEMPLATE = `VIP_IP="@VIP_IP@"
-VIP_MASK="@VIP_MASK@"
-VIP_NETMASK="@VIP_MASK@"
-VIP_IFACE="@VIP_IFACE@"
-VIP_KEY="@VIP_KEY@"
-VIP_TRIGGER_KEY="@VIP_KEY@"
-VIP_HOST="@VIP_HOST@"
-VIP_TRIGGER_VALUE="@VIP_HOST@"
-VIP_TYPE="@VIP_TYPE@"
-VIP_ENDPOINT="@VIP_ENDPOINT@"
-VIP_DCS_ENDPOINTS="@VIP_ENDPOINT@"
-`
+export const BUILTIN_VIP_TEMPLATE = templateText('createconfig/vip.in')

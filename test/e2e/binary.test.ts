@@ -154,3 +154,13 @@ test('under the journal (JOURNAL_STREAM names stderr) every log line carries its
   const plain = (await agentUnderJournal('elsewhere')).trimEnd().split('\n')
   for (const l of plain) assert.match(l, /^\d{4}-\d\d-\d\d /, `JOURNAL_STREAM of another stream: no prefix: ${l}`)
 })
+
+test('templates/ is inside the executable: --print-template prints templates/haproxy.cfg.mustache from an empty directory', async () => {
+  const r = await hactl(['haproxy', 'render', '--print-template'])
+  assert.equal(r.code, 0, r.stderr)
+  assert.equal(r.stdout, readFileSync(resolve('templates/haproxy.cfg.mustache'), 'utf8'))
+  const main = readFileSync(resolve('dist/chunks/main.js'), 'utf8')
+  assert.ok(main.includes('VIP_DCS_ENDPOINTS=') && main.includes('pg_clonecluster_patroni'), "createconfig's config.yml.in and vip.in are embedded")
+  const sampleLine = readFileSync(resolve('templates/etc/patroni/config.yml.sample'), 'utf8').split('\n').find((l) => l.length > 20 && !/["'\\]/.test(l))!
+  assert.ok(!main.includes(sampleLine), `the packages' samples (templates/etc) are not: ${sampleLine}`)
+})

@@ -1,9 +1,11 @@
 /**
  * The help as users see it: `hactl --help`, a command's --help and `hactl agent` without a
- * configuration, run through src/cli.ts as the executable runs it (tsx instead of the bundle).
+ * configuration, run through src/cli.ts as the executable runs it, from the sources with the
+ * development launcher bin/hactl (from another directory, as a user would).
  */
 import assert from 'node:assert/strict'
 import {execFile} from 'node:child_process'
+import {tmpdir} from 'node:os'
 import {resolve} from 'node:path'
 import {test} from 'node:test'
 import {promisify} from 'node:util'
@@ -13,11 +15,11 @@ import {agentUsage} from '../../../src/commands/shared/agent-spec'
 import {FAST_CTL_SPECS, GLOBAL_FLAGS} from '../../../src/commands/shared/ctl-specs'
 
 const execAsync = promisify(execFile)
-const CLI = resolve('src/cli.ts')
+const LAUNCHER = resolve('bin/hactl')
 
 async function hactl(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{code: number; stdout: string; stderr: string}> {
   try {
-    const r = await execAsync(process.execPath, ['--import', 'tsx', CLI, ...args], {cwd: resolve('.'), env: {PATH: process.env.PATH, HOME: '/nonexistent', ...env}})
+    const r = await execAsync(LAUNCHER, args, {cwd: tmpdir(), env: {PATH: process.env.PATH, HOME: '/nonexistent', ...env}})
     return {code: 0, stdout: r.stdout, stderr: r.stderr}
   } catch (e) {
     const err = e as {code: number; stdout: string; stderr: string}
