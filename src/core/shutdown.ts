@@ -4,9 +4,9 @@
  * core's and the daemon only carries it out: first whether and how to stop PostgreSQL, then,
  * knowing whether the stop worked, whether to give the leader key back.
  *
- * - Paused (maintenance mode): PostgreSQL keeps running and the key stays. This is the
- *   documented way to restart or upgrade the agent without a failover; the replicas do not race
- *   while paused, so a released key would leave the cluster without a primary.
+ * - Paused (maintenance mode): PostgreSQL keeps running and the key stays, so the agent can be
+ *   stopped or restarted without a failover (besides the hand-over below); the replicas do not
+ *   race while paused, so a released key would leave the cluster without a primary.
  * - A fatal exit that is about this node's data, not about PostgreSQL (the join was aborted
  *   because the cluster has no initialize key and PostgreSQL runs as a replica; the data dir
  *   belongs to another cluster): nothing is stopped. Patroni keeps PostgreSQL running after an
