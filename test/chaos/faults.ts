@@ -56,7 +56,7 @@ export interface Fault {
 export const KINDS = [
   'isolate-host', 'leader-from-etcd', 'leader-from-replicas', 'etcd-minority', 'etcd-majority', 'asymmetric',
   'freeze-agent', 'freeze-etcd', 'freeze-postmaster', 'kill-agent', 'kill-postmaster', 'kill-both',
-  'restart-agent', 'etcd-slow', 'etcd-leader-change', 'switchover', 'failover', 'refuse-agent',
+  'restart-agent', 'etcd-slow', 'etcd-leader-change', 'switchover', 'failover', 'refuse-agent', 'wal-full',
 ] as const
 export type Kind = (typeof KINDS)[number]
 
@@ -221,6 +221,14 @@ export function drawFault(ctx: FaultCtx, kinds: readonly Kind[] = KINDS): Fault 
           const pid = lab.postmaster(h)
           if (pid) process.kill(pid, 'SIGHUP')
         }}
+    }
+    case 'wal-full': {
+      // the host's filesystem (data directory and pg_wal) fills up: WAL writes fail, PostgreSQL
+      // stops; space comes back at the heal
+      const h = targetOf()
+      return {kind, target: `${h}${h === leader ? '(leader)' : ''}`, durationMs: dur,
+        inject: async () => lab.fillHostFs(h),
+        heal: async () => lab.freeHostFs(h)}
     }
     case 'switchover':
     case 'failover': {

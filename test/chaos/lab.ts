@@ -17,7 +17,7 @@
  */
 import {execFile, execFileSync, spawn, type ChildProcess} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {createWriteStream, existsSync, readFileSync, rmSync, writeFileSync, type WriteStream} from 'node:fs'
+import {closeSync, copyFileSync, createWriteStream, existsSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, type WriteStream} from 'node:fs'
 import {join, resolve} from 'node:path'
 import {pathToFileURL} from 'node:url'
 import {createInterface} from 'node:readline'
@@ -48,6 +48,8 @@ export const PG_PORT = 5432
 export const API_PORT = 8008
 const ETCD_PROXY_PORT: Record<Etcd, number> = {e1: 23791, e2: 23792, e3: 23793}
 export const HAPROXY_PORT = 5000
+/** size of each host's own filesystem (its data directory with pg_wal) */
+export const HOST_FS_MB = 400
 
 export interface Timing {
   ttl: number
@@ -235,6 +237,7 @@ export class Lab {
     try {
       await lab.network()
       await lab.startEtcd()
+      for (const h of HOSTS) lab.mountHostFs(h)
       for (const h of HOSTS) await lab.startHostHelper(h)
       for (const h of HOSTS) lab.startAgent(h)
       await lab.startClient()
@@ -365,6 +368,8 @@ export class Lab {
             parameters: {
               wal_level: 'replica', hot_standby: 'on', wal_log_hints: 'on', max_connections: 40,
               max_wal_senders: 10, max_replication_slots: 10, wal_keep_size: '64MB',
+              // the host's filesystem is small (HOST_FS_MB): keep WAL well inside it
+              max_wal_size: '128MB', min_wal_size: '32MB',
             },
           },
         },
@@ -385,6 +390,36 @@ export class Lab {
         pg_hba: ['local all all trust', 'host replication all 0.0.0.0/0 scram-sha-256', 'host all all 0.0.0.0/0 scram-sha-256'],
       },
     }
+  }
+
+  /**
+   * Each host's directory (data directory, so pg_wal too) is a small tmpfs of its own, so that the
+   * wal-full fault can fill it without touching anything else.
+   */
+  readonly mounts: string[] = []
+  mountHostFs(h: Host): void {
+    const dir = join(this.root, h)
+    ownedDir(dir)
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${HOST_FS_MB}m,mode=0700`, `hactl-chaos-${this.id}-${h}`, dir])
+    this.mounts.push(dir)
+    ownedDir(dir)
+  }
+
+  /** Fills host h's filesystem (data directory and pg_wal) with a ballast file: no space left. */
+  fillHostFs(h: Host): void {
+    const path = join(this.root, h, 'ballast')
+    const fd = openSync(path, 'a')
+    const chunk = Buffer.alloc(1024 * 1024)
+    try {
+      for (;;) writeSync(fd, chunk)
+    } catch {
+      // ENOSPC: full
+    } finally {
+      closeSync(fd)
+    }
+  }
+  freeHostFs(h: Host): void {
+    rmSync(join(this.root, h, 'ballast'), {force: true})
   }
 
   startAgent(h: Host): Proc {
@@ -484,12 +519,27 @@ export class Lab {
       }
     }
     for (const s of this.logs.values()) s.end()
-    if (!process.env.HACTL_KEEP_TEST_DIRS && !this.keep) {
-      // postmasters may take a moment to go after SIGQUIT
-      const deadline = Date.now() + 10_000
-      while (HOSTS.some((h) => this.postmaster(h) !== undefined) && Date.now() < deadline) execFileSync('sleep', ['0.2'])
-      rmSync(this.root, {recursive: true, force: true})
+    // postmasters may take a moment to go after SIGQUIT
+    const deadline = Date.now() + 10_000
+    while (HOSTS.some((h) => this.postmaster(h) !== undefined) && Date.now() < deadline) execFileSync('sleep', ['0.2'])
+    for (const m of this.mounts) {
+      if (this.keep || process.env.HACTL_KEEP_TEST_DIRS) {
+        // the postmaster logs live on the tmpfs: keep a copy next to the other logs
+        for (const f of ['data/postmaster.log', 'agent.yml']) {
+          try {
+            copyFileSync(join(m, f), `${m}-${f.replace('/', '-')}`)
+          } catch {
+            // not there
+          }
+        }
+      }
+      try {
+        execFileSync('umount', ['-l', m], {stdio: 'ignore'})
+      } catch {
+        // not mounted
+      }
     }
+    if (!process.env.HACTL_KEEP_TEST_DIRS && !this.keep) rmSync(this.root, {recursive: true, force: true})
   }
 
   /** Writes a marker into every log so timelines line up. */
