@@ -307,7 +307,7 @@ export function overlaps(samples: Map<Host, Sample[]>, key: 'w' | 'p'): Window[]
 }
 
 /** Longest stretch in [from, to] with no host writable and answering GET /primary with 200 (observed span). */
-function maxGap(samples: Map<Host, Sample[]>, from: number, to: number): number {
+export function maxGap(samples: Map<Host, Sample[]>, from: number, to: number): number {
   const spans: Array<[number, number]> = []
   for (const list of samples.values()) {
     let start: Sample | undefined
