@@ -935,12 +935,29 @@ END;$hactl$`
   }
 
   /** Writes the password (if any) to a temporary pgpass and returns the env pointing at it. */
+  /**
+   * The connection's secrets for a libpq tool, never on its command line: the password in a
+   * pgpass file (PGPASSFILE) and sslpassword, which no environment variable carries, in a
+   * connection service file (PGSERVICEFILE, PGSERVICE) whose values libpq takes for keywords the
+   * conninfo leaves out. Both files are 0600, owned by the owner account, removed afterwards.
+   */
   private async withPgpass<T>(conn: ConnParams, fn: (env: Record<string, string>) => Promise<T>): Promise<T> {
-    if (conn.password === undefined) return fn({})
+    if (conn.password === undefined && conn.sslpassword === undefined) return fn({})
+    if (conn.sslpassword !== undefined && /[\r\n]/.test(conn.sslpassword)) {
+      throw new HactlError('CONFIG_INVALID', 'sslpassword: a line break cannot be passed to libpq tools')
+    }
     return this.withSecretDir(async (dir) => {
-      const file = join(dir, 'pgpass')
-      this.writeOwned(file, pgpassLines(conn))
-      return fn({PGPASSFILE: file})
+      const env: Record<string, string> = {}
+      if (conn.password !== undefined) {
+        env.PGPASSFILE = join(dir, 'pgpass')
+        this.writeOwned(env.PGPASSFILE, pgpassLines(conn))
+      }
+      if (conn.sslpassword !== undefined) {
+        env.PGSERVICEFILE = join(dir, 'pg_service.conf')
+        env.PGSERVICE = 'hactl'
+        this.writeOwned(env.PGSERVICEFILE, `[hactl]\nsslpassword=${conn.sslpassword}\n`)
+      }
+      return fn(env)
     })
   }
 
@@ -949,7 +966,7 @@ END;$hactl$`
     const st = await this.state()
     if (st.kind !== 'stopped') throw new HactlError('PG_PRECONDITION', 'pg_basebackup needs PostgreSQL stopped')
     await this.removeDataDir()
-    const dsn = formatConninfo({dbname: 'postgres', ...o.source}, {omit: ['password', 'passfile']})
+    const dsn = formatConninfo({dbname: 'postgres', ...o.source}, {omit: ['password', 'passfile', 'sslpassword']})
     return this.withPgpass(o.source, async (env) => {
       const r = await this.runTool('pg_basebackup', [`--pgdata=${this.dataDir}`, '-X', 'stream', `--dbname=${dsn}`, ...user], {
         env,
@@ -996,7 +1013,7 @@ END;$hactl$`
       args.push('--restore-target-wal')
       if (this.configDir !== this.dataDir) args.push(`--config-file=${this.postgresqlConf}`)
     }
-    const dsn = formatConninfo(source, {omit: ['password', 'passfile']})
+    const dsn = formatConninfo(source, {omit: ['password', 'passfile', 'sslpassword']})
     args.push('-D', this.dataDir, '--source-server', dsn)
     this.opts.logger?.info(`running pg_rewind from ${dsn}`)
     return this.withPgpass(source, async (env) => {

@@ -46,6 +46,7 @@ describe('libpq TLS parameters against PostgreSQL 15 with ssl=on and client cert
       pgHba: [
         'local all all trust',
         'hostssl all certuser 127.0.0.1/32 cert clientcert=verify-full',
+        'hostssl replication certuser 127.0.0.1/32 cert clientcert=verify-full',
         'hostnossl all plainuser 127.0.0.1/32 scram-sha-256',
         'hostssl all postgres 127.0.0.1/32 scram-sha-256',
       ],
@@ -53,7 +54,7 @@ describe('libpq TLS parameters against PostgreSQL 15 with ssl=on and client cert
       recovery: null,
     })
     assert.equal((await n.pg.start({cmdline: n.cmdline(), timeoutMs: 30_000})).outcome, 'started')
-    await n.pg.query('CREATE ROLE certuser LOGIN')
+    await n.pg.query('CREATE ROLE certuser LOGIN REPLICATION')
     await n.pg.query(`CREATE ROLE ${PLAIN.username} LOGIN PASSWORD '${PLAIN.password}'`)
     // Revoke the server's certificate in a CRL (the server keeps using it).
     crl = ca.revoke('revoked', server.cert)
@@ -132,6 +133,22 @@ describe('libpq TLS parameters against PostgreSQL 15 with ssl=on and client cert
     assert.deepEqual(await probe(su({sslmode: 'allow'})), {ssl: true, who: 'postgres'})
     assert.deepEqual(await probe(su()), {ssl: true, who: 'postgres'})
     await fails(su({sslmode: 'disable'}), /no pg_hba\.conf entry/)
+  })
+
+  it('pg_basebackup clones over TLS with an encrypted client key: sslpassword reaches libpq through a service file, not the command line', async () => {
+    const b = await PgNode.create('tls_clone')
+    try {
+      const source: ConnParams = {
+        host: '127.0.0.1', port: n.port, user: 'certuser',
+        sslmode: 'verify-ca', sslrootcert: ca.cert, sslcert: clientEncrypted.cert, sslkey: clientEncrypted.key, sslpassword: "key pass'1",
+      }
+      await b.pg.basebackup({source, timeoutMs: 60_000})
+      assert.equal(await b.pg.dataDirState(), 'initialized')
+      // Without it libpq cannot decrypt the key (and there is no terminal to ask on).
+      await assert.rejects(b.pg.basebackup({source: {...source, sslpassword: undefined}, timeoutMs: 60_000}), /pg_basebackup/)
+    } finally {
+      await b.destroy()
+    }
   })
 
   it('over the Unix socket no TLS is tried, whatever sslmode says', async () => {
