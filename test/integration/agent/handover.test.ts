@@ -19,21 +19,31 @@ import {EtcdServer} from '../../harness/etcd'
 import {facts, leaderKey, sql, startWriter, watchLeaderKey, type Facts} from '../../harness/handover'
 import {PatroniCluster} from '../../harness/patroni'
 import {waitFor, within} from '../../harness/ports'
+import {WatchdogFifo} from '../../harness/watchdog-fifo'
 
 let etcd: EtcdServer
 let cluster: PatroniCluster
 let runDir: string
+/** Each member's watchdog (Patroni's `testing` driver on a named pipe); the leader arms its own. */
+const fifos = new Map<string, WatchdogFifo>()
 
 before(async () => {
   runDir = mkdtempSync(join(tmpdir(), 'hactl-run-'))
   chmodSync(runDir, 0o755) // as /run/hactl: the agents (postgres) read the root-owned markers
+  const local: Record<string, Record<string, unknown>> = {}
+  for (const name of ['h1', 'h2', 'h3']) {
+    const fifo = new WatchdogFifo(join(runDir, `${name}.watchdog`))
+    fifos.set(name, fifo)
+    local[name] = {watchdog: {mode: 'required', driver: 'testing', device: fifo.path}}
+  }
   etcd = await EtcdServer.start()
-  cluster = await PatroniCluster.start({etcd, scope: 'handover', nodes: 3, namePrefix: 'h', impl: 'hactl', agentEnv: {HACTL_RUNTIME_DIR: runDir}, startTimeoutMs: 120_000})
+  cluster = await PatroniCluster.start({etcd, scope: 'handover', nodes: 3, namePrefix: 'h', impl: 'hactl', agentEnv: {HACTL_RUNTIME_DIR: runDir}, local, startTimeoutMs: 120_000})
 })
 
 after(async () => {
   await cluster?.destroy()
   await etcd?.destroy()
+  for (const f of fifos.values()) f.close()
   if (runDir) rmSync(runDir, {recursive: true, force: true})
 })
 
@@ -50,6 +60,9 @@ test('every agent hands over at once under a writer: same leader, same postmaste
       const oldLease = (await leaderKey(etcd, cluster.prefix))!.lease
       const logFrom = cluster.nodes.map((n) => n.log.length)
 
+      const dog = fifos.get(before.leader)!
+      assert.ok(dog.timeout !== null && dog.kicks.length > 0, 'the leader armed its watchdog and kicks it')
+      const tHandover = Date.now()
       // The package scripts' step, for every member at once: the marker named after the agent's
       // PID, then the SIGTERM systemd sends on `try-restart`.
       const exits = cluster.nodes.map((n) => {
@@ -66,6 +79,7 @@ test('every agent hands over at once under a writer: same leader, same postmaste
         assert.doesNotMatch(log, /leader key released|stopping PostgreSQL/, `${n.name} neither stops PostgreSQL nor releases the key`)
         assert.equal(n.postmasterPid, before.postmasters[n.name]!.pid, `${n.name}: the postmaster outlives its agent`)
       }
+      const tExited = Date.now()
       const between = await leaderKey(etcd, cluster.prefix)
       assert.equal(between?.value, before.leader, 'the leader key still names the leader while no agent runs')
       assert.equal(between?.lease, oldLease, 'on the old agent lease')
@@ -82,6 +96,16 @@ test('every agent hands over at once under a writer: same leader, same postmaste
         cluster.nodes.every((n, i) => n.log.slice(logFrom[i]).split('\n').filter((l) => / INFO: no action\. I am /.test(l)).length >= 2) || undefined,
       {timeoutMs: 30_000, intervalMs: 200})
       await cluster.waitForReplicasStreaming(2)
+      // The watchdog was handed over too: kicked once more on the way out, never disarmed, and
+      // kicked again by the new agent before the timeout could run out.
+      const since = dog.events.filter((e) => e.at >= tHandover)
+      assert.equal(since.filter((e) => e.kind === 'magic-close').length, 0, `no magic close: ${JSON.stringify(since)}`)
+      const kicks = since.filter((e) => e.kind === 'kick')
+      const lastOld = kicks.filter((e) => e.at <= tExited).pop()
+      const firstNew = kicks.find((e) => e.at > tExited)
+      assert.ok(lastOld, `the old agent kicked on its way out: ${JSON.stringify(since)}`)
+      assert.ok(firstNew, `the new agent kicks the device: ${JSON.stringify(since)}`)
+      assert.ok(firstNew.at - lastOld.at < dog.timeout! * 1000, `kicks ${firstNew.at - lastOld.at} ms apart, within the ${dog.timeout} s timeout`)
       const mark = writer.acked.length
       await waitFor('20 more committed rows', () => writer.acked.length >= mark + 20, {timeoutMs: 30_000})
     } finally {
