@@ -13,6 +13,7 @@ import {withClient} from '../../../src/adapters/postgres/sql'
 import type {ConnParams} from '../../../src/ports/postgres'
 import {EtcdServer} from '../../harness/etcd'
 import {PATRONI_TEST_AUTH, PatroniCluster} from '../../harness/patroni'
+import {runHactl} from '../../harness/hactl-cli'
 import {TestCa, type CertPair} from '../../harness/tls-certs'
 import {ownedTempDir, runAs} from '../../harness/unprivileged'
 
@@ -100,4 +101,17 @@ test('without a client certificate the server refuses the connection (the cert r
     withClient({host: '127.0.0.1', port: leader.pgPort, user: 'postgres', password: PATRONI_TEST_AUTH.superuser.password, sslmode: 'require', sslcert: join(dir, 'none.crt')}, {}, 'probe', async () => 1),
     /certificate/i,
   )
+})
+
+test('hactl query takes libpq\'s PGSSL* variables, as patronictl\'s psycopg does', async () => {
+  const leader = cluster.node(await cluster.waitForLeader())
+  const sql = 'SELECT ssl, client_dn FROM pg_catalog.pg_stat_ssl WHERE pid = pg_catalog.pg_backend_pid()'
+  const tls = {PGSSLMODE: 'verify-ca', PGSSLROOTCERT: ca.cert, PGSSLCERT: certs['postgres'].cert, PGSSLKEY: certs['postgres'].key}
+  const ok = await runHactl(['-c', leader.configPath, 'query', '-U', 'postgres', '-c', sql], {env: tls})
+  assert.equal(ok.code, 0, ok.stderr)
+  assert.equal(ok.stdout.trim(), 'ssl\tclient_dn\nTrue\t/CN=postgres')
+  // Without the client certificate the server turns the session away.
+  const refused = await runHactl(['-c', leader.configPath, 'query', '-U', 'postgres', '-c', sql], {env: {PGSSLMODE: 'require', PGSSLCERT: join(dir, 'none.crt')}})
+  assert.doesNotMatch(refused.stdout, /True/)
+  assert.match(refused.stdout, /ERROR, SQLSTATE: 28000/) // invalid_authorization_specification, printed as patronictl does
 })
