@@ -175,6 +175,13 @@ export class Etcd3Dcs implements Dcs {
     const isStatus = rel === KEY.status || rel === KEY.optime
     const interesting =
       rel === KEY.leader || (isStatus && after !== undefined) || (rel === KEY.config && before !== undefined && after !== undefined)
+    // A new member wakes the leader: its next cycle creates the member's replication slot while
+    // the member still clones, so the clone streams as soon as it starts instead of failing on a
+    // missing slot and waiting out wal_retrieve_retry_interval (docs/ha-rules.md#replication-slots).
+    if (rel.startsWith(KEY.membersDir) && before === undefined && after !== undefined) {
+      if (this.cache?.get(this.abs(KEY.leader))?.value === this.name) this.wakeup()
+      return
+    }
     if (!interesting) return
     // The leader does not need waking for its own status writes.
     if (isStatus && this.cache?.get(this.abs(KEY.leader))?.value === this.name) return
@@ -244,7 +251,7 @@ export class Etcd3Dcs implements Dcs {
     this.ensureDeadline(deadline, 'attempt to acquire the leader lock')
     try {
       const t = this.leaderCreate()
-      return (await this.txn(t.compare, t.success, undefined, deadline)).succeeded
+      return this.tookLeader((await this.txn(t.compare, t.success, undefined, deadline)).succeeded)
     } catch (e) {
       if (!isHactlError(e, 'DCS_LEASE_NOT_FOUND')) throw e
       this.log('error', 'our lease disappeared from etcd; granting a new one and retrying the leader race')
@@ -252,14 +259,25 @@ export class Etcd3Dcs implements Dcs {
       await this.doRefreshLease(true, deadline)
       this.ensureDeadline(deadline, 'attempt to acquire the leader lock')
       const t = this.leaderCreate()
-      return (await this.txn(t.compare, t.success, undefined, deadline)).succeeded
+      return this.tookLeader((await this.txn(t.compare, t.success, undefined, deadline)).succeeded)
     }
+  }
+
+  /**
+   * Our own write of the leader key is applied to the cache, so its watch event wakes nobody; the
+   * port still owes the loop a cycle at once (the leader value changed): its view then has the new
+   * leader, and the new leader creates its members' slots without waiting out loop_wait.
+   */
+  private tookLeader(ok: boolean): boolean {
+    if (ok && this.cache) this.wakeup()
+    return ok
   }
 
   async takeLeader(): Promise<void> {
     const deadline = this.deadline()
     if (!this._lease) await this.doRefreshLease(true, deadline)
     await this.put(KEY.leader, this.name, deadline, this._lease)
+    this.tookLeader(true)
   }
 
   async updateLeader(cluster: ClusterView, extras: UpdateLeaderExtras = {}): Promise<boolean> {

@@ -92,6 +92,36 @@ describe('etcd3 client against a real etcd', () => {
     }
   })
 
+  it('taking the leader key wakes the taker at once; a new member key wakes the leader, not a replica', async () => {
+    const a = dcsOn([etcd.url], 'pg-a', 'wake-own', {watch: true})
+    const b = dcsOn([etcd.url], 'pg-b', 'wake-own', {watch: true})
+    try {
+      await a.loadCluster()
+      await b.loadCluster()
+      await a.waitForChange(0)
+      await b.waitForChange(0)
+      // Our own write is applied to the cache (its watch event then changes nothing), yet the
+      // next cycle must see the new leader without waiting out loop_wait.
+      assert.equal(await a.attemptToAcquireLeader(), true)
+      assert.equal(await a.waitForChange(20_000), true)
+      assert.equal(await b.waitForChange(20_000), true)
+      assert.equal((await a.loadCluster()).leader?.name, 'pg-a')
+      // A member that appears (e.g. one that starts to clone): the leader creates its slot now.
+      const woke = a.waitForChange(20_000)
+      const rest = b.waitForChange(1000)
+      await etcd.put('/service/wake-own/members/pg-c', '{"state":"creating replica","role":"replica"}')
+      assert.equal(await woke, true)
+      assert.equal(await rest, false, 'a replica is not woken by a new member')
+      // A member key that only changes wakes nobody.
+      const quiet = a.waitForChange(1000)
+      await etcd.put('/service/wake-own/members/pg-c', '{"state":"running","role":"replica"}')
+      assert.equal(await quiet, false)
+    } finally {
+      await a.close()
+      await b.close()
+    }
+  })
+
   it('authenticates with username/password and fails fast with DCS_AUTH on a wrong password', async () => {
     const own = await EtcdServer.start()
     try {
