@@ -17,7 +17,7 @@ import type {Dcs, DcsTiming} from '../ports/dcs'
 import type {ProcessRunner} from '../ports/process-runner'
 import type {Files} from '../ports/files'
 import type {Peers} from '../ports/peers'
-import type {PgStatus, PostgresControl} from '../ports/postgres'
+import type {PgStatus, PostgresControl, ReplicationRow} from '../ports/postgres'
 import type {Watchdogs} from '../ports/watchdog'
 import {NOTIFY_SOCKET_ENV, noServiceManager, type ServiceManager} from '../ports/service-manager'
 import {errText, HaLoop} from './ha-loop'
@@ -105,7 +105,10 @@ async function runAgentWith(ports: AgentPorts, configPath: string | undefined, e
   let nextRunMs = clock.now()
 
   const source: AgentStateSource = {
-    snapshot: async (req) => snapshot(loop, config.name, config.scope, nextRunMs, dcs.lastSeen, publishedTags(loop.config.tags), clock.now(), req.retry ? await livePgStatus() : null),
+    snapshot: async (req) => {
+      const live = req.retry ? await livePgStatus() : null
+      return snapshot(loop, config.name, config.scope, nextRunMs, dcs.lastSeen, publishedTags(loop.config.tags), clock.now(), live?.status ?? null, live?.replication)
+    },
     readCluster: () => dcs.loadCluster({fresh: true}),
   }
   /**
@@ -113,13 +116,20 @@ async function runAgentWith(ports: AgentPorts, configPath: string | undefined, e
    * deciding a leader race must see this member's WAL position now, not at its last cycle (a
    * switchover candidate that received the old primary's shutdown checkpoint a moment ago would
    * otherwise look behind the others, and they would race it). Only while the last cycle saw
-   * PostgreSQL running; a slow or failing query leaves the cycle's status.
+   * PostgreSQL running; a slow or failing query leaves the cycle's status. A primary's
+   * pg_stat_replication rows are asked at the request too (Patroni's `replication`), so a replica
+   * that started streaming since the last cycle shows at once.
    */
-  async function livePgStatus(): Promise<PgStatus | null> {
+  async function livePgStatus(): Promise<{status: PgStatus; replication?: ReplicationRow[]} | null> {
     if (!loop.state.lastStatus) return null
     const gate = new AbortController()
+    const ask = async () => {
+      const status = await pg.status()
+      if (status.inRecovery !== false) return {status}
+      return {status, replication: await pg.replicationStats().catch(() => undefined)}
+    }
     try {
-      return await Promise.race([pg.status(), clock.sleep(LIVE_STATUS_TIMEOUT_MS, gate.signal).then(() => null)])
+      return await Promise.race([ask(), clock.sleep(LIVE_STATUS_TIMEOUT_MS, gate.signal).then(() => null)])
     } catch {
       return null
     } finally {

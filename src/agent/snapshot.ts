@@ -4,13 +4,13 @@
  * API never reaches into the loop itself.
  */
 import type {NodeSnapshot, PostgresStatus} from '../api/types'
-import type {PgStatus} from '../ports/postgres'
+import type {PgStatus, ReplicationRow} from '../ports/postgres'
 import type {HaLoop} from './ha-loop'
 import {memberState, publishedRole} from './publish'
 import {leaseValid} from './state'
 import {clusterPrimaryRoleName} from '../core/role-name'
 
-export async function snapshot(loop: HaLoop, name: string, scope: string, nextRunMs: number, dcsLastSeen: number, tags: Record<string, unknown>, now: number, live?: PgStatus | null): Promise<NodeSnapshot> {
+export async function snapshot(loop: HaLoop, name: string, scope: string, nextRunMs: number, dcsLastSeen: number, tags: Record<string, unknown>, now: number, live?: PgStatus | null, liveReplication?: ReplicationRow[]): Promise<NodeSnapshot> {
   const st = loop.state
   const task = loop.slot.current
   // `live`: PostgreSQL asked at the request (GET /patroni, /metrics), as Patroni's
@@ -26,7 +26,7 @@ export async function snapshot(loop: HaLoop, name: string, scope: string, nextRu
         : {kind: 'primary', location: s.walPosition},
       timeline: s.timeline,
       replicationState: s.inRecovery ? (s.walReceiver?.status === 'streaming' ? 'streaming' : 'in archive recovery') : null,
-      replication: st.replication.map((r) => ({
+      replication: (live && liveReplication ? liveReplication : st.replication).map((r) => ({
         usename: r.userName,
         application_name: r.applicationName,
         client_addr: r.clientAddr,
