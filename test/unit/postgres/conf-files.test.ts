@@ -175,3 +175,30 @@ describe('recoveryParameters', () => {
     assert.deepEqual(r, {parameters: {recovery_target_timeline: 'latest', standby_mode: 'on'}, primaryConninfo: undefined})
   })
 })
+
+describe('primary_conninfo: libpq TLS keys by server version (patroni/postgresql/config.py format_dsn)', () => {
+  const rep = {
+    username: 'rep', password: 'pw', sslmode: 'verify-ca', sslrootcert: '/c/root.crt', sslcert: '/c/rep.crt', sslkey: '/c/rep.key',
+    sslpassword: 'kp', sslcrl: '/c/crl.pem', sslcrldir: '/c/crls', sslnegotiation: 'postgres',
+  }
+  const conninfo = (v: number) => {
+    const ci = recoveryParameters({serverVersion: v, name: 'n2', upstream: {host: '10.0.0.1', port: 5432}, replication: rep}).primaryConninfo!
+    return parseConninfo(formatConninfo({...ci, passfile: '/p/pgpass'}, {serverVersion: v}))
+  }
+  it('every TLS key reaches a PostgreSQL 17 replica, sslnegotiation defaulting to postgres', () => {
+    const c = conninfo(170000)
+    for (const k of ['sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'sslpassword', 'sslcrl', 'sslcrldir', 'sslnegotiation', 'gssencmode', 'channel_binding']) assert.ok(k in c, k)
+    assert.equal(c.password, undefined, 'the password stays in the passfile')
+    const d = recoveryParameters({serverVersion: 170000, name: 'n2', upstream: {host: 'h', port: 1}, replication: {username: 'rep'}}).primaryConninfo!
+    assert.equal(d.sslnegotiation, 'postgres')
+  })
+  it('keys an older libpq does not know are left out (sslnegotiation < 17, sslcrldir < 14, sslpassword and channel_binding < 13)', () => {
+    const c15 = conninfo(150000)
+    assert.equal(c15.sslnegotiation, undefined)
+    assert.equal(c15.sslcrldir, '/c/crls')
+    const c12 = conninfo(120000)
+    for (const k of ['sslnegotiation', 'sslcrldir', 'sslpassword', 'channel_binding']) assert.equal(c12[k], undefined, k)
+    assert.equal(c12.sslkey, '/c/rep.key')
+    assert.equal(c12.gssencmode, 'prefer')
+  })
+})
