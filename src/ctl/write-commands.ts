@@ -690,7 +690,7 @@ async function connect(s: Session, m: Member, params: {user?: string; password?:
         connectionTimeoutMillis: 5000,
         types: {getTypeParser: ((oid: number) => typeParser(oid)) as never},
         ssl: ssl === false ? false : (({sslnegotiation: _n, ...tls}) => tls)(ssl),
-        ...(ssl !== false && ssl.sslnegotiation === 'direct' ? {sslnegotiation: 'direct'} : {}),
+        sslnegotiation: ssl === false ? 'postgres' : ssl.sslnegotiation,
       } as import('pg').ClientConfig)
       c.on('error', () => {
         // a dropped connection surfaces on the next query; an unhandled 'error' event would crash

@@ -38,12 +38,14 @@ export function clientConfig(conn: ConnParams, opts: SqlOptions = {}, ssl: TlsAt
   }
   if (opts.replication) cfg.replication = 'true'
   // Always explicit: pg would otherwise read PGSSLMODE its own way.
+  // sslnegotiation too: pg would take PGSSLNEGOTIATION from the environment.
   if (ssl === false) {
     cfg.ssl = false
+    cfg.sslnegotiation = 'postgres'
   } else {
     const {sslnegotiation, ...tls} = ssl
     cfg.ssl = tls
-    if (sslnegotiation === 'direct') cfg.sslnegotiation = 'direct'
+    cfg.sslnegotiation = sslnegotiation
   }
   return cfg
 }
