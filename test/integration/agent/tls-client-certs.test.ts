@@ -115,3 +115,18 @@ test('hactl query takes libpq\'s PGSSL* variables, as patronictl\'s psycopg does
   assert.doesNotMatch(refused.stdout, /True/)
   assert.match(refused.stdout, /ERROR, SQLSTATE: 28000/) // invalid_authorization_specification, printed as patronictl does
 })
+
+test('after a switchover the old primary follows the new one over TLS (timeline probes and primary_conninfo with the certificate)', async () => {
+  const old = await cluster.waitForLeader()
+  const candidate = cluster.nodes.find((n) => n.name !== old)!.name
+  const r = await runHactl(['-c', cluster.node(old).configPath, 'switchover', '--leader', old, '--candidate', candidate, '--force'])
+  assert.equal(r.code, 0, r.stdout + r.stderr)
+  const leader = cluster.node(await cluster.waitForLeader({not: old}))
+  assert.equal(leader.name, candidate)
+  await cluster.waitForReplicasStreaming(1)
+  const senders = await withClient(asRole(leader.pgPort, 'postgres'), {}, 'walsenders', async (c) => {
+    const q = await c.query(`SELECT r.application_name, s.ssl, s.client_dn FROM pg_catalog.pg_stat_replication r JOIN pg_catalog.pg_stat_ssl s USING (pid) WHERE r.state = 'streaming'`)
+    return q.rows
+  })
+  assert.deepEqual(senders, [{application_name: old, ssl: true, client_dn: '/CN=replicator'}])
+})
