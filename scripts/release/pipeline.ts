@@ -291,6 +291,8 @@ function makeArchive(ctx: Ctx, b: BuildConfig, exe: string): string {
     const src = join(ctx.root, f.src)
     put(top, f.dst ?? f.src.split('/').pop()!, src, srcMode(src))
   }
+  // Beside LICENSE: the Node.js runtime's and the bundled npm packages' licences, as in the rpm.
+  for (const l of rpmLicenseFiles(licenseInput(ctx))) put(top, l.name, Buffer.from(l.text), 0o644)
   normalizeTree(stage, ctx.epoch)
   const out = join(ctx.outDir, `${name}.tar.gz`)
   run('bash', [

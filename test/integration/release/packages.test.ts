@@ -220,13 +220,15 @@ test('the arm64 build is an aarch64 ELF with the same SEA blob in its archive, d
   assert.equal(control, 'arm64')
 })
 
-test('the tar.gz archive holds the executable, README, LICENSE, sample configs and units', () => {
+test('the tar.gz archive holds the executable, README, the licences, sample configs and units', () => {
   const list = sh('tar -tzvf "$1"', join(work, 'a', TAR_X64)).toString().trim().split('\n')
   const top = `hactl_${VERSION}_linux_x86_64`
   const names = list.map((l) => l.split(/\s+/).pop()!).filter((n) => !n.endsWith('/')).sort()
   assert.deepEqual(names, [
     `${top}/LICENSE`,
+    `${top}/LICENSE.node`,
     `${top}/README.md`,
+    `${top}/THIRD-PARTY-NOTICES`,
     `${top}/etc/patroni/config.yml.sample`,
     `${top}/etc/patroni/vip.sample`,
     `${top}/hactl`,
