@@ -50,6 +50,8 @@ for (const seed of seeds) {
     for (const agent of agents) {
       const r = await runSeed({agent, seed, faults, sync, kinds})
       results.push(r)
+      // after every run, so that an interrupted long run keeps what it measured
+      if (opt('json')) writeFileSync(opt('json')!, JSON.stringify(results, null, 2))
       const status = r.failures.length ? 'FAIL' : 'ok'
       process.stdout.write(`chaos: ${agent} seed ${seed} ${r.mode}: ${status}, ${r.faultsRun} faults, ${r.acked} acknowledged, ${r.lost} lost\n`)
       if (r.failures.length) {
