@@ -13,9 +13,13 @@ mkdir -p dist
 # execArgv: a young generation of at most 1 MB semi-spaces. The agent and the VIP daemon live for
 # weeks at a few objects per second; the default (up to 16 MB per semi-space) kept ~2 MB more
 # private memory in every agent (bench/agent-memory.ts). Short commands never grow past 1 MB.
+# --lite-mode (no compiling tiers above the interpreter, feedback allocated lazily) and
+# --single-threaded (no GC and compiler worker threads, nor their malloc arenas) take another
+# ~5 MB of private memory off every idle agent (bench/all.ts: 23 -> 18 MB). The price is
+# CPU-bound JS at ~1.4x; the agent runs a few ms of JS per loop_wait and the commands are short.
 cat > dist/sea-config.json <<JSON
 {"main": "dist/hactl.js", "output": "dist/sea-prep.blob", "disableExperimentalSEAWarning": true,
- "useCodeCache": false, "useSnapshot": false, "execArgvExtension": "none", "execArgv": ["--max-semi-space-size=1"],
+ "useCodeCache": false, "useSnapshot": false, "execArgvExtension": "none", "execArgv": ["--max-semi-space-size=1", "--lite-mode", "--single-threaded"],
  "assets": {"agent": "dist/chunks/agent.js", "main": "dist/chunks/main.js", "yaml": "dist/chunks/yaml.js"}}
 JSON
 # The blob must be made by the same Node binary it is injected into.
