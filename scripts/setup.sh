@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 #   binutils                 strip (build)                 ca-certificates, git
 #   rpm, rpm2cpio, cpio      rpmbuild and rpm checks       lintian        .deb checks (npm run release)
 #   rpmlint                  .rpm checks (test/integration/release/packages.test.ts)
-PKGS=(curl etcd-server etcd-client postgresql-15 patroni haproxy iproute2 iputils-arping tcpdump tmux hyperfine openssl binutils git ca-certificates procps rpm rpm2cpio cpio lintian rpmlint)
+#   vip-manager              the HA stack next to Patroni's (bench/all.ts)
+PKGS=(curl etcd-server etcd-client postgresql-15 patroni haproxy iproute2 iputils-arping tcpdump tmux hyperfine openssl binutils git ca-certificates procps rpm rpm2cpio cpio lintian rpmlint vip-manager)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -25,6 +26,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # vip-manager's package enables its own service; the bench starts the binary itself.
+  if [[ " ${missing[*]} " == *" vip-manager "* ]] && [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now vip-manager >/dev/null 2>&1 || true
+  fi
 fi
 
 # Debian 13's Patroni 4 as a second interop peer, unpacked under /opt/hactl-test/patroni-4 (cached).
