@@ -7,95 +7,11 @@
  * ttl). Same etcd, ttl 20, loop_wait 2, retry_timeout 4 for both.
  * Run: node --import tsx bench/write-gap.ts  (HACTL_TEST_BIN=dist/hactl for the executable)
  */
-import pg from 'pg'
 import {EtcdServer} from '../test/harness/etcd'
-import {PATRONI_TEST_AUTH, PatroniCluster} from '../test/harness/patroni'
+import {PatroniCluster} from '../test/harness/patroni'
+import {leaderChange as event, median, Writer} from './lib'
 
 const ROUNDS = Number(process.env.ROUNDS ?? 2)
-
-class Writer {
-  private stop = false
-  private done: Promise<void>
-  acks: Array<{at: number; node: string}> = []
-
-  constructor(private readonly cluster: PatroniCluster) {
-    this.done = this.loop()
-  }
-
-  private async loop(): Promise<void> {
-    const clients = new Map<string, pg.Client>()
-    const get = async (name: string) => {
-      let c = clients.get(name)
-      if (!c) {
-        const n = this.cluster.node(name)
-        c = new pg.Client({host: '127.0.0.1', port: n.pgPort, user: PATRONI_TEST_AUTH.superuser.username, password: PATRONI_TEST_AUTH.superuser.password, database: 'postgres', connectionTimeoutMillis: 500, statement_timeout: 1000})
-        c.on('error', () => {})
-        await c.connect()
-        await c.query('create table if not exists gap_probe (at bigint)').catch(() => {})
-        clients.set(name, c)
-      }
-      return c
-    }
-    while (!this.stop) {
-      for (const n of this.cluster.nodes) {
-        if (this.stop) break
-        try {
-          const c = await get(n.name)
-          await c.query('insert into gap_probe values ($1)', [Date.now()])
-          this.acks.push({at: Date.now(), node: n.name})
-        } catch {
-          const c = clients.get(n.name)
-          clients.delete(n.name)
-          await c?.end().catch(() => {})
-        }
-      }
-      await new Promise((r) => setTimeout(r, 20))
-    }
-    for (const c of clients.values()) await c.end().catch(() => {})
-  }
-
-  async close(): Promise<void> {
-    this.stop = true
-    await this.done
-  }
-
-  /** Gap around `t0`: last ack from `from` before the first ack from another node after t0. */
-  gap(t0: number, from: string): number | undefined {
-    const next = this.acks.find((a) => a.at >= t0 && a.node !== from)
-    if (!next) return undefined
-    const last = [...this.acks].reverse().find((a) => a.node === from && a.at <= next.at)
-    return next.at - (last?.at ?? t0)
-  }
-}
-
-async function waitUntil(what: string, fn: () => Promise<boolean> | boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms
-  while (Date.now() < end) {
-    if (await fn()) return
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  throw new Error(`timed out: ${what}`)
-}
-
-/** gap: last ack on the old primary to first on the new one; took: from the event to that first ack. */
-async function event(c: PatroniCluster, w: Writer, kind: 'switchover' | 'sigterm' | 'sigkill'): Promise<{gap: number; took: number} | undefined> {
-  await c.waitForReplicasStreaming(2, {timeoutMs: 120_000})
-  const leader = await c.waitForLeader()
-  await waitUntil('writes on the leader', () => w.acks.some((a) => a.node === leader && a.at > Date.now() - 500), 30_000)
-  const t0 = Date.now()
-  if (kind === 'switchover') {
-    const cand = c.nodes.find((n) => n.name !== leader)!.name
-    const r = await c.patronictl(['switchover', '--leader', leader, '--candidate', cand, '--force'])
-    if (r.code !== 0) throw new Error(r.stdout + r.stderr)
-  } else {
-    await c.stopNode(leader, kind === 'sigterm' ? {signal: 'SIGTERM'} : {signal: 'SIGKILL', killPostmaster: true})
-  }
-  await waitUntil('a write on a new primary', () => w.acks.some((a) => a.at >= t0 && a.node !== leader), 90_000)
-  const g = w.gap(t0, leader)
-  const first = w.acks.find((a) => a.at >= t0 && a.node !== leader)!
-  if (kind !== 'switchover') await c.startNode(leader)
-  return g === undefined ? undefined : {gap: g, took: first.at - t0}
-}
 
 async function main(): Promise<void> {
   const etcd = await EtcdServer.start()
@@ -132,11 +48,6 @@ async function main(): Promise<void> {
   }
   console.log(`write gap (ms) per leader change, ${ROUNDS} round(s) each, ttl 20, loop_wait 2, retry_timeout 4 (IMPLS=hactl for hactl alone)`)
   for (const r of rows) console.log(r)
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s.length ? s[Math.floor(s.length / 2)] : NaN
 }
 
 main().catch((e) => {
