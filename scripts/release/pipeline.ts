@@ -505,6 +505,9 @@ function makeRpm(ctx: Ctx, b: BuildConfig, exe: string): string {
 %global clamp_mtime_to_source_date_epoch 1
 %global source_date_epoch_from_changelog 0
 %global _binary_payload w${rpm.compression_level}T0.${RPM_PAYLOAD[rpm.compression]}
+# rpm's own generator (elfdeps, script.req) writes the library and interpreter Requires from
+# the files, sonames and symbol versions, e.g. libstdc++.so.6(GLIBCXX_3.4.xx)(64bit); AutoProv is
+# off because the package provides no shared library.
 
 Name: ${p.name}
 Version: ${ctx.upstream}
@@ -514,7 +517,7 @@ License: ${rpmLicenseTag(p.license, licenses.packages)}
 Vendor: ${p.vendor}
 Packager: ${p.maintainer}
 Group: ${rpm.group}
-${p.homepage !== undefined ? `URL: ${p.homepage}\n` : ''}AutoReqProv: no
+${p.homepage !== undefined ? `URL: ${p.homepage}\n` : ''}AutoProv: no
 ${rpm.requires.map((r) => `Requires: ${r}`).join('\n')}
 ${rpm.recommends.map((r) => `Recommends: ${r}`).join('\n')}
 
