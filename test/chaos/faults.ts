@@ -180,6 +180,8 @@ export function drawFault(ctx: FaultCtx, kinds: readonly Kind[] = KINDS): Fault 
         heal: async () => { for (const h of hosts) await lab.hostHelpers.get(h)!.call({op: 'delay', ms: 0, jitter: 0}) }}
     }
     case 'etcd-leader-change': {
+      // drawn now, not at inject time, so that a seed draws the same schedule for every agent
+      const pick = rng.next()
       return {kind, target: 'etcd', durationMs: rng.int(1000, 3000),
         inject: async () => {
           // simple output: "<endpoint>, <member id hex>, <version>, <db size>, <is leader>, ..." (the
@@ -187,7 +189,7 @@ export function drawFault(ctx: FaultCtx, kinds: readonly Kind[] = KINDS): Fault 
           const rows = (await lab.etcdctl(['endpoint', 'status', '--cluster'])).trim().split('\n').map((l) => l.split(',').map((x) => x.trim()))
           const lead = rows.find((r) => r[4] === 'true')
           const other = rows.filter((r) => r !== lead)
-          const to = other[Math.floor(rng.next() * other.length)]
+          const to = other[Math.floor(pick * other.length)]
           if (!lead || !to) throw new Error(`etcd-leader-change: no leader or no other member in ${JSON.stringify(rows)}`)
           const toHex = to[1]!
           const endpoint = lead[0]!
