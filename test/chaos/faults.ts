@@ -68,7 +68,8 @@ function others(h: Host): Host[] {
 export function drawFault(ctx: FaultCtx, kinds: readonly Kind[] = KINDS): Fault {
   const {lab, rng, ttlMs} = ctx
   const kind = rng.pick(kinds)
-  const leader = ctx.leader() ?? rng.pick(HOSTS)
+  const fallback = rng.pick(HOSTS) // always drawn: the schedule must not depend on the cluster's state
+  const leader = ctx.leader() ?? fallback
   const replica = rng.pick(others(leader))
   const anyHost = rng.pick(HOSTS)
   const longer = rng.chance(0.4)
