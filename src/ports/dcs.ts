@@ -167,8 +167,8 @@ export interface Dcs {
   /**
    * The loop's sleep. Resolves true as soon as something worth a new cycle happened since the
    * previous call returned: the `leader` value changed (acquired, deleted, expired), `config`
-   * changed, `status`/`optime` changed while the leader is someone else, wakeup() was called, or
-   * the ttl changed. Resolves false after `timeoutMs` otherwise, and rejects with an AbortError
+   * changed, `status`/`optime` changed while the leader is someone else, a new member key appeared
+   * while this member holds the leader key, wakeup() was called, or the ttl changed. Resolves false after `timeoutMs` otherwise, and rejects with an AbortError
    * when `signal` aborts. Never throws DCS errors: a broken watch is rebuilt in the background
    * and the next loadCluster() reports unavailability.
    */
