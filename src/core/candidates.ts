@@ -134,11 +134,19 @@ export function isFailoverPossible(ctx: Ctx, opts: FailoverPossibleOptions = {})
   const checkQuorum = ctx.quorumActive && !named
   const why: string[] = []
   const healthy: string[] = []
+  // A running primary hands over only to a member on its own timeline: one still behind it has
+  // not followed this primary since its promotion, so it lacks every commit made since, however
+  // small its byte lag looks, and promoting it forks a second timeline of the same number (found
+  // by the chaos suite: a switchover right after another one). Patroni's check_timeline covers
+  // only the leaderless race; this holds whatever it says.
+  const ownTimeline = ctx.pgPrimary ? ctx.obs.pg.timeline : null
   for (const m of members) {
     const st = ctx.peer(m.name)
     const lim = failoverLimitation(st)
     if (lim) why.push(`${m.name} is ${lim}`)
     else if (st.walPosition === null) why.push(`${m.name} does not report wal_position`)
+    else if (ownTimeline !== null && st.timeline !== null && st.timeline < ownTimeline)
+      why.push(`timeline ${st.timeline} of ${m.name} is behind the leader's timeline ${ownTimeline}: it does not follow the leader yet`)
     else if (opts.clusterLsn !== undefined ? st.walPosition < opts.clusterLsn : lagOf(ctx, st.walPosition) > cfg.maximumLagOnFailover)
       why.push(`${m.name} exceeds maximum replication lag`)
     else if (cfg.checkTimeline && (!st.timeline || st.timeline < ctx.clusterTimeline))

@@ -3,7 +3,7 @@ import {describe, test} from 'node:test'
 import {compareWal, failoverLimitation, isFailoverPossible, isHealthiestNode, manualFailoverNoLeader} from '../../../src/core/candidates'
 import {effectiveNofailover, makeCtx} from '../../../src/core/rules/context'
 import {leaseMayExpireBeforeNextCycle, leaseSecondsLeft, scheduleVerdict, timingIsSafe, timingSlack} from '../../../src/core/timing'
-import {MB, NOW, cluster, member, obs, peer, pgReplica, type ObsOptions} from './decide-fixtures'
+import {MB, NOW, cluster, member, obs, peer, pgPrimary, pgReplica, type ObsOptions} from './decide-fixtures'
 
 const ctx = (o: ObsOptions) => makeCtx({...obs(o), outcomes: [{type: 'fetch-peer-status'}]})
 
@@ -63,6 +63,18 @@ describe('candidates', () => {
     const c = ctx({view: cluster({timeline: 3}), config: {checkTimeline: true}, peers: {node2: peer({timeline: 2}), node3: peer({timeline: 3})}})
     assert.equal(isFailoverPossible(c, {only: ['node2']}).ok, false)
     assert.equal(isFailoverPossible(c, {only: ['node3']}).ok, true)
+  })
+
+  test('a running primary hands over only to a member on its timeline, whatever check_timeline says', () => {
+    // The leader promoted to timeline 6 a moment ago; node2 still reports 5 (it has not followed
+    // yet) with a byte lag well under maximum_lag_on_failover.
+    const o = {view: cluster({timeline: 5, failover: {leader: 'node1', candidate: 'node2'}}), pg: pgPrimary({timeline: 6, walPosition: 100 * MB}), config: {checkTimeline: false}}
+    const behind = isFailoverPossible(ctx({...o, peers: {node2: peer({timeline: 5, walPosition: 100 * MB - 1000}), node3: peer({timeline: 6})}}))
+    assert.equal(behind.ok, false)
+    assert.match(behind.reason, /timeline 5 of node2 is behind the leader's timeline 6: it does not follow the leader yet/)
+    assert.equal(isFailoverPossible(ctx({...o, peers: {node2: peer({timeline: 6}), node3: peer({timeline: 6})}})).ok, true)
+    // Not a running primary (the leaderless race): only check_timeline counts, as in Patroni.
+    assert.equal(isFailoverPossible(ctx({...o, pg: pgReplica({timeline: 6}), peers: {node2: peer({timeline: 5})}})).ok, true)
   })
 
   test('manual failover, former leader: takes the lock back only if nobody else can', () => {
