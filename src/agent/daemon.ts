@@ -106,7 +106,7 @@ async function runAgentWith(ports: AgentPorts, configPath: string | undefined, e
 
   const source: AgentStateSource = {
     snapshot: async (req) => {
-      const live = req.retry ? await livePgStatus() : null
+      const live = (req.live ?? req.retry) ? await livePgStatus() : null
       return snapshot(loop, config.name, config.scope, nextRunMs, dcs.lastSeen, publishedTags(loop.config.tags), clock.now(), live?.status ?? null, live?.replication)
     },
     readCluster: () => dcs.loadCluster({fresh: true}),

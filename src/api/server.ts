@@ -396,8 +396,8 @@ class Server implements RestApi {
     return this.unsafe(req, res, target, route)
   }
 
-  private async snapshot(retry: boolean): Promise<NodeSnapshot> {
-    const snap = await this.o.source.snapshot({retry})
+  private async snapshot(retry: boolean, live = retry): Promise<NodeSnapshot> {
+    const snap = await this.o.source.snapshot({retry, live})
     this.scope = snap.scope
     return snap
   }
@@ -407,7 +407,8 @@ class Server implements RestApi {
     if (!filters.ok) return statusOnly ? this.sendStatusOnly(res, 400) : this.sendText(res, 400, filters.error)
     let snap: NodeSnapshot
     try {
-      snap = await this.snapshot(false)
+      // PostgreSQL asked at the request, as Patroni's health checks do (get_postgresql_status).
+      snap = await this.snapshot(false, true)
     } catch (e) {
       return this.unavailable(res, e, statusOnly)
     }

@@ -120,6 +120,12 @@ export interface NodeSnapshot {
 /** Options for one snapshot: `/patroni` and `/metrics` let the agent retry the PG query; health checks don't. */
 export interface SnapshotRequest {
   retry: boolean
+  /**
+   * Ask PostgreSQL now (GET /patroni, /metrics and the health checks, as Patroni's
+   * get_postgresql_status does) rather than answer from the last HA cycle (liveness, readiness,
+   * the rest). Defaults to `retry`.
+   */
+  live?: boolean
 }
 
 export interface AgentStateSource {

@@ -15,7 +15,7 @@ import {after, before, describe, test} from 'node:test'
 import {startRestApi, type RestApi, type RestApiSettings} from '../../../src/api/server'
 import {buildStatusDocument} from '../../../src/api/status'
 import {COMMIT, VERSION} from '../../../src/build-info'
-import type {ActionHandlers, ApiLog, NodeSnapshot} from '../../../src/api/types'
+import type {ActionHandlers, ApiLog, NodeSnapshot, SnapshotRequest} from '../../../src/api/types'
 import {isHactlError} from '../../../src/errors'
 import {waitFor} from '../../harness/ports'
 import {fixture, fixtureCluster, leaderSnapshot, replicaSnapshot, with41MemberKeys} from '../../unit/api/snapshots'
@@ -71,8 +71,13 @@ class CapturingLog implements ApiLog {
 }
 
 /** The fake agent: plain data the test swaps between requests. */
-const state: {snap: NodeSnapshot} = {snap: leaderSnapshot()}
-const source = {snapshot: () => state.snap}
+const state: {snap: NodeSnapshot; asked: SnapshotRequest[]} = {snap: leaderSnapshot(), asked: []}
+const source = {
+  snapshot: (req: SnapshotRequest) => {
+    state.asked.push(req)
+    return state.snap
+  },
+}
 
 const handlers: ActionHandlers = {
   async restart(body) {
@@ -104,6 +109,21 @@ describe('REST API over HTTP', () => {
     assert.equal(api.address.protocol, 'http')
   })
   after(() => api.close())
+
+  test('health checks, /patroni and /metrics ask the agent for PostgreSQL now; liveness and readiness take the last cycle', async () => {
+    state.snap = leaderSnapshot({nextRunMs: Date.now()})
+    const asked = async (method: string, path: string) => {
+      state.asked = []
+      await request(port, method, path)
+      return state.asked.map((q) => `${q.retry ? 'retry' : 'once'}/${q.live ?? q.retry ? 'live' : 'cycle'}`)
+    }
+    for (const path of ['/primary', '/replica', '/', '/quorum', '/read-only', '/health']) assert.deepEqual(await asked('GET', path), ['once/live'], path)
+    assert.deepEqual(await asked('OPTIONS', '/primary'), ['once/live'], 'OPTIONS /primary')
+    assert.deepEqual(await asked('GET', '/patroni'), ['retry/live'])
+    assert.deepEqual(await asked('GET', '/metrics'), ['retry/live'])
+    assert.deepEqual(await asked('GET', '/liveness'), ['once/cycle'])
+    assert.deepEqual(await asked('GET', '/readiness'), ['once/cycle'])
+  })
 
   test('every GET endpoint answers with the code patroni/api.py do_GET gives a leader', async () => {
     state.snap = leaderSnapshot({nextRunMs: Date.now()})
