@@ -223,6 +223,20 @@ export class VipLab {
     return (JSON.parse(out) as any[]).flatMap((l) => (l.addr_info ?? []).filter((a: any) => a.family === 'inet').map((a: any) => `${a.local}/${a.prefixlen}`))
   }
 
+  /**
+   * Which of `nss` hold `cidr`, read by one shell running `ip` in each namespace in turn: the reads
+   * are milliseconds apart, where one process per namespace could be hundreds of milliseconds
+   * apart on a loaded machine and show an address on two nodes that never held it together.
+   */
+  async holders(nss: string[], cidr: string, dev = 'eth0'): Promise<string[]> {
+    const {stdout} = await run('sh', ['-c', 'for ns in "$@"; do ip -n "$ns" -j addr show dev "$0" || exit 1; echo; done', dev, ...nss])
+    const docs = stdout.split('\n').filter((l) => l.trim() !== '')
+    if (docs.length !== nss.length) throw new Error(`expected ${nss.length} ip outputs, got ${docs.length}`)
+    return nss.filter((_, i) =>
+      (JSON.parse(docs[i]!) as any[]).some((l) => (l.addr_info ?? []).some((a: any) => a.family === 'inet' && `${a.local}/${a.prefixlen}` === cidr)),
+    )
+  }
+
   async has(ns: string, cidr: string): Promise<boolean> {
     return (await this.addresses(ns)).includes(cidr)
   }

@@ -53,11 +53,8 @@ describe('hactl vip follows a real leader change (3-node hactl cluster, patronic
   })
 
   const holders = async () => {
-    const out: string[] = []
-    await Promise.all(NODES.map(async (n) => {
-      if (await lab.has(lab.ns(n), CIDR)) out.push(n)
-    }))
-    return out.sort()
+    const held = await lab.holders(NODES.map((n) => lab.ns(n)), CIDR)
+    return NODES.filter((n) => held.includes(lab.ns(n))).sort()
   }
   const nodeOf = (member: string) => NODES.find((n) => MEMBER[n] === member)!
 
