@@ -27,12 +27,12 @@ export interface FollowerOptions {
 }
 
 /**
- * Hand-over margin: the address is added no sooner than this long after the last report that
- * this node was not the leader. When the leader key moves (a switchover, or an expiry followed at
- * once by a new lock), the old holder's follower learns of it from the same DCS at the same
- * moment and removes the address in a few milliseconds; without the margin the new holder's add
- * can win that race on a busy host, and the address is briefly on two nodes. A node that becomes
- * leader with no recent change (start-up, a key that was gone for longer) adds at once.
+ * Hand-over margin: a node that becomes the leader after having been told otherwise adds the
+ * address no sooner than this long after that change. When the leader key moves (a switchover, or
+ * an expiry followed at once by a new lock), the old holder's follower learns of it from the same
+ * DCS at the same moment and removes the address in a few milliseconds; without the margin the
+ * new holder's add can win that race on a busy host, and the address is briefly on two nodes. The
+ * first answer after start-up is acted on at once (no previous holder was seen).
  */
 export const HANDOVER_MARGIN_MS = 300
 
@@ -77,7 +77,9 @@ export class VipFollower {
     if (sameLeadership(this.desired, s)) return
     const was = this.desired.kind
     this.desired = s
-    if (s.kind !== 'leader') this.lastNotLeaderAt = this.o.clock.monotonic()
+    // Leadership gained after another state: the previous holder held the key until a moment ago
+    // (a switchover's delete and re-create can reach us as one change), so the margin starts now.
+    if (s.kind !== 'leader' || (was !== 'pending' && was !== 'leader')) this.lastNotLeaderAt = this.o.clock.monotonic()
     if (was !== s.kind) this.o.log.info(`leadership: ${s.kind === 'unknown' ? 'unknown (treated as not leader)' : s.kind}: ${s.detail}`)
     else this.o.log.debug(`leadership: ${s.kind}: ${s.detail}`)
     void this.kick()
