@@ -6,6 +6,7 @@
  */
 import {existsSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
+import {waitFor} from '../harness/ports'
 import {ADDR, ETCDS, HOSTS, type Etcd, type Host, type Lab} from './lab'
 
 /** mulberry32: small, seedable, good enough to pick faults. */
@@ -209,12 +210,15 @@ export function drawFault(ctx: FaultCtx, kinds: readonly Kind[] = KINDS): Fault 
         inject: async () => {
           const pid = lab.postmaster(h)
           if (!pid || !existsSync(hbaPath)) return
+          const helper = lab.hostHelpers.get(h)!
+          const loadTime = async () => String(((await helper.call({op: 'sql', q: 'SELECT pg_conf_load_time()::text AS t'}, 15_000)) as Array<{t: string}>)[0]?.t)
+          const before = await loadTime()
           original = readFileSync(hbaPath, 'utf8')
           writeFileSync(hbaPath, REJECT + original)
           process.kill(pid, 'SIGHUP')
-          // pg_hba.conf is read again by the postmaster, then the agent's sessions go
-          await new Promise((r) => setTimeout(r, 500))
-          await lab.hostHelpers.get(h)!.call({op: 'sql', q: "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND usename = 'postgres' AND (client_addr IS NULL OR client_addr = '127.0.0.1') AND pid <> pg_backend_pid()"}, 15_000)
+          // pg_hba.conf is in force once a new session sees a later load time; then the agent's sessions go
+          await waitFor('the postmaster to reload pg_hba.conf', async () => ((await loadTime()) !== before ? true : undefined), {timeoutMs: 15_000, intervalMs: 50})
+          await helper.call({op: 'sql', q: "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND usename = 'postgres' AND (client_addr IS NULL OR client_addr = '127.0.0.1') AND pid <> pg_backend_pid()"}, 15_000)
         },
         heal: async () => {
           if (original === undefined || !existsSync(hbaPath)) return

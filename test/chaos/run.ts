@@ -8,6 +8,7 @@
  * writable / two agents answered GET /primary with 200, explained only by an agent frozen past its
  * ttl (no watchdog here).
  */
+import {waitFor} from '../harness/ports'
 import {drawFault, KINDS, Rng, type Fault, type Kind} from './faults'
 import {ADDR, HOSTS, Lab, type AgentKind, type Host} from './lab'
 
@@ -57,6 +58,7 @@ export const STUCK_MS = 2 * TIMING.ttl * 1000 + 30_000
 /** ...and every member is back and streaming within this. */
 export const STREAM_MS = 240_000
 
+/** Fault schedule timing only (when to inject, heal, pause between faults); conditions use waitFor. */
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 interface Sample {
@@ -113,31 +115,31 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
   }
   /** Waits for a primary (bounded by STUCK_MS) and then for all members streaming (STREAM_MS). */
   const recover = async (since: number, what: string): Promise<boolean> => {
-    let leader: Host | undefined
-    while (!(leader = leaderNow())) {
-      if (Date.now() - since > STUCK_MS) {
-        result.failures.push(`stuck: no primary ${STUCK_MS / 1000}s after ${what} was healed`)
-        note(`STUCK: no primary after ${what}`)
-        return false
-      }
-      await sleep(250)
+    let leader: Host | undefined = await waitFor('a primary', () => leaderNow(), {timeoutMs: Math.max(0, since + STUCK_MS - Date.now()), intervalMs: 250}).catch(() => undefined)
+    if (!leader) {
+      result.failures.push(`stuck: no primary ${STUCK_MS / 1000}s after ${what} was healed`)
+      note(`STUCK: no primary after ${what}`)
+      return false
     }
     const primaryAfter = Date.now() - since
     result.maxRecoveryMs = Math.max(result.maxRecoveryMs, primaryAfter)
-    for (;;) {
-      leader = leaderNow()
-      const names = leader ? await streaming(leader).catch(() => []) : []
-      if (leader && names.length >= HOSTS.length - 1 && lastAckAt > since) {
-        note(`recovered: primary ${leader} after ${(primaryAfter / 1000).toFixed(1)}s, all streaming and writes acknowledged after ${((Date.now() - since) / 1000).toFixed(1)}s`)
-        return true
-      }
-      if (Date.now() - since > STREAM_MS) {
-        result.failures.push(`members not back: after ${what}, ${STREAM_MS / 1000}s: leader ${leader ?? 'none'}, streaming [${names.join(',')}], last ack ${lastAckAt > since ? 'after' : 'before'} the heal`)
-        note(`NOT RECOVERED after ${what}`)
-        return false
-      }
-      await sleep(1000)
+    let names: string[] = []
+    const back = await waitFor(
+      'every member streaming and a write acknowledged',
+      async () => {
+        leader = leaderNow()
+        names = leader ? await streaming(leader).catch(() => []) : []
+        return leader && names.length >= HOSTS.length - 1 && lastAckAt > since ? true : undefined
+      },
+      {timeoutMs: Math.max(0, since + STREAM_MS - Date.now()), intervalMs: 1000},
+    ).catch(() => false)
+    if (back) {
+      note(`recovered: primary ${leader} after ${(primaryAfter / 1000).toFixed(1)}s, all streaming and writes acknowledged after ${((Date.now() - since) / 1000).toFixed(1)}s`)
+      return true
     }
+    result.failures.push(`members not back: after ${what}, ${STREAM_MS / 1000}s: leader ${leader ?? 'none'}, streaming [${names.join(',')}], last ack ${lastAckAt > since ? 'after' : 'before'} the heal`)
+    note(`NOT RECOVERED after ${what}`)
+    return false
   }
 
   try {
@@ -146,14 +148,14 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
     note(`lab ${lab.id} up (${opts.agent}, ${result.mode}); waiting for the cluster`)
     const bootAt = Date.now()
     await lab.client.call({op: 'start'})
-    const booted = await (async () => {
-      while (Date.now() - bootAt < 240_000) {
+    const booted = await waitFor(
+      'a leader, 2 streaming replicas and a first write',
+      async () => {
         const leader = leaderNow()
-        if (leader && lastAckAt > 0 && (await streaming(leader).catch(() => [])).length >= 2) return true
-        await sleep(500)
-      }
-      return false
-    })()
+        return leader && lastAckAt > 0 && (await streaming(leader).catch(() => [])).length >= 2 ? true : undefined
+      },
+      {timeoutMs: 240_000, intervalMs: 500},
+    ).catch(() => false)
     if (!booted) throw new Error('the cluster did not bootstrap (leader, 2 streaming replicas, a first write) within 240 s')
     note(`bootstrapped in ${((Date.now() - bootAt) / 1000).toFixed(1)}s, leader ${leaderNow()}`)
     const runStart = Date.now()
@@ -216,8 +218,7 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
 
     // final checks
     const total = await lab.client.call({op: 'stop'}, 60_000)
-    await sleep(300)
-    const leader = leaderNow()
+    const leader = await waitFor('a primary at the end', () => leaderNow(), {timeoutMs: 2000, intervalMs: 100}).catch(() => undefined)
     if (!leader) result.failures.push('no primary at the end')
     else {
       const names = await streaming(leader).catch(() => [])
