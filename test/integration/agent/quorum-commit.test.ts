@@ -86,8 +86,13 @@ test('quorum 1 of both replicas: synchronous_standby_names ANY 1 (...), /sync as
     for (const r of replicas) assert.equal(rows.find((x) => x.Member === r)?.Role, 'Quorum Standby', list.stdout)
     assert.equal(rows.find((x) => x.Member === leader.name)?.Role, 'Leader')
     for (const r of replicas) {
-      const q = await cluster.node(r).api('GET', '/quorum')
-      assert.equal(q.status, 200, `GET /quorum on ${r}`)
+      // Answered from the cluster view of the member's last HA cycle (as Patroni's API reads
+      // dcs.cluster), so the /sync written a moment ago shows within loop_wait.
+      let q = await cluster.node(r).api('GET', '/quorum')
+      await waitFor(`GET /quorum on ${r} to answer 200`, async () => ((q = await cluster.node(r).api('GET', '/quorum')).status === 200 ? true : undefined), {
+        timeoutMs: 30_000,
+        intervalMs: 200,
+      })
       assert.equal(q.json?.quorum_standby, true)
       assert.equal((await cluster.node(r).api('GET', '/sync')).status, 503, `GET /sync on ${r}`)
     }
