@@ -65,6 +65,9 @@ interface Endpoint {
   agent: http.Agent
 }
 
+/** A discovery round with less time than this, ms, was cut short by its call's deadline. */
+const DISCOVERY_FULL_ROUND_MS = 1000
+
 /** gRPC status codes the gateway reports. */
 const GRPC = {DeadlineExceeded: 4, NotFound: 5, PermissionDenied: 7, FailedPrecondition: 9, Unavailable: 14, Unauthenticated: 16} as const
 const RECOVERABLE_GRPC = new Set<number>([GRPC.DeadlineExceeded, GRPC.Unavailable, GRPC.FailedPrecondition])
@@ -244,7 +247,9 @@ export class Etcd3Client implements KvBackend {
         this.rediscover = false
         this.discoveryError = undefined
       } catch (e) {
-        this.discoveryError = e
+        // A round the call's deadline cut short (DNS answers not in yet) tells nothing new: the
+        // error of a full round before it says more ("no record" rather than "no answer in time").
+        if (!(this.discoveryError && budget < DISCOVERY_FULL_ROUND_MS)) this.discoveryError = e
         this.o.log?.(`etcd: endpoint discovery from ${d.describe} failed: ${errorMessage(e)}`)
       } finally {
         ac.abort()
