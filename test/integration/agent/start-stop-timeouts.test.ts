@@ -53,8 +53,18 @@ async function writable(n: PatroniNode): Promise<boolean> {
   return (await sql(n, 'select pg_is_in_recovery()').catch(() => '')) === 'f'
 }
 
+/**
+ * The server's timeline now. On a primary it is read from the WAL segment name it writes to: a
+ * promotion's end-of-recovery checkpoint runs in the background, so pg_control_checkpoint()
+ * still shows the old timeline for a moment after the server is writable.
+ */
 async function timeline(n: PatroniNode): Promise<number> {
-  return Number(await sql(n, 'select timeline_id from pg_control_checkpoint()'))
+  return Number(
+    await sql(
+      n,
+      "select case when pg_is_in_recovery() then (select timeline_id from pg_control_checkpoint()) else ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int end",
+    ),
+  )
 }
 
 /**
