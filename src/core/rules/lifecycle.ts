@@ -276,7 +276,12 @@ export function recover(ctx: Ctx, rem: Partial<AgentMemory>): Decision {
       {type: 'start', as: 'replica', upstream: null, task: 'restart-after-failure', timeoutS},
     ], {...rem, recovering: true, rewind: 'initial', pgState: 'starting', role: 'replica'})
   }
-  if (mem.rewind === 'initial' && rewindAllowed(ctx) && !ctx.outcome('check-rewind')) {
+  // Every start as a replica checks for divergence unless a rewind already ran (Patroni's
+  // `if not self._rewind.executed: trigger_check_diverged_lsn()` in Ha.recover): a check passed
+  // long ago ('not-need') says nothing about the WAL this node wrote since, e.g. as a primary that
+  // crashed after a segment switch the new leader never received.
+  const executed = mem.rewind === 'success' || mem.rewind === 'failed'
+  if (!executed && mem.rewind !== 'need' && rewindAllowed(ctx) && !ctx.outcome('check-rewind')) {
     // The divergence check has to run before PG starts streaming from the leader.
     pre.push({type: 'trigger-rewind-check'})
     const leader = ctx.cluster.leader
