@@ -4,7 +4,7 @@
  * primaries cannot be avoided without a watchdog: the leader's agent frozen (SIGSTOP) or dead
  * (SIGKILL, restarted later) past its ttl while its PostgreSQL goes on serving.
  */
-import {existsSync, readFileSync, writeFileSync} from 'node:fs'
+import {existsSync, readFileSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {waitFor} from '../harness/ports'
 import {ADDR, ETCDS, HOSTS, type Etcd, type Host, type Lab} from './lab'
@@ -230,11 +230,54 @@ export function drawFault(ctx: FaultCtx, kinds: readonly Kind[] = KINDS): Fault 
         }}
     }
     case 'wal-full': {
-      // the host's filesystem (data directory and pg_wal) fills up: WAL writes fail, PostgreSQL
-      // stops; space comes back at the heal
+      // The host's filesystem (data directory and pg_wal) fills up, then WAL is made to need new
+      // segments: a full filesystem alone changes nothing while PostgreSQL writes into segments it
+      // already has (recycled ones included). The primary switches segments until one cannot be
+      // created there (the target is the primary: its PostgreSQL panics) or until the target
+      // replica has been sent more than it can keep. Space comes back at the heal.
       const h = targetOf()
       return {kind, target: `${h}${h === leader ? '(leader)' : ''}`, durationMs: dur,
-        inject: async () => lab.fillHostFs(h),
+        inject: async () => {
+          const logsAt = logSizes(lab, h)
+          lab.fillHostFs(h)
+          const primary = ctx.leader()
+          if (!primary) {
+            ctx.log(`wal-full ${h}: no primary to write WAL; the filesystem is only full`)
+            return
+          }
+          const helper = lab.hostHelpers.get(primary)!
+          const lsn = async (host: Host, q: string) => String(((await lab.hostHelpers.get(host)!.call({op: 'sql', q: `SELECT (${q})::text AS l`}, 5000)) as Array<{l: string}>)[0]?.l)
+          let switches = 0
+          let stop = ''
+          // At most 12 segments (192 MB): more than a replica keeps recycled, and what the primary's
+          // own filesystem (HOST_FS_MB) holds even while a slot retains it for the full replica. No
+          // relation is written (that fails first on a full disk): the statement's commit record
+          // goes into the segment the switch has just opened.
+          while (switches < WAL_FULL_SWITCHES && !stop) {
+            try {
+              await helper.call({op: 'sql', q: 'SELECT pg_current_xact_id()::text AS x, pg_switch_wal()::text AS l'}, 20_000)
+              switches++
+            } catch (e) {
+              stop = (e as Error).message.split('\n')[0]!.slice(0, 160)
+            }
+          }
+          let outcome: string
+          if (primary === h) {
+            outcome = /No space left on device/.test(stop) ? 'pg_wal exhausted' : 'pg_wal NOT exhausted'
+          } else {
+            // a replica that cannot store what it is sent falls behind the primary's WAL
+            const behind = await Promise.all([lsn(primary, 'pg_current_wal_lsn()'), lsn(h, 'pg_last_wal_receive_lsn()')]).then(
+              ([p, r]) => `received ${r}, the primary at ${p}`,
+              (e) => `lag unknown (${(e as Error).message.slice(0, 80)})`,
+            )
+            outcome = `${h} ${behind}`
+          }
+          const seen = await waitFor(`${h}'s PostgreSQL to report ENOSPC`, async () => (noSpaceReported(lab, h, logsAt) ? true : undefined), {timeoutMs: 10_000, intervalMs: 200}).then(
+            () => 'ENOSPC in its log',
+            () => 'no ENOSPC in its log (it may be on the full filesystem)',
+          )
+          ctx.log(`wal-full ${h}: ${switches} WAL segment switches on ${primary}${stop ? ` until: ${stop}` : ''}; ${outcome}; ${seen}`)
+        },
         heal: async () => lab.freeHostFs(h)}
     }
     case 'switchover':
@@ -249,6 +292,33 @@ export function drawFault(ctx: FaultCtx, kinds: readonly Kind[] = KINDS): Fault 
         heal: async () => {}}
     }
   }
+}
+
+/** WAL segments the wal-full fault makes the primary switch to, at most. */
+const WAL_FULL_SWITCHES = 12
+
+const hostLogs = (lab: Lab, h: Host) => [lab.logPath(`agent-${h}`), join(lab.dataDir(h), 'postmaster.log')]
+
+function logSizes(lab: Lab, h: Host): number[] {
+  return hostLogs(lab, h).map((f) => {
+    try {
+      return statSync(f).size
+    } catch {
+      return 0
+    }
+  })
+}
+
+/** Host h's PostgreSQL wrote "No space left on device" to its log (the agent's output or postmaster.log) since `from`. */
+function noSpaceReported(lab: Lab, h: Host, from: number[]): boolean {
+  return hostLogs(lab, h).some((f, i) => {
+    try {
+      const b = readFileSync(f)
+      return b.subarray(Math.min(from[i] ?? 0, b.length)).includes('No space left on device')
+    } catch {
+      return false // not there (yet)
+    }
+  })
 }
 
 function addrOf(h: Host): string {
