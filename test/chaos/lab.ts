@@ -27,6 +27,7 @@ import {PATRONI_TEST_AUTH, patroniBins, hactlCommand} from '../harness/patroni'
 import {PG_BIN_DIR, cleanEnv, ownedDir, pidAlive, postmasterPid, writeOwnedFile} from '../harness/postgres-bin'
 import {runAs} from '../harness/unprivileged'
 import {waitFor} from '../harness/ports'
+import {bridgeNetwork, destroyOnExit, forgetOnExit, ip} from '../harness/netns'
 
 const run = promisify(execFile)
 export const REPO = resolve(import.meta.dirname, '..', '..')
@@ -63,31 +64,6 @@ export interface LabOptions {
   timing: Timing
   /** maximum_lag_on_failover, bytes */
   maxLag: number
-}
-
-const live = new Set<Lab>()
-let hooked = false
-function hookExit(): void {
-  if (hooked) return
-  hooked = true
-  process.on('exit', () => {
-    for (const lab of live) lab.destroySync()
-  })
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(sig, () => {
-      for (const lab of live) lab.destroySync()
-      process.exit(130)
-    })
-  }
-}
-
-async function ip(args: string[]): Promise<void> {
-  try {
-    await run('ip', args)
-  } catch (e) {
-    const err = e as {stderr?: string; message: string}
-    throw new Error(`ip ${args.join(' ')}: ${err.stderr?.trim() || err.message}`)
-  }
 }
 
 /** A process we started (as a child of `ip netns exec`, which execs, so its PID is the process's). */
@@ -232,8 +208,7 @@ export class Lab {
 
   static async create(opts: LabOptions, onEvent: (ev: any) => void): Promise<Lab> {
     const lab = new Lab(opts, onEvent)
-    live.add(lab)
-    hookExit()
+    destroyOnExit(lab)
     try {
       await lab.network()
       await lab.startEtcd()
@@ -249,25 +224,8 @@ export class Lab {
   }
 
   private async network(): Promise<void> {
-    const br = this.ns('br')
-    await this.addNs(br)
-    await ip(['-n', br, 'link', 'add', 'br0', 'type', 'bridge'])
-    await ip(['-n', br, 'link', 'set', 'br0', 'up'])
-    for (const name of [...HOSTS, ...ETCDS, 'c']) {
-      const ns = this.ns(name)
-      await this.addNs(ns)
-      await ip(['link', 'add', 'name', 'eth0', 'netns', ns, 'type', 'veth', 'peer', 'name', `p-${name}`, 'netns', br])
-      await ip(['-n', br, 'link', 'set', `p-${name}`, 'master', 'br0'])
-      await ip(['-n', br, 'link', 'set', `p-${name}`, 'up'])
-      await ip(['-n', ns, 'addr', 'add', `${ADDR[name]}/24`, 'dev', 'eth0'])
-      await ip(['-n', ns, 'link', 'set', 'eth0', 'up'])
-    }
-  }
-
-  private async addNs(ns: string): Promise<void> {
-    await ip(['netns', 'add', ns])
-    this.namespaces.push(ns)
-    await ip(['-n', ns, 'link', 'set', 'lo', 'up'])
+    const members = [...HOSTS, ...ETCDS, 'c'].map((name) => ({ns: this.ns(name), port: `p-${name}`, address: ADDR[name]!}))
+    await bridgeNetwork(this.ns('br'), members, this.namespaces)
   }
 
   /** Spawns `cmd` inside namespace `name`, as root or (user) as the unprivileged account. */
@@ -493,7 +451,7 @@ export class Lab {
   destroySync(): void {
     if (this.destroyed) return
     this.destroyed = true
-    live.delete(this)
+    forgetOnExit(this)
     for (const p of this.procs) {
       if (p.running) {
         p.signal('SIGCONT')

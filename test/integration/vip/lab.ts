@@ -25,30 +25,11 @@ import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
 import {promisify} from 'node:util'
 import {sampleEvery, waitFor} from '../../harness/ports'
+import {bridgeNetwork, destroyOnExit, forgetOnExit, ip} from '../../harness/netns'
 
 const run = promisify(execFile)
 export const REPO = resolve(__dirname, '../../..')
 const NODE = process.execPath
-
-const live = new Set<VipLab>()
-let hooked = false
-function hookExit(): void {
-  if (hooked) return
-  hooked = true
-  process.on('exit', () => {
-    for (const lab of live) lab.destroySync()
-  })
-}
-
-async function ip(args: string[]): Promise<string> {
-  try {
-    const {stdout} = await run('ip', args)
-    return stdout
-  } catch (e) {
-    const err = e as {stderr?: string; message: string}
-    throw new Error(`ip ${args.join(' ')}: ${err.stderr?.trim() || err.message}`)
-  }
-}
 
 /** Runs in a namespace: listens and hands the listening socket to the parent, then exits. */
 const LISTEN_HELPER = `
@@ -111,35 +92,15 @@ export class VipLab {
 
   static async create(nodes: string[]): Promise<VipLab> {
     const lab = new VipLab()
-    live.add(lab)
-    hookExit()
+    destroyOnExit(lab)
     try {
-      const br = lab.ns('br')
-      await lab.addNs(br)
-      await ip(['-n', br, 'link', 'add', 'br0', 'type', 'bridge'])
-      await ip(['-n', br, 'link', 'set', 'br0', 'up'])
       const members = [...nodes.map((n, i) => [n, VipLab.nodeAddress(i + 1)] as const), ['peer', VipLab.PEER_ADDRESS] as const]
-      for (const [name, address] of members) {
-        const ns = lab.ns(name)
-        await lab.addNs(ns)
-        const port = `p-${name}`.slice(0, 15)
-        await ip(['link', 'add', 'name', 'eth0', 'netns', ns, 'type', 'veth', 'peer', 'name', port, 'netns', br])
-        await ip(['-n', br, 'link', 'set', port, 'master', 'br0'])
-        await ip(['-n', br, 'link', 'set', port, 'up'])
-        await ip(['-n', ns, 'addr', 'add', `${address}/24`, 'dev', 'eth0'])
-        await ip(['-n', ns, 'link', 'set', 'eth0', 'up'])
-      }
+      await bridgeNetwork(lab.ns('br'), members.map(([name, address]) => ({ns: lab.ns(name), port: `p-${name}`.slice(0, 15), address})), lab.namespaces)
       return lab
     } catch (e) {
       await lab.destroy()
       throw e
     }
-  }
-
-  private async addNs(ns: string): Promise<void> {
-    await ip(['netns', 'add', ns])
-    this.namespaces.push(ns)
-    await ip(['-n', ns, 'link', 'set', 'lo', 'up'])
   }
 
   /** A listening socket created inside `ns` (so it serves that namespace), owned by this process. */
@@ -323,7 +284,7 @@ export class VipLab {
   destroySync(): void {
     if (this.destroyed) return
     this.destroyed = true
-    live.delete(this)
+    forgetOnExit(this)
     for (const p of this.procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL')
     for (const r of this.relays) r.close()
     for (const s of this.servers) s.close()
