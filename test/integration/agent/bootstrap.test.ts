@@ -4,124 +4,45 @@
  * PostgreSQL, the real CLI, run as the unprivileged account.
  */
 import assert from 'node:assert/strict'
-import {spawn, type ChildProcess} from 'node:child_process'
 import {rmSync} from 'node:fs'
-import {join} from 'node:path'
 import {after, before, test} from 'node:test'
-import {stringify} from 'yaml'
+import {agentConfig, agentLogs, makeNode, psql, spawnAgent as spawn, stopAgent, type AgentNode} from '../../harness/agent-node'
 import {EtcdServer} from '../../harness/etcd'
-import {hactlCommand} from '../../harness/patroni'
-import {freePort, waitFor, within} from '../../harness/ports'
-import {asUser, ownedDir, PG_BIN_DIR, runCommand, writeOwnedFile} from '../../harness/postgres-bin'
+import {waitFor, within} from '../../harness/ports'
 import {ownedTempDir} from '../../harness/unprivileged'
 
-const ROOT = join(import.meta.dirname, '..', '..', '..')
 const AUTH = {
   superuser: {username: 'postgres', password: 'agent-test-su-pw'},
   replication: {username: 'replicator', password: 'agent-test-rep-pw'},
 }
 
-interface Node {
-  name: string
-  dir: string
-  pgPort: number
-  apiPort: number
-  socketDir: string
-  proc?: ChildProcess
-  out: string[]
-  exit?: Promise<number | null>
-}
-
 let etcd: EtcdServer
 let home: string
 const scope = `agent${process.pid}`
-const nodes: Node[] = []
+const nodes: AgentNode[] = []
 
-function nodeConfig(n: Node): Record<string, unknown> {
-  return {
-    scope,
-    name: n.name,
-    restapi: {listen: `127.0.0.1:${n.apiPort}`, connect_address: `127.0.0.1:${n.apiPort}`},
-    etcd3: {hosts: [etcd.endpoint]},
-    bootstrap: {
-      dcs: {
-        ttl: 20,
-        loop_wait: 2,
-        retry_timeout: 4,
-        postgresql: {use_slots: true, parameters: {wal_level: 'replica', hot_standby: 'on', max_wal_senders: 5, max_replication_slots: 5}},
-      },
-      initdb: [{encoding: 'UTF8'}],
-    },
-    postgresql: {
-      listen: `127.0.0.1:${n.pgPort}`,
-      connect_address: `127.0.0.1:${n.pgPort}`,
-      data_dir: join(n.dir, 'data'),
-      bin_dir: PG_BIN_DIR,
-      pgpass: join(n.dir, 'pgpass'),
-      authentication: AUTH,
-      parameters: {unix_socket_directories: n.socketDir, shared_buffers: '16MB'},
-      pg_hba: ['local all all trust', 'host replication all 127.0.0.1/32 scram-sha-256', 'host all all 127.0.0.1/32 scram-sha-256'],
-    },
-  }
-}
-
-function spawnAgent(n: Node): void {
-  const cfg = join(n.dir, 'agent.yml')
-  writeOwnedFile(cfg, stringify(nodeConfig(n)))
-  const opts = asUser(home, {PATH: `${join(ROOT, 'node_modules', '.bin')}:${process.env.PATH}`})
-  const proc = spawn(...hactlCommand(cfg), {
-    ...opts,
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  n.proc = proc
-  const keep = (b: Buffer) => {
-    n.out.push(b.toString())
-    if (n.out.length > 400) n.out.splice(0, 100)
-  }
-  proc.stdout!.on('data', keep)
-  proc.stderr!.on('data', keep)
-  n.exit = new Promise((r) => proc.on('exit', (code) => r(code)))
+function spawnAgent(n: AgentNode): void {
+  spawn(n, home, agentConfig(n, etcd.endpoint, AUTH, {use_slots: true, parameters: {wal_level: 'replica', hot_standby: 'on', max_wal_senders: 5, max_replication_slots: 5}}))
 }
 
 const key = (k: string) => `/service/${scope}/${k}`
-
-async function sql(n: Node, query: string): Promise<string> {
-  const r = await runCommand(join(PG_BIN_DIR, 'psql'), ['-h', n.socketDir, '-p', String(n.pgPort), '-U', 'postgres', '-d', 'postgres', '-Atc', query], {
-    ...asUser(home),
-  })
-  if (r.code !== 0) throw new Error(`psql failed: ${r.stderr}`)
-  return r.stdout.trim()
-}
+const sql = (n: AgentNode, query: string) => psql(n, home, query)
 
 async function getJson(url: string): Promise<{status: number; body: Record<string, unknown>}> {
   const res = await fetch(url, {signal: AbortSignal.timeout(3000)})
   return {status: res.status, body: (await res.json()) as Record<string, unknown>}
 }
 
-
-function logs(): string {
-  return nodes.map((n) => `--- ${n.name}\n${n.out.join('').split('\n').slice(-40).join('\n')}`).join('\n')
-}
+const logs = () => agentLogs(nodes)
 
 before(async () => {
   etcd = await EtcdServer.start()
   home = ownedTempDir('hactl-agent-')
-  for (const name of ['node1', 'node2']) {
-    const dir = ownedDir(join(home, name))
-    const socketDir = ownedDir(join(dir, 'sock'))
-    nodes.push({name, dir, socketDir, pgPort: await freePort(), apiPort: await freePort(), out: []})
-  }
+  for (const name of ['node1', 'node2']) nodes.push(await makeNode(home, name, scope))
 })
 
 after(async () => {
-  for (const n of nodes) {
-    if (n.proc && n.proc.exitCode === null && n.proc.signalCode === null) {
-      n.proc.kill('SIGTERM')
-      await within(n.exit!, 30_000)
-      if (n.proc.exitCode === null && n.proc.signalCode === null) n.proc.kill('SIGKILL')
-    }
-  }
+  for (const n of nodes) await stopAgent(n)
   await etcd?.destroy()
   if (home) rmSync(home, {recursive: true, force: true})
 })

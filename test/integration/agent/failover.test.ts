@@ -5,98 +5,44 @@
  * key expires.
  */
 import assert from 'node:assert/strict'
-import {spawn, type ChildProcess} from 'node:child_process'
 import {readFileSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 import {after, before, test} from 'node:test'
 import pg from 'pg'
-import {stringify} from 'yaml'
+import {agentConfig, agentLogs, agentRunning, makeNode, psql, spawnAgent as spawn, stopAgent, writeCallbackScript, type AgentNode} from '../../harness/agent-node'
 import {EtcdServer} from '../../harness/etcd'
-import {hactlCommand} from '../../harness/patroni'
-import {freePort, sampleEvery, waitFor, within} from '../../harness/ports'
-import {asUser, ownedDir, PG_BIN_DIR, runCommand, writeOwnedFile} from '../../harness/postgres-bin'
+import {sampleEvery, waitFor, within} from '../../harness/ports'
+import {PG_BIN_DIR, writeOwnedFile} from '../../harness/postgres-bin'
 import {ownedTempDir} from '../../harness/unprivileged'
 
-const ROOT = join(import.meta.dirname, '..', '..', '..')
 const AUTH = {
-  superuser: {username: 'postgres', password: 'agent-test-su-pw'},
-  replication: {username: 'replicator', password: 'agent-test-rep-pw'},
+  superuser: {username: 'postgres', password: 'failover-test-su-pw'},
+  replication: {username: 'replicator', password: 'failover-test-rep-pw'},
 }
 
-interface Node {
-  name: string
-  dir: string
-  pgPort: number
-  apiPort: number
-  socketDir: string
-  proc?: ChildProcess
-  out: string[]
-  exit?: Promise<number | null>
-}
-
+type Node = AgentNode
 let etcd: EtcdServer
 let home: string
 const scope = `failover${process.pid}`
 const nodes: Node[] = []
 
-function nodeConfig(n: Node): Record<string, unknown> {
-  return {
-    scope,
-    name: n.name,
-    restapi: {listen: `127.0.0.1:${n.apiPort}`, connect_address: `127.0.0.1:${n.apiPort}`},
-    etcd3: {hosts: [etcd.endpoint]},
-    bootstrap: {
-      dcs: {
-        ttl: 20,
-        loop_wait: 2,
-        retry_timeout: 4,
-        postgresql: {
-          use_slots: true,
-          use_pg_rewind: true,
-          parameters: {wal_level: 'replica', hot_standby: 'on', wal_log_hints: 'on', max_wal_senders: 6, max_replication_slots: 6},
-        },
-      },
-      initdb: [{encoding: 'UTF8'}],
-      // Patroni's post_bootstrap contract: called with a DSN, the password in PGPASSFILE.
-      post_bootstrap: `${join(n.dir, 'post-bootstrap.sh')} --quiet`,
-    },
-    postgresql: {
-      listen: `127.0.0.1:${n.pgPort}`,
-      connect_address: `127.0.0.1:${n.pgPort}`,
-      data_dir: join(n.dir, 'data'),
-      bin_dir: PG_BIN_DIR,
-      pgpass: join(n.dir, 'pgpass'),
-      authentication: AUTH,
-      parameters: {unix_socket_directories: n.socketDir, shared_buffers: '16MB'},
-      callbacks: Object.fromEntries(['on_start', 'on_stop', 'on_restart', 'on_role_change'].map((a) => [a, join(n.dir, 'callback.sh')])),
-      pg_hba: ['local all all trust', 'host replication all 127.0.0.1/32 scram-sha-256', 'host all all 127.0.0.1/32 scram-sha-256'],
-    },
-  }
-}
-
+/** Slots, pg_rewind, a post_bootstrap script and every callback, on top of the shared configuration. */
 function spawnAgent(n: Node): void {
-  const cfg = join(n.dir, 'agent.yml')
-  writeOwnedFile(cfg, stringify(nodeConfig(n)))
-  writeOwnedFile(join(n.dir, 'callback.sh'), `#!/bin/sh\necho "$*" >> ${join(n.dir, 'callbacks.log')}\n`, 0o755)
+  const cfg = agentConfig(n, etcd.endpoint, AUTH, {
+    use_slots: true,
+    use_pg_rewind: true,
+    parameters: {wal_level: 'replica', hot_standby: 'on', wal_log_hints: 'on', max_wal_senders: 6, max_replication_slots: 6},
+  }) as {bootstrap: Record<string, unknown>; postgresql: Record<string, unknown>}
+  // Patroni's post_bootstrap contract: called with a DSN, the password in PGPASSFILE.
+  cfg.bootstrap['post_bootstrap'] = `${join(n.dir, 'post-bootstrap.sh')} --quiet`
+  const callback = writeCallbackScript(n)
+  cfg.postgresql['callbacks'] = Object.fromEntries(['on_start', 'on_stop', 'on_restart', 'on_role_change'].map((a) => [a, callback]))
   writeOwnedFile(
     join(n.dir, 'post-bootstrap.sh'),
     `#!/bin/sh\n[ "$1" = --quiet ] || exit 3\nexec ${join(PG_BIN_DIR, 'psql')} -v ON_ERROR_STOP=1 -q "$2" -c "create table post_bootstrap_probe (by text); insert into post_bootstrap_probe values (current_user)"\n`,
     0o755,
   )
-  const opts = asUser(home, {PATH: `${join(ROOT, 'node_modules', '.bin')}:${process.env.PATH}`})
-  const proc = spawn(...hactlCommand(cfg), {
-    ...opts,
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  n.proc = proc
-  const keep = (b: Buffer) => {
-    n.out.push(b.toString())
-    if (n.out.length > 400) n.out.splice(0, 100)
-  }
-  proc.stdout!.on('data', keep)
-  proc.stderr!.on('data', keep)
-  n.exit = new Promise((r) => proc.on('exit', (code) => r(code)))
+  spawn(n, home, cfg)
 }
 
 const key = (k: string) => `/service/${scope}/${k}`
@@ -132,13 +78,7 @@ function startWriter(n: Node): {acked: number[]; stop: () => Promise<void>} {
   }
 }
 
-async function sql(n: Node, query: string): Promise<string> {
-  const r = await runCommand(join(PG_BIN_DIR, 'psql'), ['-h', n.socketDir, '-p', String(n.pgPort), '-U', 'postgres', '-d', 'postgres', '-Atc', query], {
-    ...asUser(home),
-  })
-  if (r.code !== 0) throw new Error(`psql failed: ${r.stderr}`)
-  return r.stdout.trim()
-}
+const sql = (n: Node, query: string) => psql(n, home, query)
 
 async function getJson(url: string): Promise<{status: number; body: Record<string, unknown>}> {
   const res = await fetch(url, {signal: AbortSignal.timeout(3000)})
@@ -162,9 +102,7 @@ function callbackLines(n: Node): string[] {
   }
 }
 
-function logs(): string {
-  return nodes.map((n) => `--- ${n.name}\n${n.out.join('').split('\n').slice(-40).join('\n')}`).join('\n')
-}
+const logs = () => agentLogs(nodes)
 
 const TTL = 20
 const LOOP_WAIT = 2
@@ -179,9 +117,7 @@ function byName(name: string): Node {
   return n
 }
 
-function running(n: Node): boolean {
-  return !!n.proc && n.proc.exitCode === null && n.proc.signalCode === null
-}
+const running = agentRunning
 
 /** The new primary: holds the key, is out of recovery and takes a write. */
 async function writablePrimary(exclude: string, marker: string): Promise<string | undefined> {
@@ -209,21 +145,11 @@ async function streamingFrom(leader: Node): Promise<string[]> {
 before(async () => {
   etcd = await EtcdServer.start()
   home = ownedTempDir('hactl-failover-')
-  for (const name of ['node1', 'node2', 'node3']) {
-    const dir = ownedDir(join(home, name))
-    const socketDir = ownedDir(join(dir, 'sock'))
-    nodes.push({name, dir, socketDir, pgPort: await freePort(), apiPort: await freePort(), out: []})
-  }
+  for (const name of ['node1', 'node2', 'node3']) nodes.push(await makeNode(home, name, scope))
 })
 
 after(async () => {
-  for (const n of nodes) {
-    if (running(n)) {
-      n.proc!.kill('SIGTERM')
-      await within(n.exit!, 30_000)
-      if (running(n)) n.proc!.kill('SIGKILL')
-    }
-  }
+  for (const n of nodes) await stopAgent(n)
   await etcd?.destroy()
   if (home) rmSync(home, {recursive: true, force: true})
 })
@@ -290,7 +216,9 @@ test('SIGTERM of the leader: a replica takes over, history is written, the old l
     assert.match(history[0][3], /^\d{4}-\d\d-\d\dT.*\+00:00$/)
     assert.equal(history[0][4], winner)
     const leader = byName(winner)
-    assert.equal(await sql(leader, 'select timeline_id from pg_control_checkpoint()'), '2')
+    // the timeline the primary writes on (pg_control_checkpoint() lags until the promotion's
+    // background end-of-recovery checkpoint ends)
+    assert.equal(await sql(leader, "select ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int"), '2')
     await writer.stop()
     const have = new Set((await sql(leader, 'select v from ack_probe')).split('\n').filter(Boolean).map(Number))
     const lost = writer.acked.filter((v) => !have.has(v))
@@ -341,8 +269,7 @@ test('SIGKILL of the leader agent and its postmaster: a replica takes over after
 test('a second agent started with the name of a running member refuses to start', {timeout: 60_000}, async () => {
   const live = nodes.find((n) => running(n))
   assert.ok(live, 'a member runs')
-  const dir = ownedDir(join(home, 'duplicate'))
-  const dup: Node = {name: live.name, dir, socketDir: ownedDir(join(dir, 'sock')), pgPort: await freePort(), apiPort: await freePort(), out: []}
+  const dup: Node = {...(await makeNode(home, 'duplicate', scope)), name: live.name}
   try {
     spawnAgent(dup)
     assert.equal(await within(dup.exit!, 30_000), 1, `the duplicate exits 1; its output:\n${dup.out.join('')}`)

@@ -9,35 +9,24 @@
  * replica follow the new primary.
  */
 import assert from 'node:assert/strict'
-import {spawn, type ChildProcess} from 'node:child_process'
 import {readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {after, before, test} from 'node:test'
-import {stringify} from 'yaml'
+import {agentConfig, agentLogs, configPath, makeNode, psql, spawnAgent as spawn, stopAgent as stop, writeCallbackScript, type AgentNode} from '../../harness/agent-node'
 import {EtcdServer} from '../../harness/etcd'
 import {runHactl} from '../../harness/hactl-cli'
-import {hactlCommand} from '../../harness/patroni'
-import {freePort, waitFor, within} from '../../harness/ports'
-import {asUser, ownedDir, PG_BIN_DIR, runCommand, writeOwnedFile} from '../../harness/postgres-bin'
+import {waitFor} from '../../harness/ports'
+import {PG_BIN_DIR, writeOwnedFile} from '../../harness/postgres-bin'
 import {ownedTempDir} from '../../harness/unprivileged'
 
-const ROOT = join(import.meta.dirname, '..', '..', '..')
 const AUTH = {
   superuser: {username: 'postgres', password: 'standby-test-su-pw'},
   replication: {username: 'replicator', password: 'standby-test-rep-pw'},
 }
 
-interface Node {
-  name: string
-  scope: string
-  dir: string
-  pgPort: number
-  apiPort: number
-  socketDir: string
+interface Node extends AgentNode {
+  /** added to bootstrap.dcs (A's permanent slot, B's standby_cluster) */
   dcsExtra: Record<string, unknown>
-  proc?: ChildProcess
-  out: string[]
-  exit?: Promise<number | null>
 }
 
 let etcd: EtcdServer
@@ -46,48 +35,19 @@ const scopeA = `sta${process.pid}`
 const scopeB = `stb${process.pid}`
 const nodes: Node[] = []
 
-function configFile(n: Node): string {
-  return join(n.dir, 'agent.yml')
-}
+const configFile = configPath
 
-function nodeConfig(n: Node): Record<string, unknown> {
-  return {
-    scope: n.scope,
-    name: n.name,
-    restapi: {listen: `127.0.0.1:${n.apiPort}`, connect_address: `127.0.0.1:${n.apiPort}`},
-    etcd3: {hosts: [etcd.endpoint]},
-    bootstrap: {
-      dcs: {
-        ttl: 20,
-        loop_wait: 2,
-        retry_timeout: 4,
-        postgresql: {
-          use_slots: true,
-          parameters: {wal_level: 'replica', hot_standby: 'on', wal_log_hints: 'on', max_wal_senders: 6, max_replication_slots: 6},
-        },
-        ...n.dcsExtra,
-      },
-      initdb: [{encoding: 'UTF8'}],
-    },
-    postgresql: {
-      listen: `127.0.0.1:${n.pgPort}`,
-      connect_address: `127.0.0.1:${n.pgPort}`,
-      data_dir: join(n.dir, 'data'),
-      bin_dir: PG_BIN_DIR,
-      pgpass: join(n.dir, 'pgpass'),
-      authentication: AUTH,
-      parameters: {unix_socket_directories: n.socketDir, shared_buffers: '16MB'},
-      callbacks: Object.fromEntries(['on_start', 'on_stop', 'on_role_change'].map((a) => [a, join(n.dir, 'callback.sh')])),
-      pg_hba: ['local all all trust', 'host replication all 127.0.0.1/32 scram-sha-256', 'host all all 127.0.0.1/32 scram-sha-256'],
-      // standby_cluster.create_replica_methods names it (Patroni reads the method's options here).
-      clone_script: {command: join(n.dir, 'clone.sh')},
-    },
-  }
-}
-
+/** Callbacks and a clone_script replica method on top of the shared configuration, plus dcsExtra. */
 function spawnAgent(n: Node): void {
-  writeOwnedFile(configFile(n), stringify(nodeConfig(n)))
-  writeOwnedFile(join(n.dir, 'callback.sh'), `#!/bin/sh\necho "$*" >> ${join(n.dir, 'callbacks.log')}\n`, 0o755)
+  const cfg = agentConfig(n, etcd.endpoint, AUTH, {
+    use_slots: true,
+    parameters: {wal_level: 'replica', hot_standby: 'on', wal_log_hints: 'on', max_wal_senders: 6, max_replication_slots: 6},
+  }) as {bootstrap: {dcs: Record<string, unknown>}; postgresql: Record<string, unknown>}
+  Object.assign(cfg.bootstrap.dcs, n.dcsExtra)
+  const callback = writeCallbackScript(n)
+  cfg.postgresql['callbacks'] = Object.fromEntries(['on_start', 'on_stop', 'on_role_change'].map((a) => [a, callback]))
+  // standby_cluster.create_replica_methods names it (Patroni reads the method's options here).
+  cfg.postgresql['clone_script'] = {command: join(n.dir, 'clone.sh')}
   // A replica method: records its arguments, then pg_basebackup from --connstring into --datadir
   // (the replication password comes in PGPASSFILE).
   writeOwnedFile(
@@ -95,34 +55,11 @@ function spawnAgent(n: Node): void {
     `#!/bin/sh\necho "$*" >> ${join(n.dir, 'clone.log')}\nfor a; do case "$a" in --datadir=*) D="\${a#--datadir=}";; --connstring=*) C="\${a#--connstring=}";; esac; done\nexec ${join(PG_BIN_DIR, 'pg_basebackup')} -D "$D" -X stream -d "$C"\n`,
     0o755,
   )
-  const opts = asUser(home, {PATH: `${join(ROOT, 'node_modules', '.bin')}:${process.env.PATH}`})
-  const proc = spawn(...hactlCommand(configFile(n)), {...opts, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe']})
-  n.proc = proc
-  const keep = (b: Buffer) => {
-    n.out.push(b.toString())
-    if (n.out.length > 400) n.out.splice(0, 100)
-  }
-  proc.stdout!.on('data', keep)
-  proc.stderr!.on('data', keep)
-  n.exit = new Promise((r) => proc.on('exit', (code) => r(code)))
+  spawn(n, home, cfg)
 }
 
-function running(n: Node): boolean {
-  return !!n.proc && n.proc.exitCode === null && n.proc.signalCode === null
-}
-
-async function stopAgent(n: Node): Promise<void> {
-  if (!running(n)) return
-  n.proc!.kill('SIGTERM')
-  await within(n.exit!, 60_000)
-  if (running(n)) n.proc!.kill('SIGKILL')
-}
-
-async function sql(n: Node, query: string): Promise<string> {
-  const r = await runCommand(join(PG_BIN_DIR, 'psql'), ['-h', n.socketDir, '-p', String(n.pgPort), '-U', 'postgres', '-d', 'postgres', '-Atc', query], {...asUser(home)})
-  if (r.code !== 0) throw new Error(`psql failed: ${r.stderr}`)
-  return r.stdout.trim()
-}
+const stopAgent = (n: Node) => stop(n, 60_000)
+const sql = (n: Node, query: string) => psql(n, home, query)
 
 const trySql = (n: Node, q: string) => sql(n, q).catch(() => undefined)
 
@@ -158,9 +95,7 @@ function callbackLines(n: Node): string[] {
   }
 }
 
-function logs(): string {
-  return nodes.map((n) => `--- ${n.name}\n${n.out.join('').split('\n').slice(-40).join('\n')}`).join('\n')
-}
+const logs = () => agentLogs(nodes)
 
 async function withLogs(body: () => Promise<void>): Promise<void> {
   try {
@@ -175,11 +110,7 @@ const [a1, b1, b2] = [0, 1, 2].map((i) => () => nodes[i])
 before(async () => {
   etcd = await EtcdServer.start()
   home = ownedTempDir('hactl-standby-')
-  for (const [name, scope] of [['a1', scopeA], ['b1', scopeB], ['b2', scopeB]]) {
-    const dir = ownedDir(join(home, name))
-    const socketDir = ownedDir(join(dir, 'sock'))
-    nodes.push({name, scope, dir, socketDir, pgPort: await freePort(), apiPort: await freePort(), out: [], dcsExtra: {}})
-  }
+  for (const [name, scope] of [['a1', scopeA], ['b1', scopeB], ['b2', scopeB]]) nodes.push({...(await makeNode(home, name!, scope!)), dcsExtra: {}})
   // A keeps a permanent slot for B's standby leader; B follows A's primary on it.
   nodes[0].dcsExtra = {slots: {standby_b: {type: 'physical'}}}
   for (const n of nodes.slice(1)) {
