@@ -21,6 +21,7 @@ import assert from 'node:assert/strict'
 import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {after, before, test} from 'node:test'
+import {CdcConsumer, lsn} from '../../harness/cdc-consumer'
 import {EtcdServer} from '../../harness/etcd'
 import {PatroniCluster, type PatroniNode} from '../../harness/patroni'
 import {waitFor} from '../../harness/ports'
@@ -31,13 +32,13 @@ const MAX_WAL_MB = 32
 
 let etcd: EtcdServer
 let cluster: PatroniCluster
-/** Every value of slot_probe the consumer has seen, in order. */
-const consumed: number[] = []
-/** The position the consumer confirmed last (pg_logical_slot_get_changes confirms what it returns). */
-let confirmed = 0n
 
 const sql = (n: PatroniNode, query: string) => cluster.psql(n, query)
 const trySql = (n: PatroniNode, q: string) => sql(n, q).catch(() => undefined)
+const cdc = new CdcConsumer<PatroniNode>(sql)
+const cdcPosition = (n: PatroniNode) => cdc.position(n)
+const consume = (n: PatroniNode) => cdc.consume(n)
+const poll = (n: PatroniNode) => cdc.poll(n)
 
 async function withLogs<T>(fn: () => Promise<T>): Promise<T> {
   try {
@@ -55,40 +56,6 @@ function postmasterLogTails(chars = 2000): string {
       return `----- ${n.name} postmaster.log -----\n${existsSync(file) ? readFileSync(file, 'utf8').slice(-chars) : '(none)'}`
     })
     .join('\n')
-}
-
-function lsn(text: string): bigint {
-  const [hi, lo] = text.split('/')
-  return (BigInt(`0x${hi}`) << 32n) + BigInt(`0x${lo}`)
-}
-
-/** The slot's confirmed_flush_lsn on n, undefined when absent. */
-async function cdcPosition(n: PatroniNode): Promise<bigint | undefined> {
-  const v = await trySql(n, "select confirmed_flush_lsn from pg_replication_slots where slot_name = 'cdc' and slot_type = 'logical'")
-  return v ? lsn(v) : undefined
-}
-
-/** Reads (and so confirms) every change of the slot on the leader; returns the new values of slot_probe. */
-async function consume(n: PatroniNode): Promise<number[]> {
-  const out = await sql(n, "select lsn, data from pg_logical_slot_get_changes('cdc', NULL, NULL)")
-  const got: number[] = []
-  for (const line of out.split('\n').filter(Boolean)) {
-    const [at, data] = line.split('|')
-    const m = /table public\.slot_probe: INSERT: v\[integer\]:(\d+)/.exec(data ?? '')
-    if (m) got.push(Number(m[1]))
-    if (lsn(at!) > confirmed) confirmed = lsn(at!)
-  }
-  consumed.push(...got)
-  return got
-}
-
-/**
- * What a live consumer does between writes: a checkpoint logs the running transactions, and
- * reading past them lets the slot's restart_lsn move on the primary (so replicas can use a copy).
- */
-async function poll(n: PatroniNode): Promise<void> {
-  await trySql(n, 'checkpoint')
-  if ((await trySql(n, 'select pg_is_in_recovery()')) === 'f') await consume(n)
 }
 
 async function leader(): Promise<PatroniNode> {
@@ -172,7 +139,7 @@ test('the permanent logical slot is on the primary and copied to the replica, wh
     await waitFor('cdc on s2, advanced to what the consumer confirmed', async () => {
       await poll(s1)
       const p = await cdcPosition(s2)
-      return p !== undefined && p >= confirmed ? p : undefined
+      return p !== undefined && p >= cdc.confirmed ? p : undefined
     }, {timeoutMs: 60_000, intervalMs: 300})
     assert.equal(await sql(s2, 'show hot_standby_feedback'), 'on')
     assert.ok(cluster.node('s2').log.includes('copied logical slots cdc from the primary'), 'the slot was copied')
@@ -233,20 +200,20 @@ test('a switchover: the slot is on the new primary at what the consumer confirme
     const s2 = cluster.node('s2')
     await waitFor('cdc on s2 at the consumer position', async () => {
       await poll(s1)
-      return ((await cdcPosition(s2)) ?? 0n) >= confirmed || undefined
+      return ((await cdcPosition(s2)) ?? 0n) >= cdc.confirmed || undefined
     }, {timeoutMs: 30_000, intervalMs: 300})
     const r = await s1.api('POST', '/switchover', {leader: 's1', candidate: 's2'}, {}, 60_000)
     assert.equal(r.status, 200, r.body)
     await waitFor('s2 writable leader', async () => ((await cluster.leaderName()) === 's2' && (await writable(s2))) || undefined, {timeoutMs: 60_000, intervalMs: 300})
     const at = await cdcPosition(s2)
-    assert.ok(at !== undefined && at >= confirmed, `cdc on s2 at ${at}, the consumer confirmed ${confirmed}`)
+    assert.ok(at !== undefined && at >= cdc.confirmed, `cdc on s2 at ${at}, the consumer confirmed ${cdc.confirmed}`)
     await sql(s2, 'insert into slot_probe values (4), (5)')
     assert.deepEqual(await consume(s2), [4, 5])
     // The old primary rejoins as a replica and keeps the slot, advanced to the new primary's position.
     await waitFor('cdc on s1 (a replica now) at the consumer position', async () => {
       await poll(s2)
       if ((await trySql(s1, 'select pg_is_in_recovery()')) !== 't') return undefined
-      return ((await cdcPosition(s1)) ?? 0n) >= confirmed || undefined
+      return ((await cdcPosition(s1)) ?? 0n) >= cdc.confirmed || undefined
     }, {timeoutMs: 60_000, intervalMs: 300})
   }))
 
@@ -261,7 +228,7 @@ test('a failover (leader agent and postmaster SIGKILLed): the slot survives and 
     const written = lsn(await sql(s2, 'select pg_current_wal_lsn()'))
     await waitFor('s1 to replay 7 and have cdc at the consumer position', async () => {
       const replay = await trySql(s1, 'select pg_last_wal_replay_lsn()')
-      return replay && lsn(replay) >= written && ((await cdcPosition(s1)) ?? 0n) >= confirmed ? true : undefined
+      return replay && lsn(replay) >= written && ((await cdcPosition(s1)) ?? 0n) >= cdc.confirmed ? true : undefined
     }, {timeoutMs: 40_000, intervalMs: 300})
     const pid = s2.postmasterPid
     assert.ok(pid && pid > 1, `postmaster pid ${pid}`)
@@ -269,8 +236,8 @@ test('a failover (leader agent and postmaster SIGKILLed): the slot survives and 
     process.kill(pid, 'SIGKILL')
     await waitFor('s1 writable leader', async () => ((await cluster.leaderName()) === 's1' && (await writable(s1))) || undefined, {timeoutMs: 90_000, intervalMs: 300})
     const at = await cdcPosition(s1)
-    assert.ok(at !== undefined && at >= confirmed, `cdc on s1 at ${at}, the consumer confirmed ${confirmed}`)
+    assert.ok(at !== undefined && at >= cdc.confirmed, `cdc on s1 at ${at}, the consumer confirmed ${cdc.confirmed}`)
     await sql(s1, 'insert into slot_probe values (8)')
     assert.deepEqual(await consume(s1), [7, 8])
-    assert.deepEqual(consumed.filter((v) => v < 1000), [1, 2, 3, 4, 5, 6, 7, 8], 'every change once, in order')
+    assert.deepEqual(cdc.consumed.filter((v) => v < 1000), [1, 2, 3, 4, 5, 6, 7, 8], 'every change once, in order')
   }))

@@ -21,6 +21,7 @@
 import assert from 'node:assert/strict'
 import {join} from 'node:path'
 import {after, before, test} from 'node:test'
+import {CdcConsumer, lsn} from '../../harness/cdc-consumer'
 import {EtcdServer} from '../../harness/etcd'
 import {PatroniCluster, patroniBins, type PatroniGeneration, type PatroniNode} from '../../harness/patroni'
 import {waitFor} from '../../harness/ports'
@@ -31,19 +32,10 @@ const H = 'Mix-2'
 /** Patroni's slot_name_from_member_name of each. */
 const SLOT: Record<string, string> = {[P]: 'mix_1', [H]: 'mix_2'}
 
-function lsn(text: string): bigint {
-  const [hi, lo] = text.split('/')
-  return (BigInt(`0x${hi}`) << 32n) + BigInt(`0x${lo}`)
-}
-
 export function mixedSlotTests(generation: PatroniGeneration): void {
   const V = `Patroni ${patroniBins(generation).version}`
   let etcd: EtcdServer
   let cluster: PatroniCluster
-  /** Every value of slot_probe the consumer has seen, in order. */
-  const consumed: number[] = []
-  /** The position the consumer confirmed last (pg_logical_slot_get_changes confirms what it returns). */
-  let confirmed = 0n
 
   async function sql(n: PatroniNode, query: string): Promise<string> {
     const r = await runCommand(join(PG_BIN_DIR, 'psql'), ['-h', n.socketDir, '-p', String(n.pgPort), '-U', 'postgres', '-d', 'postgres', '-Atc', query], {
@@ -54,6 +46,10 @@ export function mixedSlotTests(generation: PatroniGeneration): void {
     return r.stdout.trim()
   }
   const trySql = (n: PatroniNode, q: string) => sql(n, q).catch(() => undefined)
+  const cdc = new CdcConsumer<PatroniNode>(sql)
+  const cdcPosition = (n: PatroniNode) => cdc.position(n)
+  const consume = (n: PatroniNode) => cdc.consume(n)
+  const poll = (n: PatroniNode) => cdc.poll(n)
 
   async function withLogs<T>(fn: () => Promise<T>): Promise<T> {
     try {
@@ -61,32 +57,6 @@ export function mixedSlotTests(generation: PatroniGeneration): void {
     } catch (e) {
       throw new Error(`${(e as Error).message}\n${cluster.logTails()}`, {cause: e})
     }
-  }
-
-  /** The slot's confirmed_flush_lsn on n, undefined when absent. */
-  async function cdcPosition(n: PatroniNode): Promise<bigint | undefined> {
-    const v = await trySql(n, "select confirmed_flush_lsn from pg_replication_slots where slot_name = 'cdc' and slot_type = 'logical' and plugin = 'test_decoding' and database = 'postgres'")
-    return v ? lsn(v) : undefined
-  }
-
-  /** Reads (and so confirms) every change of the slot on the leader; returns the new values of slot_probe. */
-  async function consume(n: PatroniNode): Promise<number[]> {
-    const out = await sql(n, "select lsn, data from pg_logical_slot_get_changes('cdc', NULL, NULL)")
-    const got: number[] = []
-    for (const line of out.split('\n').filter(Boolean)) {
-      const [at, data] = line.split('|')
-      const m = /table public\.slot_probe: INSERT: v\[integer\]:(\d+)/.exec(data ?? '')
-      if (m) got.push(Number(m[1]))
-      if (lsn(at!) > confirmed) confirmed = lsn(at!)
-    }
-    consumed.push(...got)
-    return got
-  }
-
-  /** What a live consumer does between writes: a checkpoint logs the running transactions, reading past them moves the slot's restart_lsn. */
-  async function poll(n: PatroniNode): Promise<void> {
-    await trySql(n, 'checkpoint')
-    if ((await trySql(n, 'select pg_is_in_recovery()')) === 'f') await consume(n)
   }
 
   const writable = async (n: PatroniNode) => (await trySql(n, 'select pg_is_in_recovery()')) === 'f'
@@ -154,13 +124,13 @@ export function mixedSlotTests(generation: PatroniGeneration): void {
       const published = await waitFor('Patroni to publish cdc at the consumer position in /status', async () => {
         await poll(p)
         const s = await status()
-        return typeof s.slots?.cdc === 'number' && BigInt(s.slots.cdc) >= confirmed ? s : undefined
+        return typeof s.slots?.cdc === 'number' && BigInt(s.slots.cdc) >= cdc.confirmed ? s : undefined
       }, {timeoutMs: 30_000, intervalMs: 300})
       assert.equal(typeof published.optime, 'number')
       await waitFor('cdc on the hactl replica, advanced to what the consumer confirmed', async () => {
         await poll(p)
         const at = await cdcPosition(h)
-        return at !== undefined && at >= confirmed ? at : undefined
+        return at !== undefined && at >= cdc.confirmed ? at : undefined
       }, {timeoutMs: 90_000, intervalMs: 500})
       // The slot is visible as soon as the restarted postmaster answers; the agent logs the copy
       // just after that.
@@ -175,13 +145,13 @@ export function mixedSlotTests(generation: PatroniGeneration): void {
       const h = cluster.node(H)
       await waitFor('cdc on the hactl replica at the consumer position', async () => {
         await poll(p)
-        return ((await cdcPosition(h)) ?? 0n) >= confirmed || undefined
+        return ((await cdcPosition(h)) ?? 0n) >= cdc.confirmed || undefined
       }, {timeoutMs: 30_000, intervalMs: 300})
       const r = await cluster.patronictl(['switchover', '--leader', P, '--candidate', H, '--force'])
       assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`)
       await waitFor('hactl a writable leader', async () => ((await cluster.leaderName()) === H && (await writable(h))) || undefined, {timeoutMs: 60_000, intervalMs: 300})
       const at = await cdcPosition(h)
-      assert.ok(at !== undefined && at >= confirmed, `cdc on ${H} at ${at}, the consumer confirmed ${confirmed}`)
+      assert.ok(at !== undefined && at >= cdc.confirmed, `cdc on ${H} at ${at}, the consumer confirmed ${cdc.confirmed}`)
       await sql(h, 'insert into slot_probe values (4), (5)')
       assert.deepEqual(await consume(h), [4, 5])
       await waitFor(`${P} streaming from ${H} on slot ${SLOT[P]}`, () => streamsOnItsSlot(h, p), {timeoutMs: 90_000, intervalMs: 300})
@@ -189,9 +159,9 @@ export function mixedSlotTests(generation: PatroniGeneration): void {
       await waitFor(`hactl to publish cdc in /status and ${P} (a replica now) to advance its cdc there`, async () => {
         await poll(h)
         const pub = (await status()).slots?.cdc
-        if (typeof pub !== 'number' || BigInt(pub) < confirmed) return undefined
+        if (typeof pub !== 'number' || BigInt(pub) < cdc.confirmed) return undefined
         if ((await trySql(p, 'select pg_is_in_recovery()')) !== 't') return undefined
-        return ((await cdcPosition(p)) ?? 0n) >= confirmed || undefined
+        return ((await cdcPosition(p)) ?? 0n) >= cdc.confirmed || undefined
       }, {timeoutMs: 60_000, intervalMs: 500})
       assert.equal(await sql(p, 'show hot_standby_feedback'), 'on')
       // hactl lists the member slots for Patroni 4 (AbstractDCS._build_retain_slots): both members'.
@@ -238,19 +208,19 @@ export function mixedSlotTests(generation: PatroniGeneration): void {
       await waitFor(`${P} to replay 7 and have cdc at the consumer position`, async () => {
         await trySql(h, 'checkpoint')
         const replay = await trySql(p, 'select pg_last_wal_replay_lsn()')
-        return replay && lsn(replay) >= written && ((await cdcPosition(p)) ?? 0n) >= confirmed ? true : undefined
+        return replay && lsn(replay) >= written && ((await cdcPosition(p)) ?? 0n) >= cdc.confirmed ? true : undefined
       }, {timeoutMs: 60_000, intervalMs: 300})
       await cluster.stopNode(H, {signal: 'SIGKILL', killPostmaster: true})
       await waitFor(`${P} a writable leader`, async () => ((await cluster.leaderName()) === P && (await writable(p))) || undefined, {timeoutMs: 90_000, intervalMs: 300})
       const at = await cdcPosition(p)
-      assert.ok(at !== undefined && at >= confirmed, `cdc on ${P} at ${at}, the consumer confirmed ${confirmed}`)
+      assert.ok(at !== undefined && at >= cdc.confirmed, `cdc on ${P} at ${at}, the consumer confirmed ${cdc.confirmed}`)
       await sql(p, 'insert into slot_probe values (8)')
       assert.deepEqual(await consume(p), [7, 8])
-      assert.deepEqual(consumed, [1, 2, 3, 4, 5, 100, 101, 102, 6, 7, 8], 'every change once, in order')
+      assert.deepEqual(cdc.consumed, [1, 2, 3, 4, 5, 100, 101, 102, 6, 7, 8], 'every change once, in order')
       await waitFor(`${P} to publish cdc in /status`, async () => {
         await poll(p)
         const pub = (await status()).slots?.cdc
-        return typeof pub === 'number' && BigInt(pub) >= confirmed ? true : undefined
+        return typeof pub === 'number' && BigInt(pub) >= cdc.confirmed ? true : undefined
       }, {timeoutMs: 30_000, intervalMs: 300})
       // The dead hactl member's key runs out. Patroni 4 keeps its slot for member_slots_ttl: it
       // took the names over from the retain_slots of hactl's last /status. Patroni 3 has no
