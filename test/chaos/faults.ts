@@ -261,21 +261,27 @@ export function drawFault(ctx: FaultCtx, kinds: readonly Kind[] = KINDS): Fault 
               stop = (e as Error).message.split('\n')[0]!.slice(0, 160)
             }
           }
+          const enospc = await waitFor(`${h}'s PostgreSQL to report ENOSPC`, async () => {
+            const lines = noSpaceReported(lab, h, logsAt)
+            return lines.length ? lines : undefined
+          }, {timeoutMs: 10_000, intervalMs: 200}).catch((): string[] => [])
+          const inLog = enospc.length > 0
           let outcome: string
           if (primary === h) {
-            outcome = /No space left on device/.test(stop) ? 'pg_wal exhausted' : 'pg_wal NOT exhausted'
+            // the statement may hit ENOSPC itself, or lose its session to the panic of another
+            // backend (the writer's, the WAL writer's) that hit it first
+            const walFull = (l: string) => l.includes('No space left on device') && l.includes('pg_wal')
+            outcome = walFull(stop) || enospc.some(walFull) ? 'pg_wal exhausted' : inLog ? 'the disk is full, pg_wal NOT exhausted' : 'pg_wal NOT exhausted'
           } else {
-            // a replica that cannot store what it is sent falls behind the primary's WAL
+            // a replica that cannot store what it is sent falls behind the primary's WAL (in
+            // synchronous mode the primary's commits wait for it: the switches stop early)
             const behind = await Promise.all([lsn(primary, 'pg_current_wal_lsn()'), lsn(h, 'pg_last_wal_receive_lsn()')]).then(
               ([p, r]) => `received ${r}, the primary at ${p}`,
               (e) => `lag unknown (${(e as Error).message.slice(0, 80)})`,
             )
             outcome = `${h} ${behind}`
           }
-          const seen = await waitFor(`${h}'s PostgreSQL to report ENOSPC`, async () => (noSpaceReported(lab, h, logsAt) ? true : undefined), {timeoutMs: 10_000, intervalMs: 200}).then(
-            () => 'ENOSPC in its log',
-            () => 'no ENOSPC in its log (it may be on the full filesystem)',
-          )
+          const seen = inLog ? 'ENOSPC in its log' : 'no ENOSPC in its log (it may be on the full filesystem)'
           ctx.log(`wal-full ${h}: ${switches} WAL segment switches on ${primary}${stop ? ` until: ${stop}` : ''}; ${outcome}; ${seen}`)
         },
         heal: async () => lab.freeHostFs(h)}
@@ -309,14 +315,14 @@ function logSizes(lab: Lab, h: Host): number[] {
   })
 }
 
-/** Host h's PostgreSQL wrote "No space left on device" to its log (the agent's output or postmaster.log) since `from`. */
-function noSpaceReported(lab: Lab, h: Host, from: number[]): boolean {
-  return hostLogs(lab, h).some((f, i) => {
+/** The lines host h's PostgreSQL wrote with "No space left on device" (the agent's output or postmaster.log) since `from`. */
+function noSpaceReported(lab: Lab, h: Host, from: number[]): string[] {
+  return hostLogs(lab, h).flatMap((f, i) => {
     try {
       const b = readFileSync(f)
-      return b.subarray(Math.min(from[i] ?? 0, b.length)).includes('No space left on device')
+      return b.subarray(Math.min(from[i] ?? 0, b.length)).toString().split('\n').filter((l) => l.includes('No space left on device'))
     } catch {
-      return false // not there (yet)
+      return [] // not there (yet)
     }
   })
 }
