@@ -26,7 +26,7 @@ import {stringify} from 'yaml'
 import {PATRONI_TEST_AUTH, patroniBins, hactlCommand} from '../harness/patroni'
 import {PG_BIN_DIR, cleanEnv, ownedDir, pidAlive, postmasterPid, writeOwnedFile} from '../harness/postgres-bin'
 import {runAs} from '../harness/unprivileged'
-import {waitFor} from '../harness/ports'
+import {waitFor, within} from '../harness/ports'
 import {bridgeNetwork, destroyOnExit, forgetOnExit, ip} from '../harness/netns'
 
 const run = promisify(execFile)
@@ -103,9 +103,7 @@ export class Proc {
     if (!this.running) return
     this.signal('SIGCONT')
     this.signal(sig)
-    let t: NodeJS.Timeout | undefined
-    await Promise.race([this.exited, new Promise<void>((r) => (t = setTimeout(r, timeoutMs)))])
-    clearTimeout(t)
+    await within(this.exited, timeoutMs)
     if (this.running) {
       this.signal('SIGKILL')
       await this.exited
