@@ -164,6 +164,67 @@ test('the rpm holds the same unstripped executable, units, config files and scri
   assert.match(ran, /^hactl /)
 })
 
+/**
+ * Runs a maintainer script taken out of a built package on this host, with what it would touch
+ * replaced: `systemctl`, `deb-systemd-invoke`, `getent`, `adduser`, `groupadd` and `useradd` are
+ * stand-ins first in PATH, and the two absolute paths the scripts test or run,
+ * /usr/libexec/hactl/handover-restart and /run/systemd/system, point into a scratch directory
+ * (each must occur where the script uses it, or the test would prove nothing). Returns every
+ * command the script ran, one line each, in order.
+ */
+function runScript(script: string, args: string[], env: Record<string, string> = {}): string[] {
+  const dir = mkdtempSync(join(work, 'scriptlet-'))
+  const log = join(dir, 'calls')
+  const bin = join(dir, 'bin')
+  mkdirSync(bin)
+  mkdirSync(join(dir, 'run/systemd/system'), {recursive: true})
+  for (const cmd of ['systemctl', 'deb-systemd-invoke', 'getent', 'adduser', 'groupadd', 'useradd', 'handover-restart']) {
+    writeFileSync(join(bin, cmd), `#!/bin/sh\necho "${cmd} $*" >> "${log}"\nexit 0\n`, {mode: 0o755})
+  }
+  writeFileSync(log, '')
+  const rewritten = script
+    .replaceAll('/usr/libexec/hactl/handover-restart', join(bin, 'handover-restart'))
+    .replaceAll('/run/systemd/system', join(dir, 'run/systemd/system'))
+  const body = rewritten.startsWith('#!') ? rewritten : `#!/bin/sh\n${rewritten}`
+  writeFileSync(join(dir, 'script'), body, {mode: 0o755})
+  execFileSync(join(dir, 'script'), args, {env: {PATH: `${bin}:/usr/bin:/bin`, ...env}})
+  return readFileSync(log, 'utf8').split('\n').map((l) => l.trim()).filter(Boolean)
+}
+
+test('the maintainer scripts of both packages hand over running agents on an upgrade and stop them only on removal', () => {
+  // What a script did besides reloading systemd and looking up the postgres account.
+  const acts = (calls: string[]) => calls.filter((c) => !/^systemctl (--system )?daemon-reload$/.test(c) && !c.startsWith('getent '))
+  // rpm: the scriptlets as rpm would run them; $1 counts the package's instances after the step.
+  const rpm = join(work, 'a', RPM_X64)
+  const scriptlet = (tag: string) => execFileSync('rpm', ['-qp', '--qf', `%{${tag}}`, rpm], {encoding: 'utf8'})
+  const [pre, post, preun, postun] = ['PREIN', 'POSTIN', 'PREUN', 'POSTUN'].map(scriptlet)
+  for (const s of [post, preun, postun]) assert.match(s, /\/run\/systemd\/system/)
+  assert.match(postun, /\/usr\/libexec\/hactl\/handover-restart/)
+  // An upgrade is one transaction: the new package's %pre and %post, then the old one's %preun
+  // and %postun (both run with $1 = 1). The agents are restarted once, by hand-over, never stopped.
+  const upgrade = [runScript(pre, ['2']), runScript(post, ['2']), runScript(preun, ['1']), runScript(postun, ['1'])].flat()
+  assert.deepEqual(acts(upgrade), ['handover-restart', "systemctl try-restart hactl-vip@*.service"])
+  // A fresh install never starts anything; an erase stops every unit, once.
+  const install = [runScript(pre, ['1']), runScript(post, ['1'])].flat()
+  assert.deepEqual(acts(install), [])
+  const erase = [runScript(preun, ['0']), runScript(postun, ['0'])].flat()
+  assert.deepEqual(acts(erase), ['systemctl stop hactl.service hactl@*.service hactl-vip@*.service'])
+
+  // deb: the control scripts from the package, with dpkg's arguments.
+  const ctl = join(work, 'deb-control')
+  execFileSync('dpkg-deb', ['-e', join(work, 'a', DEB_X64), ctl])
+  const [postinst, prerm] = ['postinst', 'prerm'].map((f) => readFileSync(join(ctl, f), 'utf8'))
+  assert.match(postinst, /\/usr\/libexec\/hactl\/handover-restart/)
+  // dpkg upgrading 0.0.9-1: the old prerm "upgrade", then the new postinst "configure <old>".
+  const debUpgrade = [runScript(prerm, ['upgrade', VERSION + '-1']), runScript(postinst, ['configure', '0.0.9-1'])].flat()
+  assert.deepEqual(acts(debUpgrade), ['handover-restart', "deb-systemd-invoke try-restart hactl-vip@*.service"])
+  assert.deepEqual(acts(runScript(postinst, ['configure', ''])), [], 'a fresh install starts nothing')
+  assert.deepEqual(runScript(prerm, ['remove']), ["deb-systemd-invoke stop hactl.service hactl@*.service hactl-vip@*.service"])
+  // Installing into another root touches nothing of the running system.
+  assert.deepEqual(runScript(postinst, ['configure', '0.0.9-1'], {DPKG_ROOT: '/tmp/elsewhere'}), [])
+  assert.deepEqual(runScript(prerm, ['remove'], {DPKG_ROOT: '/tmp/elsewhere'}), [])
+})
+
 test('lintian finds nothing in either deb but the overridden findings in packaging/debian/lintian-overrides, each of them used', async (t) => {
   const r = await lintian
   const lines = r.out.split('\n').filter((l) => /^[EWIXPO]: /.test(l))
