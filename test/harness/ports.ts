@@ -1,20 +1,68 @@
+import {readFileSync} from 'node:fs'
 import {createServer} from 'node:net'
 
-/**
- * A TCP port on 127.0.0.1 that nothing listens on right now. Other processes may hold the
- * usual ports (2379, 5432, 8008), so tests never use fixed ones.
- */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Ports this process handed out: never handed out twice, even after they are free again. */
+const handedOut = new Set<number>()
+
+/** The kernel's ephemeral range (net.ipv4.ip_local_port_range), where connect() takes local ports. */
+function ephemeralRange(): [number, number] {
+  try {
+    const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number)
+    if (lo > 0 && hi >= lo) return [lo, hi]
+  } catch {
+    // not Linux, or no /proc: Linux's default
+  }
+  return [32768, 60999]
+}
+
+/** Whether a listener can bind `port` on every address right now (0.0.0.0 conflicts with any holder). */
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = createServer()
     srv.unref()
-    srv.on('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address()
-      const port = typeof addr === 'object' && addr ? addr.port : 0
-      srv.close(() => resolve(port))
-    })
+    srv.once('error', () => resolve(false))
+    srv.listen({port, host: '0.0.0.0', exclusive: true}, () => srv.close(() => resolve(true)))
   })
+}
+
+/**
+ * A TCP port nothing listens on right now, for a server a test starts next. Other processes may
+ * hold the usual ports (2379, 5432, 8008), so tests never use fixed ones.
+ *
+ * The port is picked at random below the kernel's ephemeral range. A port the kernel chose
+ * (listen on port 0) comes from that range, where every outgoing connection of every process
+ * also takes its local port: between the pick and the server's bind, a client connection could
+ * take it, and PostgreSQL then fails with "could not create any TCP/IP sockets". Below the range
+ * only another listener can, and this process never hands out the same port twice.
+ */
+export async function freePort(): Promise<number> {
+  const [ephemeralLow] = ephemeralRange()
+  const low = 10_000
+  const high = ephemeralLow - 1
+  if (high - low >= 1000) {
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const port = low + Math.floor(Math.random() * (high - low + 1))
+      if (handedOut.has(port)) continue
+      handedOut.add(port)
+      if (await canBind(port)) return port
+    }
+  }
+  // No room below the range (an unusual ip_local_port_range): the kernel's choice.
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const srv = createServer()
+      srv.unref()
+      srv.on('error', reject)
+      srv.listen(0, '127.0.0.1', () => {
+        const addr = srv.address()
+        srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0))
+      })
+    })
+    if (!handedOut.has(port)) {
+      handedOut.add(port)
+      return port
+    }
+  }
 }
 
 /** Polls `check` until it returns a truthy value or the deadline passes. */
