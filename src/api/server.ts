@@ -16,7 +16,7 @@
 import {lookup} from 'node:dns/promises'
 import {readFileSync} from 'node:fs'
 import * as http from 'node:http'
-import * as https from 'node:https'
+import type * as HttpsModule from 'node:https'
 import type {AddressInfo, Socket} from 'node:net'
 import type {TLSSocket} from 'node:tls'
 import {COMMIT, PATRONI_COMPAT_VERSION, VERSION} from '../build-info'
@@ -28,6 +28,11 @@ import {renderMetrics} from './metrics'
 import {parseHealthFilters, parseTarget, type RequestTarget} from './query'
 import {buildStatusDocument, type PrimaryRoleName, type StatusOptions} from './status'
 import type {ActionHandlers, ActionResult, AgentStateSource, ApiLog, NodeSnapshot, RequestContext} from './types'
+
+// node:https loads tls and OpenSSL's TLS state, ~2 MB of private memory per agent: only a REST API
+// with a certificate needs it (the etcd3 client loads it the same way, for https endpoints only).
+let httpsModule: typeof HttpsModule | undefined
+const https = (): typeof HttpsModule => (httpsModule ??= require('node:https') as typeof HttpsModule)
 
 /** The `restapi` settings the server uses; src/config's RestApiConfig can be passed as is. */
 export interface RestApiSettings {
@@ -80,7 +85,7 @@ export interface RestApi {
 
 interface Derived {
   settings: RestApiSettings
-  tls: https.ServerOptions | null
+  tls: HttpsModule.ServerOptions | null
   /** Identity of the socket-level settings: a change means a rebind. */
   bindKey: string
   /** Identity of the certificate material: a change means a new secure context. */
@@ -139,10 +144,10 @@ function readFileFor(key: string, path: string): Buffer {
   }
 }
 
-function deriveTls(s: RestApiSettings): https.ServerOptions | null {
+function deriveTls(s: RestApiSettings): HttpsModule.ServerOptions | null {
   if (!s.certfile) return null
   const verify = s.verify_client ?? 'none'
-  const opts: https.ServerOptions = {
+  const opts: HttpsModule.ServerOptions = {
     cert: readFileFor('certfile', s.certfile),
     key: readFileFor('keyfile', s.keyfile ?? s.certfile),
     requestCert: verify !== 'none',
@@ -243,7 +248,7 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<BodyResult>
 }
 
 class Server implements RestApi {
-  private server!: http.Server | https.Server
+  private server!: http.Server | HttpsModule.Server
   private cfg!: Derived
   private readonly sockets = new Set<Socket>()
   private readonly statusOpts: StatusOptions
@@ -274,11 +279,11 @@ class Server implements RestApi {
     this.server = await this.bind(this.cfg)
   }
 
-  private async bind(cfg: Derived): Promise<http.Server | https.Server> {
+  private async bind(cfg: Derived): Promise<http.Server | HttpsModule.Server> {
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => void this.handle(req, res)
-    let server: http.Server | https.Server
+    let server: http.Server | HttpsModule.Server
     try {
-      server = cfg.tls ? https.createServer(cfg.tls, handler) : http.createServer(handler)
+      server = cfg.tls ? https().createServer(cfg.tls, handler) : http.createServer(handler)
     } catch (e) {
       throw configError(`restapi.certfile/keyfile: cannot load the certificate or key (wrong keyfile_password?): ${errorMessage(e)}`, e)
     }
@@ -331,7 +336,7 @@ class Server implements RestApi {
   async reconfigure(settings: RestApiSettings): Promise<void> {
     const next = await derive(settings, this.o.log)
     if (next.bindKey === this.cfg.bindKey) {
-      if (next.tls && next.certKey !== this.cfg.certKey) (this.server as https.Server).setSecureContext(next.tls)
+      if (next.tls && next.certKey !== this.cfg.certKey) (this.server as HttpsModule.Server).setSecureContext(next.tls)
       this.cfg = next
       return
     }
