@@ -10,6 +10,7 @@ import type {ClusterView} from '../core/cluster'
 import {timelineFromHistory} from '../core/cluster'
 import type {DcsObservation, Observation, PgObservation, TaskKind} from '../core/observation'
 import {HactlError} from '../errors'
+import {SETTLED} from '../ports/clock'
 import type {Controldata, PgStatus} from '../ports/postgres'
 import type {AgentContext} from './context'
 import {replicationConn} from './execute-failover'
@@ -18,7 +19,6 @@ import {decideConfig, errText, taskName} from './helpers'
 import {watchdogSettings} from './watchdog'
 
 /** Ends a helper timer (a given reason spares the DOMException an abort() without one builds). */
-const SETTLED = new Error('settled')
 
 export async function observe(x: AgentContext): Promise<Observation> {
   const {clock, config} = x

@@ -17,6 +17,14 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>
 }
 
+/**
+ * The reason to abort a timer with once whatever it raced against has settled (a request answered,
+ * a query returned). One shared AbortError: `abort()` without a reason builds a DOMException, and
+ * sleep() rejecting builds an error, each capturing a stack trace, on every etcd request and status
+ * query of every cycle; with this one sleep() rejects with it as it is.
+ */
+export const SETTLED: Error = Object.assign(new Error('settled'), {name: 'AbortError'})
+
 /** The error sleep() rejects with when aborted. */
 export function abortError(signal?: AbortSignal): Error {
   const reason = signal?.reason

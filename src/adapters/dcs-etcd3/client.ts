@@ -25,7 +25,7 @@ import * as http from 'node:http'
 import type * as HttpsModule from 'node:https'
 import type {LookupFunction} from 'node:net'
 import {HactlError, errorMessage, isHactlError} from '../../errors'
-import type {Clock} from '../../ports/clock'
+import {SETTLED, type Clock} from '../../ports/clock'
 import {JsonObjectStream} from './json-stream'
 import {prefixRangeEndBytes, type CallOptions, type Compare, type KeyValue, type KvBackend, type TxnOp, type TxnOpResult, type TxnResult, type WatchEvent, type WatchHandle, type WatchHandlers} from './kv'
 
@@ -252,7 +252,7 @@ export class Etcd3Client implements KvBackend {
         if (!(this.discoveryError && budget < DISCOVERY_FULL_ROUND_MS)) this.discoveryError = e
         this.o.log?.(`etcd: endpoint discovery from ${d.describe} failed: ${errorMessage(e)}`)
       } finally {
-        ac.abort()
+        ac.abort(SETTLED)
         this.discovering = undefined
       }
     })()
@@ -260,7 +260,7 @@ export class Etcd3Client implements KvBackend {
     try {
       await Promise.race([this.discovering, clock.sleep(Math.max(0, deadline - clock.monotonic()), ac.signal)])
     } finally {
-      ac.abort()
+      ac.abort(SETTLED)
     }
   }
 
@@ -326,7 +326,7 @@ export class Etcd3Client implements KvBackend {
         })
       })
       req.end(data)
-    }).finally(() => ac.abort())
+    }).finally(() => ac.abort(SETTLED))
   }
 
   /** Prefix from GET /version (patroni/dcs/etcd3.py Etcd3Client._ensure_version_prefix), once per client. */

@@ -6,14 +6,13 @@
 import {type ClusterView, type HistoryLine, type MemberData, type Version} from '../../core/cluster'
 import {KEY, clusterPrefix, memberKey} from '../../core/keys'
 import {HactlError, isHactlError} from '../../errors'
-import {abortError, type Clock} from '../../ports/clock'
+import {abortError, SETTLED, type Clock} from '../../ports/clock'
 import type {Dcs, DcsTiming, FailoverValue, StatusValue, SyncValue, UpdateLeaderExtras} from '../../ports/dcs'
 import {compactJson, decodeCluster, encodeFailover, encodeHistory, encodeStatus, encodeSync, type RawNode} from './codec'
 import {KvCache} from './kv-cache'
 import type {Compare, KeyValue, KvBackend, TxnOp, TxnResult} from './kv'
 
 /** Ends a helper timer (a given reason spares the DOMException an abort() without one builds). */
-const SETTLED = new Error('settled')
 
 export interface Etcd3DcsOptions {
   kv: KvBackend

@@ -6,11 +6,10 @@
  * can arrive in any order.
  */
 import {HactlError, errorMessage, isHactlError} from '../../errors'
-import {isAbortError, type Clock} from '../../ports/clock'
+import {isAbortError, SETTLED, type Clock} from '../../ports/clock'
 import type {KeyValue, KvBackend, WatchEvent, WatchHandle} from './kv'
 
 /** Ends a helper timer (a given reason spares the DOMException an abort() without one builds). */
-const SETTLED = new Error('settled')
 
 export interface KvCacheOptions {
   kv: KvBackend

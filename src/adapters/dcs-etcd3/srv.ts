@@ -21,7 +21,7 @@ import * as http from 'node:http'
 import type * as HttpsModule from 'node:https'
 import type {LookupFunction} from 'node:net'
 import {HactlError, errorMessage} from '../../errors'
-import type {Clock} from '../../ports/clock'
+import {SETTLED, type Clock} from '../../ports/clock'
 
 /** What discovery needs of a DNS resolver (dns.promises.Resolver has it). */
 export interface SrvResolver {
@@ -140,7 +140,7 @@ export async function discoverBySrv(o: SrvDiscoveryOptions): Promise<SrvDiscover
       if (!n.server) notes.push(`${n.name}: no usable record`)
     }
   } finally {
-    ac.abort()
+    ac.abort(SETTLED)
   }
   throw new HactlError('DCS_UNAVAILABLE', `DNS SRV discovery for etcd3.srv ${JSON.stringify(o.domain)} found no etcd endpoint: ${notes.join('; ')}`, {
     recoverable: true,
@@ -209,7 +209,7 @@ export function peerMembersFetcher(o: {clock: Clock; tls?: {cert?: string | Buff
       )
       req.on('error', reject)
       req.end()
-    }).finally(() => ac.abort())
+    }).finally(() => ac.abort(SETTLED))
   }
 }
 

@@ -10,7 +10,7 @@
  * event the watch might have missed. One small linearizable range per second per node.
  */
 import {errorMessage} from '../../errors'
-import {isAbortError, type Clock} from '../../ports/clock'
+import {isAbortError, SETTLED, type Clock} from '../../ports/clock'
 import type {Leadership, LeaderSource, VipLogLevel} from '../../ports/vip'
 import type {KvBackend, WatchHandle} from '../dcs-etcd3/kv'
 
@@ -120,7 +120,7 @@ export class EtcdLeaderSource implements LeaderSource {
       let handle: WatchHandle | undefined
       const end = (why: string) => {
         if (ended.signal.aborted) return
-        ended.abort()
+        ended.abort(SETTLED)
         signal.removeEventListener('abort', onStop)
         handle?.close()
         resolve(why)

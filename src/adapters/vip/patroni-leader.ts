@@ -11,7 +11,7 @@
 import * as http from 'node:http'
 import type * as HttpsModule from 'node:https'
 import {errorMessage} from '../../errors'
-import {isAbortError, type Clock} from '../../ports/clock'
+import {isAbortError, SETTLED, type Clock} from '../../ports/clock'
 import type {Leadership, LeaderSource, VipLogLevel} from '../../ports/vip'
 
 export interface PatroniLeaderOptions {
@@ -100,7 +100,7 @@ export class PatroniLeaderSource implements LeaderSource {
       this.stopper.signal.addEventListener('abort', onStop, {once: true})
       req.on('error', reject)
       req.on('close', () => {
-        ac.abort()
+        ac.abort(SETTLED)
         this.stopper.signal.removeEventListener('abort', onStop)
       })
       req.end()
