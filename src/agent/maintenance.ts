@@ -73,6 +73,9 @@ export async function primaryMaintenance(x: AgentContext): Promise<void> {
   }
   const existing = new Map(rows.map((r) => [r.slotName, r]))
   await dropMismatched(x, wanted, existing)
+  // Whether this cycle created, dropped or advanced a slot: only then are `rows` stale for the
+  // positions published below (an idle primary otherwise read pg_replication_slots twice a cycle).
+  let changed = existing.size !== rows.length
   const canAdvance = input.pgVersion >= 110000
   // Patroni cleans inactive physical slots with xmin only with a leader that is not a replica of itself.
   const cleanXmin = role === 'primary' || (input.leader !== null && input.leader !== x.config.name)
@@ -80,6 +83,7 @@ export async function primaryMaintenance(x: AgentContext): Promise<void> {
     if (s.type !== 'physical') continue
     const row = existing.get(name)
     if (!row) {
+      changed = true
       try {
         if (await x.pg.createPhysicalSlot(name)) x.log.info(`created replication slot ${name}`)
       } catch (e) {
@@ -90,19 +94,23 @@ export async function primaryMaintenance(x: AgentContext): Promise<void> {
     if (!canAdvance || row.slotType !== 'physical' || s.expectedActive === true || row.active) continue
     if (row.xmin !== null) {
       // Nothing streams from it here, so its xmin would hold back vacuum for ever.
-      if (cleanXmin && s.expectedActive === false) await dropSlot(x, name, `dropping physical replication slot ${name} because of its xmin value ${row.xmin}`)
+      if (cleanXmin && s.expectedActive === false) changed = (await dropSlot(x, name, `dropping physical replication slot ${name} because of its xmin value ${row.xmin}`)) || changed
       continue
     }
     if (row.restartLsn === null) {
-      await dropSlot(x, name, `dropping physical replication slot ${name} because it has no restart_lsn (probably not created by hactl); it is created again`)
+      changed = (await dropSlot(x, name, `dropping physical replication slot ${name} because it has no restart_lsn (probably not created by hactl); it is created again`)) || changed
       continue
     }
     // Advanced to the position its member or the leader published, so it does not hold WAL.
-    if (s.lsn && s.lsn > row.restartLsn) await advance(x, name, s.lsn)
+    if (s.lsn && s.lsn > row.restartLsn) {
+      changed = true
+      await advance(x, name, s.lsn)
+    }
   }
   if (role === 'primary') {
+    if (Object.entries(wanted).some(([name, s]) => s.type === 'logical' && !existing.has(name))) changed = true
     await ensureLogicalOnPrimary(x, wanted, existing)
-    st.slotPositions = publishedPositions(x, input, await x.pg.replicationSlots().catch(() => rows))
+    st.slotPositions = publishedPositions(x, input, changed ? await x.pg.replicationSlots().catch(() => rows) : rows)
   } else if (role === 'replica') {
     await ensureLogicalOnReplica(x, wanted, existing)
   }
