@@ -98,6 +98,44 @@ export interface PostgresAdapterOptions {
 
 const STOP_SIGNAL: Record<StopMode, NodeJS.Signals> = {smart: 'SIGTERM', fast: 'SIGINT', immediate: 'SIGQUIT'}
 const LOG_TAIL_BYTES = 8192
+/** How long what the status query read along stays good for the same cycle's maintenance. */
+const PIGGYBACK_MS = 1000
+const SLOTS_QUERY = `SELECT slot_name::text, slot_type, plugin::text, database::text, active, restart_lsn::text, confirmed_flush_lsn::text, xmin::text
+      FROM pg_catalog.pg_replication_slots`
+const REPLICATION_QUERY = `SELECT pid::text, usename::text, application_name, host(client_addr) AS client_addr, state, sync_state, sync_priority::text,
+        sent_lsn::text, write_lsn::text, flush_lsn::text, replay_lsn::text
+      FROM pg_catalog.pg_stat_replication`
+
+const lsnOf = (v: unknown) => (typeof v === 'string' ? (parseLsn(v) ?? null) : null)
+
+function slotRow(r: Record<string, unknown>): SlotRow {
+  return {
+    slotName: String(r.slot_name),
+    slotType: r.slot_type === 'logical' ? 'logical' : 'physical',
+    plugin: (r.plugin as string | null) ?? null,
+    database: (r.database as string | null) ?? null,
+    active: r.active === true,
+    restartLsn: lsnOf(r.restart_lsn),
+    confirmedFlushLsn: lsnOf(r.confirmed_flush_lsn),
+    xmin: (r.xmin as string | null) ?? null,
+  }
+}
+
+function replicationRow(r: Record<string, string | null>): ReplicationRow {
+  return {
+    pid: Number(r.pid),
+    userName: r.usename,
+    applicationName: r.application_name ?? '',
+    clientAddr: r.client_addr,
+    state: r.state ?? '',
+    syncState: r.sync_state ?? '',
+    syncPriority: Number(r.sync_priority ?? 0),
+    sentLsn: lsnOf(r.sent_lsn),
+    writeLsn: lsnOf(r.write_lsn),
+    flushLsn: lsnOf(r.flush_lsn),
+    replayLsn: lsnOf(r.replay_lsn),
+  }
+}
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
@@ -142,6 +180,14 @@ export class PostgresAdapter implements PostgresControl {
   private readonly sql: LocalSql
   private binaryVersionCache: number | undefined
   private readonly pollMs: number
+  /**
+   * The replication slots and walsenders the last status query read along (as Patroni's one
+   * cluster-info query per cycle does), for the next replicationSlots() / replicationStats() of the
+   * same cycle: each is taken once, and only while nothing else ran on the connection since and
+   * no slot changed through this adapter, within PIGGYBACK_MS. An idle cycle then sends one query
+   * instead of three.
+   */
+  private piggyback: {at: number; sent: number; slots?: SlotRow[]; replication?: ReplicationRow[]} | undefined
 
   constructor(private readonly opts: PostgresAdapterOptions) {
     this.dataDir = opts.dataDir
@@ -655,11 +701,15 @@ export class PostgresAdapter implements PostgresControl {
         (SELECT timeline_id FROM pg_catalog.pg_control_checkpoint())::text AS control_tli,
         extract(epoch FROM pg_catalog.pg_postmaster_start_time())::text AS started,
         w.status AS wr_status, w.slot_name AS wr_slot, w.conninfo AS wr_conninfo,
-        CASE WHEN w.latest_end_lsn IS NULL THEN NULL ELSE w.received_tli::text END AS wr_tli
+        CASE WHEN w.latest_end_lsn IS NULL THEN NULL ELSE w.received_tli::text END AS wr_tli,
+        (SELECT pg_catalog.json_agg(s ORDER BY s.slot_name) FROM (${SLOTS_QUERY}) AS s) AS slots,
+        (SELECT pg_catalog.json_agg(s ORDER BY s.application_name, s.pid) FROM (${REPLICATION_QUERY}) AS s) AS replication
       FROM (SELECT 1) AS one LEFT JOIN pg_catalog.pg_stat_get_wal_receiver() AS w ON true`,
       [],
       'status query',
     )
+    const along = r as unknown as {slots: Array<Record<string, unknown>> | null; replication: Array<Record<string, string | null>> | null}
+    this.piggyback = {at: performance.now(), sent: this.sql.sent, slots: (along.slots ?? []).map(slotRow), replication: (along.replication ?? []).map(replicationRow)}
     const inRecovery = r.in_recovery === 'true'
     const received = r.receive_lsn ? parseLsn(r.receive_lsn) : undefined
     const replayed = r.replay_lsn ? parseLsn(r.replay_lsn) : undefined
@@ -681,28 +731,21 @@ export class PostgresAdapter implements PostgresControl {
     }
   }
 
+  /** What the last status query read along, once, if still current (see `piggyback`). */
+  private takeAlong<K extends 'slots' | 'replication'>(key: K): NonNullable<NonNullable<PostgresAdapter['piggyback']>[K]> | undefined {
+    const p = this.piggyback
+    if (!p || p[key] === undefined) return undefined
+    const rows = p[key]
+    p[key] = undefined
+    if (p.sent !== this.sql.sent || performance.now() - p.at > PIGGYBACK_MS) return undefined
+    return rows as NonNullable<NonNullable<PostgresAdapter['piggyback']>[K]>
+  }
+
   async replicationStats(): Promise<ReplicationRow[]> {
-    const rows = await this.sql.query<Record<string, string | null>>(
-      `SELECT pid::text, usename::text, application_name, host(client_addr) AS client_addr, state, sync_state, sync_priority::text,
-        sent_lsn::text, write_lsn::text, flush_lsn::text, replay_lsn::text
-      FROM pg_catalog.pg_stat_replication ORDER BY application_name, pid`,
-      [],
-      'pg_stat_replication query',
-    )
-    const lsn = (v: string | null) => (v ? (parseLsn(v) ?? null) : null)
-    return rows.map((r) => ({
-      pid: Number(r.pid),
-      userName: r.usename,
-      applicationName: r.application_name ?? '',
-      clientAddr: r.client_addr,
-      state: r.state ?? '',
-      syncState: r.sync_state ?? '',
-      syncPriority: Number(r.sync_priority ?? 0),
-      sentLsn: lsn(r.sent_lsn),
-      writeLsn: lsn(r.write_lsn),
-      flushLsn: lsn(r.flush_lsn),
-      replayLsn: lsn(r.replay_lsn),
-    }))
+    const along = this.takeAlong('replication')
+    if (along) return along
+    const rows = await this.sql.query<Record<string, string | null>>(`${REPLICATION_QUERY} ORDER BY application_name, pid`, [], 'pg_stat_replication query')
+    return rows.map(replicationRow)
   }
 
   async settings(names?: string[]): Promise<SettingRow[]> {
@@ -725,26 +768,14 @@ export class PostgresAdapter implements PostgresControl {
   }
 
   async replicationSlots(): Promise<SlotRow[]> {
-    const rows = await this.sql.query<Record<string, string | boolean | null>>(
-      `SELECT slot_name::text, slot_type, plugin::text, database::text, active, restart_lsn::text, confirmed_flush_lsn::text, xmin::text
-      FROM pg_catalog.pg_replication_slots ORDER BY slot_name`,
-      [],
-      'pg_replication_slots query',
-    )
-    const lsn = (v: unknown) => (typeof v === 'string' ? (parseLsn(v) ?? null) : null)
-    return rows.map((r) => ({
-      slotName: String(r.slot_name),
-      slotType: r.slot_type === 'logical' ? 'logical' : 'physical',
-      plugin: (r.plugin as string | null) ?? null,
-      database: (r.database as string | null) ?? null,
-      active: r.active === true,
-      restartLsn: lsn(r.restart_lsn),
-      confirmedFlushLsn: lsn(r.confirmed_flush_lsn),
-      xmin: (r.xmin as string | null) ?? null,
-    }))
+    const along = this.takeAlong('slots')
+    if (along) return along
+    const rows = await this.sql.query<Record<string, unknown>>(`${SLOTS_QUERY} ORDER BY slot_name`, [], 'pg_replication_slots query')
+    return rows.map(slotRow)
   }
 
   async createLogicalSlot(name: string, plugin: string, database: string): Promise<boolean> {
+    this.piggyback = undefined
     return withClient({...this.sql.params, dbname: database}, {}, `creating logical replication slot ${name}`, async (c) => {
       const r = await c.query(
         `SELECT pg_catalog.pg_create_logical_replication_slot($1, $2)
@@ -756,6 +787,7 @@ export class PostgresAdapter implements PostgresControl {
   }
 
   async advanceSlot(name: string, lsn: number, database?: string): Promise<number | null> {
+    this.piggyback = undefined
     const conn = database === undefined ? this.sql.params : {...this.sql.params, dbname: database}
     return withClient(conn, {statementTimeoutMs: 0, queryTimeoutMs: 60_000}, `advancing replication slot ${name}`, async (c) => {
       const r = await c.query({text: 'SELECT end_lsn::text FROM pg_catalog.pg_replication_slot_advance($1, $2::pg_lsn)', values: [name, formatLsn(lsn)], types: RAW_TYPES}).catch((e: unknown) => {

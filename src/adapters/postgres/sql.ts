@@ -123,8 +123,12 @@ export class LocalSql {
     return this.connecting
   }
 
+  /** Queries sent on this connection so far: tells a caller whether anything ran since its own query. */
+  sent = 0
+
   async query<T = Record<string, unknown>>(sql: string, params?: unknown[], what = 'query'): Promise<T[]> {
     let c: pg.Client | undefined
+    this.sent++
     try {
       c = await this.connection()
       const r = await c.query(sql, params as unknown[] | undefined)

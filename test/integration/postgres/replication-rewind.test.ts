@@ -86,6 +86,24 @@ describe('PostgresAdapter: replication, promotion and pg_rewind on real PostgreS
     const slots = await a.pg.replicationSlots()
     assert.deepEqual(slots.map((s) => [s.slotName, s.active]), [['node_b', true]])
 
+    // The status query reads slots and walsenders along (one query per idle cycle, as Patroni's
+    // cluster-info query): the next replicationSlots() and replicationStats() take them once,
+    // without a query of their own; a second read, or one after a slot change, queries.
+    const sql = (a.pg as unknown as {sql: {sent: number}}).sql
+    await a.pg.status()
+    const sent = sql.sent
+    const alongSlots = await a.pg.replicationSlots()
+    const alongStats = await a.pg.replicationStats()
+    assert.equal(sql.sent, sent, 'both taken from the status query')
+    assert.deepEqual(alongSlots.map((s) => [s.slotName, s.slotType, s.active]), [['node_b', 'physical', true]])
+    assert.deepEqual(alongStats.map((r) => [r.applicationName, r.state, r.pid]), rows.map((r) => [r.applicationName, r.state, r.pid]))
+    await a.pg.replicationSlots()
+    assert.equal(sql.sent, sent + 1, 'a second read queries')
+    await a.pg.status()
+    assert.equal(await a.pg.createPhysicalSlot('along_probe'), true)
+    assert.deepEqual((await a.pg.replicationSlots()).map((s) => s.slotName), ['along_probe', 'node_b'], 'a slot created since is seen')
+    assert.equal(await a.pg.dropSlot('along_probe'), true)
+
     const s = await b.pg.status()
     assert.equal(s.inRecovery, true)
     assert.equal(s.timeline, 1)
