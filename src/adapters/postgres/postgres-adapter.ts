@@ -152,6 +152,16 @@ const sleep = (ms: number, signal?: AbortSignal) =>
   })
 
 /** Last lines of a tool's stderr for an error message; bounded. */
+/**
+ * The pause between two polls of something that usually happens within a few tens of ms (the
+ * postmaster gone after a stop, the end of recovery after a promote): 10 ms at first, growing to
+ * `maxMs` over about two seconds. Both sit in a leader change's write gap, where a fixed 50 or
+ * 100 ms poll cost half of that on average.
+ */
+function backoff(since: number, maxMs: number): number {
+  return Math.min(maxMs, 10 + Math.floor((Date.now() - since) / 20))
+}
+
 function tail(text: string, lines = 8): string {
   return text.trim().split('\n').slice(-lines).join('\n')
 }
@@ -345,6 +355,12 @@ export class PostgresAdapter implements PostgresControl {
       socketDir: f.lines[4]?.trim() || undefined,
       status: f.lines[7]?.trim() || undefined,
     }
+  }
+
+  /** postmaster.pid's status line (PostgreSQL 10+) says the postmaster accepts connections. */
+  private pidFileSaysReady(): boolean {
+    const f = this.readPidFile()
+    return typeof f === 'object' && 'lines' in f && /^(ready|standby)\b/.test(f.lines[7]?.trim() ?? '')
   }
 
   async readiness(): Promise<Readiness> {
@@ -559,8 +575,12 @@ export class PostgresAdapter implements PostgresControl {
       )
     }
     let portOpen = false
+    // pg_isready is asked every pollMs, and at once when postmaster.pid says the postmaster now
+    // accepts connections (what pg_ctl -w watches), unless that already did not make it accept.
+    let askedWhileReady = false
     for (;;) {
       if (!proc.running() || !this.opts.runner.isAlive(proc.pid)) throw await failed()
+      askedWhileReady ||= this.pidFileSaysReady()
       const ready = await this.readiness()
       if (ready === 'accepting') return {outcome: 'started', pid: proc.pid}
       if (ready === 'unknown') {
@@ -572,15 +592,19 @@ export class PostgresAdapter implements PostgresControl {
         if (!portOpen && !proc.running()) throw await failed()
         return {outcome: 'still-starting', pid: proc.pid}
       }
-      await sleep(this.pollMs, o.signal)
+      const until = Date.now() + this.pollMs
+      do {
+        await sleep(Math.min(10, Math.max(0, until - Date.now())), o.signal)
+      } while (Date.now() < until && proc.running() && (askedWhileReady || !this.pidFileSaysReady()))
     }
   }
 
   private async waitGone(pid: number, timeoutMs: number | undefined): Promise<boolean> {
-    const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs
+    const began = Date.now()
+    const deadline = timeoutMs === undefined ? Infinity : began + timeoutMs
     while (this.opts.runner.isAlive(pid)) {
       if (Date.now() > deadline) return false
-      await sleep(Math.min(this.pollMs, 50))
+      await sleep(backoff(began, Math.min(this.pollMs, 50)))
     }
     return true
   }
@@ -640,7 +664,8 @@ export class PostgresAdapter implements PostgresControl {
   async promote(o: {timeoutMs?: number} = {}): Promise<void> {
     const timeoutMs = o.timeoutMs ?? 60_000
     await this.runTool('pg_ctl', ['promote', '-W', '-D', this.dataDir], {timeoutMs: 30_000})
-    const deadline = Date.now() + timeoutMs
+    const began = Date.now()
+    const deadline = began + timeoutMs
     for (;;) {
       try {
         const [row] = await this.sql.query<{r: boolean}>('SELECT pg_catalog.pg_is_in_recovery() AS r', [], 'pg_is_in_recovery')
@@ -651,7 +676,7 @@ export class PostgresAdapter implements PostgresControl {
       if (Date.now() > deadline) {
         throw new HactlError('PG_COMMAND_FAILED', `PostgreSQL still in recovery ${timeoutMs} ms after pg_ctl promote`, {recoverable: true})
       }
-      await sleep(this.pollMs)
+      await sleep(backoff(began, this.pollMs))
     }
   }
 
