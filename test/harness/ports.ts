@@ -1,8 +1,69 @@
-import {readFileSync} from 'node:fs'
+import {mkdirSync, readFileSync, unlinkSync, writeFileSync} from 'node:fs'
 import {createServer} from 'node:net'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 
 /** Ports this process handed out: never handed out twice, even after they are free again. */
 const handedOut = new Set<number>()
+
+/**
+ * Ports handed out by every test process on this machine, one file per port naming its owner
+ * (PID and start time). A port stays this process's until it exits, even while nothing listens
+ * on it (a member killed and started again on its ports): another test process running at the
+ * same time must not take it in between.
+ */
+const REGISTRY = join(tmpdir(), 'hactl-test-ports')
+
+/** `pid`'s start time (field 22 of /proc/PID/stat), or undefined when no such process runs. */
+function startTimeOf(pid: number): string | undefined {
+  try {
+    const st = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return st.slice(st.lastIndexOf(')') + 2).split(' ')[19]
+  } catch {
+    return undefined
+  }
+}
+
+const me = `${process.pid} ${startTimeOf(process.pid) ?? ''}`
+const reserved: string[] = []
+process.on('exit', () => {
+  for (const f of reserved) {
+    try {
+      unlinkSync(f)
+    } catch {
+      // already gone
+    }
+  }
+})
+
+/** Takes `port` in the registry (freePort does); false when a live process holds it. An owner that is gone loses it. */
+export function reservePort(port: number): boolean {
+  mkdirSync(REGISTRY, {recursive: true, mode: 0o1777})
+  const file = join(REGISTRY, String(port))
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, `${me}\n`, {flag: 'wx'})
+      reserved.push(file)
+      return true
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') return false
+    }
+    let owner: string
+    try {
+      owner = readFileSync(file, 'utf8').trim()
+    } catch {
+      continue // released meanwhile: try again
+    }
+    const [pid, started] = owner.split(' ')
+    if (startTimeOf(Number(pid)) === started) return false
+    try {
+      unlinkSync(file)
+    } catch {
+      // another process reclaimed it first; the next write decides
+    }
+  }
+  return false
+}
 
 /** The kernel's ephemeral range (net.ipv4.ip_local_port_range), where connect() takes local ports. */
 function ephemeralRange(): [number, number] {
@@ -44,7 +105,7 @@ export async function freePort(): Promise<number> {
       const port = low + Math.floor(Math.random() * (high - low + 1))
       if (handedOut.has(port)) continue
       handedOut.add(port)
-      if (await canBind(port)) return port
+      if (reservePort(port) && (await canBind(port))) return port
     }
   }
   // No room below the range (an unusual ip_local_port_range): the kernel's choice.
