@@ -84,6 +84,8 @@ test('every agent hands over at once under a writer: same leader, same postmaste
       assert.equal(between?.value, before.leader, 'the leader key still names the leader while no agent runs')
       assert.equal(between?.lease, oldLease, 'on the old agent lease')
 
+      // What the new agents log, apart from the old ones' last lines.
+      const restartFrom = cluster.nodes.map((n) => n.fullLog.length)
       for (const n of cluster.nodes) await cluster.startNode(n.name)
       await waitFor('the new leader agent to renew the key under its own lease', async () => {
         const k = await leaderKey(etcd, cluster.prefix)
@@ -93,7 +95,7 @@ test('every agent hands over at once under a writer: same leader, same postmaste
       }, {timeoutMs: 30_000, intervalMs: 100})
       // Every new agent decided for real twice before judging.
       await waitFor('two HA cycles of every new agent', () =>
-        cluster.nodes.every((n, i) => n.log.slice(logFrom[i]).split('\n').filter((l) => / INFO: no action\. I am /.test(l)).length >= 2) || undefined,
+        cluster.nodes.every((n, i) => n.fullLog.slice(restartFrom[i]).split('\n').filter((l) => / INFO: no action\. I am /.test(l)).length >= 2) || undefined,
       {timeoutMs: 30_000, intervalMs: 200})
       await cluster.waitForReplicasStreaming(2)
       // The watchdog was handed over too: kicked once more on the way out, never disarmed, and
