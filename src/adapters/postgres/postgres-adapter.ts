@@ -151,7 +151,6 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     signal?.addEventListener('abort', onAbort, {once: true})
   })
 
-/** Last lines of a tool's stderr for an error message; bounded. */
 /**
  * The pause between two polls of something that usually happens within a few tens of ms (the
  * postmaster gone after a stop, the end of recovery after a promote): 10 ms at first, growing to
@@ -162,6 +161,7 @@ function backoff(since: number, maxMs: number): number {
   return Math.min(maxMs, 10 + Math.floor((Date.now() - since) / 20))
 }
 
+/** Last lines of a tool's stderr for an error message; bounded. */
 function tail(text: string, lines = 8): string {
   return text.trim().split('\n').slice(-lines).join('\n')
 }
