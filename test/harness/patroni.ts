@@ -5,7 +5,7 @@ import {request} from 'node:http'
 import {join, resolve} from 'node:path'
 import {stringify} from 'yaml'
 import {b64, unb64, type EtcdServer} from './etcd'
-import {freePort, waitFor} from './ports'
+import {freePort, startTimeOf as startTime, waitFor} from './ports'
 import {
   PG_BIN_DIR,
   asUser,
@@ -715,16 +715,6 @@ function appendLogs(e: unknown, logs: string): Error {
   const err = e instanceof Error ? e : new Error(String(e))
   err.message = `${err.message}\n${logs}`
   return err
-}
-
-/** Field 22 of /proc/<pid>/stat: with the PID it names one process for the life of the system. */
-function startTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
-  } catch {
-    return undefined
-  }
 }
 
 function killQuietly(pid: number, signal: NodeJS.Signals): void {

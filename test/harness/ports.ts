@@ -14,8 +14,11 @@ const handedOut = new Set<number>()
  */
 const REGISTRY = join(tmpdir(), 'hactl-test-ports')
 
-/** `pid`'s start time (field 22 of /proc/PID/stat), or undefined when no such process runs. */
-function startTimeOf(pid: number): string | undefined {
+/**
+ * `pid`'s start time (field 22 of /proc/PID/stat), or undefined when no such process runs: with
+ * the PID it names one process for the life of the system.
+ */
+export function startTimeOf(pid: number): string | undefined {
   try {
     const st = readFileSync(`/proc/${pid}/stat`, 'utf8')
     return st.slice(st.lastIndexOf(')') + 2).split(' ')[19]
