@@ -11,40 +11,43 @@ export class Writer {
   private done: Promise<void>
   acks: Array<{at: number; node: string}> = []
 
+  /**
+   * One writer per member, each on its own session, trying an INSERT every 10 ms: the gap is then
+   * measured to within ~10 ms on both sides. A member that refuses writes because it is a replica
+   * keeps its session (once promoted, the next transaction on it may write); any other error drops
+   * the session and the next try connects again.
+   */
   constructor(private readonly cluster: PatroniCluster) {
-    this.done = this.loop()
+    this.done = Promise.all(cluster.nodes.map((n) => this.loop(n.name))).then(() => {})
   }
 
-  private async loop(): Promise<void> {
-    const clients = new Map<string, pg.Client>()
-    const get = async (name: string) => {
-      let c = clients.get(name)
-      if (!c) {
-        const n = this.cluster.node(name)
-        c = new pg.Client({host: '127.0.0.1', port: n.pgPort, user: PATRONI_TEST_AUTH.superuser.username, password: PATRONI_TEST_AUTH.superuser.password, database: 'postgres', connectionTimeoutMillis: 500, statement_timeout: 1000})
-        c.on('error', () => {})
-        await c.connect()
-        await c.query('create table if not exists gap_probe (at bigint)').catch(() => {})
-        clients.set(name, c)
-      }
-      return c
-    }
+  private async loop(name: string): Promise<void> {
+    let c: pg.Client | undefined
     while (!this.stop) {
-      for (const n of this.cluster.nodes) {
-        if (this.stop) break
-        try {
-          const c = await get(n.name)
-          await c.query('insert into gap_probe values ($1)', [Date.now()])
-          this.acks.push({at: Date.now(), node: n.name})
-        } catch {
-          const c = clients.get(n.name)
-          clients.delete(n.name)
-          await c?.end().catch(() => {})
+      try {
+        if (!c) {
+          const n = this.cluster.node(name)
+          const fresh = new pg.Client({host: '127.0.0.1', port: n.pgPort, user: PATRONI_TEST_AUTH.superuser.username, password: PATRONI_TEST_AUTH.superuser.password, database: 'postgres', connectionTimeoutMillis: 500, statement_timeout: 1000})
+          fresh.on('error', () => {})
+          c = fresh
+          await fresh.connect()
+          await fresh.query('create table if not exists gap_probe (at bigint)').catch(() => {})
+        }
+        await c.query('insert into gap_probe values ($1)', [Date.now()])
+        this.acks.push({at: Date.now(), node: name})
+      } catch (e) {
+        // 25006: read_only_sql_transaction (a replica); 42P01: the table is not there yet.
+        const code = (e as {code?: string}).code
+        if (code === '42P01') await c?.query('create table if not exists gap_probe (at bigint)').catch(() => {})
+        else if (code !== '25006') {
+          const old = c
+          c = undefined
+          await old?.end().catch(() => {})
         }
       }
-      await new Promise((r) => setTimeout(r, 20))
+      await new Promise((r) => setTimeout(r, 10))
     }
-    for (const c of clients.values()) await c.end().catch(() => {})
+    await c?.end().catch(() => {})
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
 /**
  * Write unavailability during a leader change, hactl side by side with Debian's Patroni 3.0.2:
- * a client writes every 20 ms to whichever member is the writable primary; the gap is the time
+ * a client tries a write on every member every 10 ms, each on its own session; the gap is the time
  * between the last write acknowledged by the old primary and the first one acknowledged by the
  * new primary. Three events per agent: a patronictl switchover, a graceful stop of the leader's
  * agent (SIGTERM), and the death of the leader's agent and postmaster (SIGKILL; bounded by the

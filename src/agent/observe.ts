@@ -156,7 +156,8 @@ function applyDynamic(x: AgentContext, next: DynamicConfig): void {
  * A replica's timeline when no WAL receiver reports one (the upstream went away: exactly when
  * a failover looks at it): pg_control's lags a timeline switch until the next restartpoint, so,
  * as Patroni does, ask the server itself with IDENTIFY_SYSTEM over a local replication
- * connection, cached until the cluster's timeline changes. Falls back to pg_control's.
+ * connection, cached until the cluster's timeline changes (and seeded with the timeline the WAL
+ * receiver last streamed). Falls back to pg_control's.
  */
 async function replicaTimeline(x: AgentContext, fallback: number, deadline: number): Promise<number> {
   const st = x.state
@@ -257,9 +258,15 @@ async function observePg(x: AgentContext, deadline: number): Promise<PgObservati
       x.log.warning(`could not query PostgreSQL: ${errText(queryError)}`)
     }
   }
-  if (status?.inRecovery && status.walReceiver?.receivedTimeline == null) {
+  const received = status?.inRecovery ? status.walReceiver?.receivedTimeline : undefined
+  if (status?.inRecovery && received == null) {
     status = {...status, timeline: await replicaTimeline(x, status.timeline, deadline)}
     out.timeline = status.timeline
+  } else if (received != null) {
+    // What the WAL receiver streams is the replica's timeline until the cluster's changes: kept,
+    // so that the cycle which finds the upstream gone (a failover) need not ask IDENTIFY_SYSTEM
+    // over a new replication connection first (~40 ms of a switchover's write gap).
+    st.replicaTl = {key: timelineFromHistory(st.lastCluster?.history ?? null), timeline: received}
   }
   st.lastStatus = status
   if (out.process === 'starting') st.startingSince ??= x.clock.now()

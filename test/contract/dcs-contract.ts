@@ -97,8 +97,11 @@ export function dcsContract(label: string, makeEnv: () => Promise<DcsContractEnv
       const a = env.newDcs('pg-a')
       const b = env.newDcs('pg-b')
       assert.equal(await a.attemptToAcquireLeader(), true)
-      assert.equal(await b.deleteLeader(), false)
-      assert.equal((await b.loadCluster({fresh: true})).leader?.name, 'pg-a')
+      // Not ours: the key stays, and the LSN is still written, as Patroni's delete_leader does.
+      assert.equal(await b.deleteLeader(654321), false)
+      const before = await b.loadCluster({fresh: true})
+      assert.equal(before.leader?.name, 'pg-a')
+      assert.equal(before.status.lastLsn, 654321)
       assert.equal(await a.deleteLeader(123456), true)
       const c = await b.loadCluster({fresh: true})
       assert.equal(c.leader, null)

@@ -309,9 +309,17 @@ export class Etcd3Dcs implements Dcs {
 
   async deleteLeader(lastLsn?: number): Promise<boolean> {
     const deadline = this.deadline()
-    if (lastLsn) await this.setStatus({optime: lastLsn})
     const key = this.abs(KEY.leader)
-    const r = await this.txn([{key, target: 'VALUE', value: this.name}], [{deleteRange: {key}}], undefined, deadline)
+    // Patroni writes the last LSN to `status`, then deletes the key. Here both go in one
+    // transaction (the status also when the key is no longer ours): one revision, so a watching
+    // replica wakes once and sees the key gone, rather than first for the status write alone,
+    // with a cycle that still sees the old leader in the middle of the hand-over.
+    const text = lastLsn ? encodeStatus({optime: lastLsn}) : undefined
+    const status: TxnOp[] = text !== undefined && text !== this.lastStatus ? [{put: {key: this.abs(KEY.status), value: text}}] : []
+    const r = await this.txn([{key, target: 'VALUE', value: this.name}], [...status, {deleteRange: {key}}], status.length ? status : undefined, deadline)
+    if (status.length) this.lastStatus = text
+    // txn() drops a stale cache itself only when there is no failure branch.
+    if (!r.succeeded && status.length) this.cache?.restart()
     return r.succeeded
   }
 

@@ -356,13 +356,35 @@ export async function promoteTask(x: AgentContext, signal: AbortSignal): Promise
 export async function gracefulDemoteTask(x: AgentContext, mine: boolean, timeoutMs: number | undefined, stopped: () => void, signal: AbortSignal): Promise<void> {
   const {pg, dcs, log} = x
   await pg.close().catch(() => {})
-  await pg.stop({mode: 'fast', checkpoint: true, ...(timeoutMs !== undefined ? {timeoutMs} : {})})
+  const r = await pg.stop({mode: 'fast', checkpoint: true, ...(timeoutMs !== undefined ? {timeoutMs} : {})})
   stopped()
   // The shutdown checkpoint is the last WAL a candidate must have to be eligible.
-  const cd = await pg.controldata().catch(() => undefined)
+  const cd = r.controldata ?? (await pg.controldata().catch(() => undefined))
   // Never while a cycle runs: its renewal could re-create the key we delete (the cycle
   // that follows sees the task ended and the key gone).
-  if (mine && (await x.slot.exclusive(signal, () => dcs.deleteLeader(cd?.checkpointLsn)))) log.info('released the leader key after demotion')
+  if (!mine || !(await x.slot.exclusive(signal, () => dcs.deleteLeader(cd?.checkpointLsn)))) return
+  log.info('released the leader key after demotion')
+  await awaitNewLeader(x, NEW_LEADER_WAIT_MS, signal)
+}
+
+/** How long a demoted primary waits for another member to take the released key (Patroni's sleep). */
+export const NEW_LEADER_WAIT_MS = 2000
+const NEW_LEADER_POLL_MS = 20
+
+/**
+ * After releasing the key, patroni/ha.py Ha.demote sleeps 2 s "to give somebody time to take the
+ * leader lock" before it starts PostgreSQL again. This waits as long at most, but ends as soon as
+ * the (watch-backed) cluster view names another leader: the next cycle then starts PostgreSQL
+ * already following it, and that start does not compete for CPU and disk with the candidate's
+ * promotion. A DCS error ends the wait; the next cycle deals with it.
+ */
+async function awaitNewLeader(x: AgentContext, ms: number, signal: AbortSignal): Promise<void> {
+  const until = x.clock.monotonic() + ms
+  while (x.clock.monotonic() < until) {
+    const leader = await x.dcs.loadCluster().then((c) => c.leader?.name, () => null)
+    if (leader === null || (leader !== undefined && leader !== x.config.name)) return
+    await x.clock.sleep(NEW_LEADER_POLL_MS, signal)
+  }
 }
 
 /** pg_rewind from `src` after a fast stop (docs/ha-rules.md#rewind-and-reinitialize; patroni/postgresql/rewind.py Rewind.execute). */
