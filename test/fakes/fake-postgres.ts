@@ -142,6 +142,8 @@ export interface PgEvent {
   unclean?: boolean
   /** start: as a primary. promote/stop: the lineage afterwards / at that moment. */
   primary?: boolean
+  /** start of a replica: the address (host:port) it streams from, null when none is set. */
+  upstream?: string | null
   lineage?: Lineage
 }
 
@@ -392,7 +394,7 @@ export class FakePostgres implements PostgresControl {
       receivedTimeline: null,
     }
     const proc = this.proc
-    this.world.emit({node: this.name, type: 'start', primary: !inRecovery, lineage: copyLineage(d.lineage)})
+    this.world.emit({node: this.name, type: 'start', primary: !inRecovery, ...(inRecovery ? {upstream: d.upstream} : {}), lineage: copyLineage(d.lineage)})
     d.control = inRecovery ? 'in archive recovery' : 'in production'
     const startMs = this.world.timings.startMs
     const timeoutMs = o.timeoutMs ?? 60_000

@@ -87,6 +87,26 @@ test('item 8: a switchover waits for a slow shutdown checkpoint instead of escal
   assert.ok(r.events.some((e) => e.type === 'promote' && e.node === 'node1'), 'node1 took over')
 })
 
+test('a switchover: the demoted primary starts again only once the candidate holds the key, already following it', async () => {
+  // Before the change the old primary started PostgreSQL with no upstream right after releasing
+  // the key (competing with the candidate's promotion) and was pointed at the new leader later.
+  // node1's agent is frozen for a second around the release, so that it takes the key a moment
+  // after node0 released it rather than at the same simulated instant.
+  const r = await scenario([
+    {kind: 'switchover', node: 1, at: 4, duration: 0},
+    {kind: 'freeze', node: 1, at: 4.7, duration: 1},
+  ])
+  assert.deepEqual(r.violations, [], show(r))
+  const promote = r.events.find((e) => e.type === 'promote' && e.node === 'node1')
+  assert.ok(promote, `node1 took over\n${show(r)}`)
+  const demoted = r.events.find((e) => e.node === 'node0' && e.type === 'stop')
+  assert.ok(demoted && !demoted.unclean, `node0 was stopped cleanly\n${show(r)}`)
+  const restart = r.events.find((e) => e.node === 'node0' && e.type === 'start' && e.at >= demoted.at)
+  assert.ok(restart, `node0 started again\n${show(r)}`)
+  assert.equal(restart.primary, false)
+  assert.equal(restart.upstream, '127.0.1.2:5432', `node0's first start after the demotion streams from node1\n${show(r)}`)
+})
+
 test('synchronous mode: the leader dies right after a commit was acknowledged; the promoted standby has it', async () => {
   const r = await scenario([{kind: 'kill-node', node: 0, at: 5, duration: 40}], {sync: true})
   assert.deepEqual(r.violations, [], show(r))

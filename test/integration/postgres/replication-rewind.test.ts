@@ -116,7 +116,16 @@ describe('PostgresAdapter: replication, promotion and pg_rewind on real PostgreS
   })
 
   it('node_b is promoted while node_a keeps writing: the timelines diverge', async () => {
-    await b.pg.promote({timeoutMs: 30_000})
+    // Promoted through pg_promote() on the adapter's own session: no pg_ctl process.
+    const ran: string[] = []
+    const run = b.runner.run.bind(b.runner)
+    b.runner.run = (cmd, args, opts) => (ran.push(`${cmd} ${args.join(' ')}`), run(cmd, args, opts))
+    try {
+      await b.pg.promote({timeoutMs: 30_000})
+    } finally {
+      b.runner.run = run
+    }
+    assert.deepEqual(ran.filter((c) => /pg_ctl/.test(c)), [])
     const s = await b.pg.status()
     assert.equal(s.inRecovery, false)
     assert.equal(s.timeline, 2)
