@@ -172,8 +172,8 @@ export interface StopResult {
   escalated?: 'SIGQUIT' | 'SIGKILL'
   /** pg_controldata's cluster state afterwards (`shut down`, `shut down in recovery`, `in production` after a kill). */
   clusterState?: string
-  /** pg_controldata afterwards, when it could be read (the demotion takes the shutdown checkpoint from it). */
-  controldata?: Controldata
+  /** The latest checkpoint's location afterwards (after a clean stop: the shutdown checkpoint), when known. */
+  checkpointLsn?: number
 }
 
 export interface PgStatus {

@@ -59,3 +59,26 @@ export function parseControldata(text: string): Controldata {
     walLevel: raw['wal_level setting'],
   }
 }
+
+/** pg_controldata's words for pg_control's DBState values (src/include/catalog/pg_control.h). */
+const DB_STATES = ['starting up', 'shut down', 'shut down in recovery', 'shutting down', 'in crash recovery', 'in archive recovery', 'in production']
+
+/**
+ * The cluster state and the latest checkpoint's location straight from global/pg_control, in
+ * the machine's byte order, without starting pg_controldata: ControlFileData begins with
+ * system_identifier (8 bytes), pg_control_version and catalog_version_no (4 each), state (a
+ * 4-byte enum, padded to 8), time (8) and checkPoint (8, at offset 32), unchanged from
+ * PostgreSQL 9.3 (pg_control_version 937) to 17 (1700). Undefined for anything else (a short
+ * file, an unknown version or state): the caller then runs pg_controldata. Pure.
+ */
+export function readControlFileHead(buf: Buffer, littleEndian: boolean): {clusterState: string; checkpointLsn: number} | undefined {
+  if (buf.length < 40) return undefined
+  const u32 = (at: number) => (littleEndian ? buf.readUInt32LE(at) : buf.readUInt32BE(at))
+  const version = u32(8)
+  if (version < 937 || version > 1799) return undefined
+  const clusterState = DB_STATES[u32(16)]
+  if (clusterState === undefined) return undefined
+  const lsn = littleEndian ? buf.readBigUInt64LE(32) : buf.readBigUInt64BE(32)
+  if (lsn > BigInt(Number.MAX_SAFE_INTEGER)) return undefined
+  return {clusterState, checkpointLsn: Number(lsn)}
+}

@@ -359,10 +359,10 @@ export async function gracefulDemoteTask(x: AgentContext, mine: boolean, timeout
   const r = await pg.stop({mode: 'fast', checkpoint: true, ...(timeoutMs !== undefined ? {timeoutMs} : {})})
   stopped()
   // The shutdown checkpoint is the last WAL a candidate must have to be eligible.
-  const cd = r.controldata ?? (await pg.controldata().catch(() => undefined))
+  const lsn = r.checkpointLsn ?? (await pg.controldata().catch(() => undefined))?.checkpointLsn
   // Never while a cycle runs: its renewal could re-create the key we delete (the cycle
   // that follows sees the task ended and the key gone).
-  if (!mine || !(await x.slot.exclusive(signal, () => dcs.deleteLeader(cd?.checkpointLsn)))) return
+  if (!mine || !(await x.slot.exclusive(signal, () => dcs.deleteLeader(lsn)))) return
   log.info('released the leader key after demotion')
   await awaitNewLeader(x, NEW_LEADER_WAIT_MS, signal)
 }

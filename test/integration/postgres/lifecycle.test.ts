@@ -141,6 +141,10 @@ describe('PostgresAdapter: a primary on real PostgreSQL 15', () => {
     assert.equal(r.signalled, true)
     assert.equal(r.escalated, undefined)
     assert.equal(r.clusterState, 'shut down')
+    // Read from pg_control directly; pg_controldata must agree.
+    const cd = (await node.pg.controldata())!
+    assert.equal(r.checkpointLsn, cd.checkpointLsn)
+    assert.ok(r.checkpointLsn! > 0)
     assert.deepEqual(await node.pg.state(), {kind: 'stopped'})
     assert.deepEqual(await node.pg.stop(), {signalled: false})
     await assert.rejects(node.pg.status(), (e: unknown) => isHactlError(e, 'PG_UNAVAILABLE'))
@@ -161,6 +165,7 @@ describe('PostgresAdapter: a primary on real PostgreSQL 15', () => {
     const r = await node.pg.stop({mode: 'immediate', timeoutMs: 20_000})
     assert.equal(r.signalled, true)
     assert.equal(r.clusterState, 'in production')
+    assert.equal(r.checkpointLsn, (await node.pg.controldata())!.checkpointLsn)
     await node.pg.crashRecovery({timeoutMs: 30_000})
     assert.equal((await node.pg.controldata())!.clusterState, 'shut down')
   })

@@ -1,7 +1,7 @@
 /** pg_controldata parsing, from the real output of PostgreSQL 15's pg_controldata (LANG=C). */
 import assert from 'node:assert/strict'
 import {describe, it} from 'node:test'
-import {parseControldata} from '../../../src/adapters/postgres/controldata'
+import {parseControldata, readControlFileHead} from '../../../src/adapters/postgres/controldata'
 import {localPositionFromControldata} from '../../../src/adapters/postgres/timeline'
 
 const PG15 = `
@@ -105,5 +105,42 @@ describe('parseControldata', () => {
     // A replica state with no minimum recovery point was a primary when it stopped.
     assert.deepEqual(localPositionFromControldata({...cd, clusterState: 'in archive recovery'}), {inRecovery: false, timeline: 1, lsn: 0x1511a88})
     assert.equal(localPositionFromControldata({...cd, clusterState: 'in production'}), undefined)
+  })
+})
+
+describe('readControlFileHead: state and checkpoint straight from pg_control', () => {
+  // The head of ControlFileData: system_identifier, pg_control_version, catalog_version_no,
+  // state (+4 padding), time, checkPoint.
+  const head = (version: number, state: number, lsn: bigint, le = true) => {
+    const b = Buffer.alloc(296)
+    if (le) {
+      b.writeBigUInt64LE(7715828549052174261n, 0)
+      b.writeUInt32LE(version, 8)
+      b.writeUInt32LE(202209061, 12)
+      b.writeUInt32LE(state, 16)
+      b.writeBigUInt64LE(lsn, 32)
+    } else {
+      b.writeBigUInt64BE(7715828549052174261n, 0)
+      b.writeUInt32BE(version, 8)
+      b.writeUInt32BE(202209061, 12)
+      b.writeUInt32BE(state, 16)
+      b.writeBigUInt64BE(lsn, 32)
+    }
+    return b
+  }
+
+  it("the states and the LSN pg_controldata prints, in either byte order", () => {
+    assert.deepEqual(readControlFileHead(head(1300, 1, 0x4019100n), true), {clusterState: 'shut down', checkpointLsn: 0x4019100})
+    assert.deepEqual(readControlFileHead(head(1300, 2, 0x5000028n), true), {clusterState: 'shut down in recovery', checkpointLsn: 0x5000028})
+    assert.deepEqual(readControlFileHead(head(1700, 6, 0x1_0000_0060n, false), false), {clusterState: 'in production', checkpointLsn: 0x1_0000_0060})
+    assert.equal(readControlFileHead(head(960, 5, 0x28n), true)?.clusterState, 'in archive recovery')
+  })
+
+  it('anything it cannot vouch for is undefined (the caller runs pg_controldata)', () => {
+    assert.equal(readControlFileHead(Buffer.alloc(39), true), undefined, 'short file')
+    assert.equal(readControlFileHead(head(903, 1, 0x28n), true), undefined, 'before 9.3')
+    assert.equal(readControlFileHead(head(1800, 1, 0x28n), true), undefined, 'a future layout')
+    assert.equal(readControlFileHead(head(1300, 7, 0x28n), true), undefined, 'unknown state')
+    assert.equal(readControlFileHead(head(1300, 1, 0x28n, false), true), undefined, 'the other byte order')
   })
 })
