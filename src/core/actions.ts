@@ -70,7 +70,7 @@ export type Action =
    * `remote`: follow the standby_cluster's remote primary (upstream null).
    */
   | {type: 'start'; as: 'primary' | 'replica'; upstream: string | null; task: TaskKind; timeoutS: number | null; remote?: true}
-  /** async: pre_promote, pg_ctl promote, wait for production. */
+  /** async: pre_promote, the promotion (pg_promote, else pg_ctl promote), wait for production. */
   | {type: 'promote'}
   | {type: 'demote'; mode: DemoteMode}
   /**

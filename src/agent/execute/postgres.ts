@@ -32,7 +32,7 @@ export const stop: Handler<Of<'stop'>> = async (a, _obs, x) => {
   return {}
 }
 
-/** async: pre_promote, pg_ctl promote, CHECKPOINT (tasks.ts promoteTask). */
+/** async: pre_promote, the promotion, CHECKPOINT (tasks.ts promoteTask). */
 export const promote: Handler<Of<'promote'>> = async (_a, _obs, x) => {
   startTask(x, 'promote', 'promote', (signal) => promoteTask(x, signal))
   return {}

@@ -323,7 +323,7 @@ export async function startPg(x: AgentContext, as: 'primary' | 'replica', upstre
 }
 
 /**
- * pre_promote (a failure aborts: the core then releases the lock), pg_ctl promote, CHECKPOINT
+ * pre_promote (a failure aborts: the core then releases the lock), the promotion (pg.promote), CHECKPOINT
  * (docs/ha-rules.md#promotion; patroni/postgresql/__init__.py Postgresql.promote).
  */
 export async function promoteTask(x: AgentContext, signal: AbortSignal): Promise<void> {
@@ -338,7 +338,7 @@ export async function promoteTask(x: AgentContext, signal: AbortSignal): Promise
     log.info(`pre_promote script \`${cmd}\` exited with ${r.code}`)
     if (r.code !== 0) throw new PrePromoteFailed(`pre_promote script exited with code ${r.code}${r.output.trim() ? `: ${r.output.trim()}` : ''}`)
   }
-  // Until pg_ctl promote runs, a cancel (lock lost) leaves nothing to undo.
+  // Until the promotion is signalled, a cancel (lock lost) leaves nothing to undo.
   signal.throwIfAborted()
   await pg.promote({timeoutMs: config.postgresql.pg_ctl_timeout * 1000})
   x.state.memory = {...x.state.memory, pgState: 'running'}

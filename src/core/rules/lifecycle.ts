@@ -49,7 +49,7 @@ export function longAction(ctx: Ctx): Decision {
     }
   }
   if (!mem.bootstrapping && !ctx.paused) {
-    // Before pg_ctl promote ran, cancelling is enough; once PG is out of recovery it must be stopped.
+    // Before the promotion was signalled, cancelling is enough; once PG is out of recovery it must be stopped.
     if (t.kind === 'promote' && !ctx.pgPrimary && mem.role !== 'primary') return done('task.lost-before-promote', 'lost leader before promote', [{type: 'cancel-task'}])
     if (mem.role === 'primary' || ctx.pgPrimary) {
       const cancel: Action[] = ['restart', 'start-primary-after-failure', 'promote'].includes(t.kind) ? [{type: 'cancel-task'}] : []
