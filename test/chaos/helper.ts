@@ -17,14 +17,16 @@ import {createConnection, createServer, type Socket} from 'node:net'
 import {request} from 'node:http'
 import {createInterface} from 'node:readline'
 import pg from 'pg'
+import {at as atTime, within} from '../harness/ports'
 
 const SAMPLE_MS = 250
 const PASSWORD = process.env.CHAOS_PG_PASSWORD ?? ''
 const emit = (o: unknown) => process.stdout.write(`${JSON.stringify(o)}\n`)
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let t: NodeJS.Timeout
-  return Promise.race([p, new Promise<never>((_, rej) => (t = setTimeout(() => rej(new Error(`${what}: no answer within ${ms} ms`)), ms)))]).finally(() => clearTimeout(t))
+async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  const r = await within(p, ms)
+  if (r === 'timeout') throw new Error(`${what}: no answer within ${ms} ms`)
+  return r
 }
 
 function http(method: string, url: string, body?: unknown, timeoutMs = 3000): Promise<{status: number; body: string}> {
@@ -77,10 +79,10 @@ function latencyProxy(localPort: number, host: string, port: number, latency: {m
         // never earlier than the previous chunk: a TCP stream keeps its order
         const at = Math.max(Date.now() + d, lastAt)
         lastAt = at
-        chain = chain.then(() => new Promise<void>((r) => setTimeout(() => {
+        chain = chain.then(async () => {
+          await atTime(at)
           if (!to.destroyed) to.write(chunk)
-          r()
-        }, Math.max(0, at - Date.now()))))
+        })
       })
       from.on('close', () => void chain.then(() => to.destroy()))
       from.on('error', () => {})
@@ -129,8 +131,8 @@ async function hostMode(name: string, pgPort: number, apiPort: number, proxySpec
       const t = Date.now()
       const [w, p] = await Promise.all([writable(), primary()])
       emit({ev: 'sample', host: name, t, t2: Date.now(), w, p})
-      const wait = SAMPLE_MS - (Date.now() - t)
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait))
+      // The sampler's pace: one sample every SAMPLE_MS.
+      await atTime(t + SAMPLE_MS)
     }
   })()
   commands(async (cmd) => {
@@ -168,7 +170,8 @@ async function clientMode(haproxyPort: number): Promise<void> {
         const id = next++
         await withTimeout(client.query('INSERT INTO ledger (id) VALUES ($1)', [id]), 10_000, 'insert')
         acked.push(id)
-        await new Promise((r) => setTimeout(r, 20))
+        // The load's pace: a write every 20 ms.
+        await atTime(Date.now() + 20)
       } catch (e) {
         const msg = (e as Error).message
         if (msg !== lastError) emit({ev: 'write-error', t: Date.now(), error: msg})
@@ -176,7 +179,8 @@ async function clientMode(haproxyPort: number): Promise<void> {
         const c = client
         client = undefined
         c?.end().catch(() => {})
-        await new Promise((r) => setTimeout(r, 200))
+        // Reconnect pace after a failed write.
+        await atTime(Date.now() + 200)
       }
     }
   }

@@ -141,19 +141,16 @@ export class Helper {
       this.pending.clear()
     })
   }
-  call(cmd: Record<string, unknown>, timeoutMs = 60_000): Promise<any> {
+  async call(cmd: Record<string, unknown>, timeoutMs = 60_000): Promise<any> {
     const id = ++this.seq
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => {
-        this.pending.delete(id)
-        reject(new Error(`${this.proc.name}: no answer to ${JSON.stringify(cmd).slice(0, 200)} within ${timeoutMs} ms`))
-      }, timeoutMs)
-      this.pending.set(id, {
-        resolve: (v) => (clearTimeout(t), resolve(v)),
-        reject: (e) => (clearTimeout(t), reject(e)),
-      })
+    const answer = new Promise((resolve, reject) => {
+      this.pending.set(id, {resolve, reject})
       this.proc.child.stdin!.write(`${JSON.stringify({...cmd, id})}\n`)
     })
+    const r = await within(answer, timeoutMs)
+    if (r !== 'timeout') return r
+    this.pending.delete(id)
+    throw new Error(`${this.proc.name}: no answer to ${JSON.stringify(cmd).slice(0, 200)} within ${timeoutMs} ms`)
   }
 }
 

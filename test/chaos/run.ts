@@ -8,7 +8,7 @@
  * writable / two agents answered GET /primary with 200, explained only by an agent frozen past its
  * ttl (no watchdog here).
  */
-import {waitFor} from '../harness/ports'
+import {at, waitFor} from '../harness/ports'
 import {drawFault, KINDS, Rng, type Fault, type Kind} from './faults'
 import {ADDR, HOSTS, Lab, type AgentKind, type Host} from './lab'
 
@@ -58,8 +58,6 @@ export const STUCK_MS = 2 * TIMING.ttl * 1000 + 30_000
 /** ...and every member is back and streaming within this. */
 export const STREAM_MS = 240_000
 
-/** Fault schedule timing only (when to inject, heal, pause between faults); conditions use waitFor. */
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 interface Sample {
   t: number
@@ -205,14 +203,16 @@ export async function runSeed(opts: RunOptions): Promise<RunResult> {
         }
         // secondAt lies within the first fault's duration, so it is injected before the first heals
         if (!active.length) break
-        await sleep(100)
+        // The schedule's next moment: the second fault's injection or the earliest heal.
+        await at(Math.min(...(second ? [] : [secondAt]), ...active.map(healOf)))
       }
       // belt and braces: whatever a fault left behind
       await lab.healNetwork()
       const healedAt = Date.now()
       const ok = await recover(healedAt, (second ? [first, second] : [first]).map((f) => `${f.kind} ${f.target}`).join(' + '))
       if (!ok) break
-      await sleep(rng.int(1000, 3000))
+      // A pause of the schedule between faults.
+      await at(Date.now() + rng.int(1000, 3000))
     }
     result.faultsRun = faults.length
 

@@ -167,6 +167,15 @@ export async function holdsFor(durationMs: number, check: () => Promise<void> | 
   return samples
 }
 
+/**
+ * Resolves at the wall-clock time `ms` (Date.now() scale), at once when it has passed: for
+ * schedules that act at chosen moments (a fault's injection and heal, a delayed packet), not
+ * for waiting on a condition, which is waitFor's.
+ */
+export function at(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, Math.max(0, ms - Date.now())))
+}
+
 /** Resolves with `p` or 'timeout' after `ms`; the timer is cleared so it never keeps a test process alive. */
 export async function within<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
   let t: NodeJS.Timeout | undefined
