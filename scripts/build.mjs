@@ -78,44 +78,54 @@ const loadChunk = (name) =>
 // esbuild escapes every non-ASCII character (charset ascii), so latin1 decodes a chunk exactly
 // and V8 keeps it as a one-byte string.
 const chunkOptions = {...common, charset: 'ascii', write: false}
+const yamlNames = Object.keys(createRequire(import.meta.url)('yaml'))
+// `yaml` (117 KB) is bundled once, as its own chunk, and loaded on first use: the agent reads
+// Patroni's YAML with src/config/fast-yaml.ts, so an idle agent never needs the full parser, and
+// carrying it (its source and the classes its module body defines) cost ~1 MB of private memory
+// per agent (bench/README.md). Used by the entry and by the main and agent chunks.
+const lazyYaml = {
+  name: 'lazy-yaml',
+  setup(b) {
+    b.onResolve({filter: /^yaml$/}, () => ({path: 'yaml', namespace: 'lazy'}))
+    b.onLoad({filter: /^yaml$/, namespace: 'lazy'}, () => ({
+      loader: 'js',
+      // One copy per process, whichever bundle asks first (the entry or a chunk).
+      contents: `const key = Symbol.for('hactl.chunk.yaml')
+const load = () => {
+  if (!globalThis[key]) {
+    const m = {exports: {}}
+    ${loadChunk('yaml')}(m.exports, require, m, __filename, __dirname)
+    globalThis[key] = m.exports
+  }
+  return globalThis[key]
+}
+for (const name of ${JSON.stringify(yamlNames)}) Object.defineProperty(exports, name, {enumerable: true, get: () => load()[name]})`,
+    }))
+  },
+}
 const chunks = {
-  main: await build({...chunkOptions, entryPoints: ['src/main.ts'], outfile: 'dist/chunks/main.js'}),
-  agent: await build({...chunkOptions, entryPoints: ['src/agent-main.ts'], outfile: 'dist/chunks/agent.js'}),
+  main: await build({...chunkOptions, plugins: [lazyYaml], entryPoints: ['src/main.ts'], outfile: 'dist/chunks/main.js'}),
+  agent: await build({...chunkOptions, plugins: [lazyYaml], entryPoints: ['src/agent-main.ts'], outfile: 'dist/chunks/agent.js'}),
   yaml: await build({...chunkOptions, stdin: {contents: "module.exports = require('yaml')", resolveDir: '.'}, outfile: 'dist/chunks/yaml.js'}),
 }
 rmSync('dist/chunks', {recursive: true, force: true})
 mkdirSync('dist/chunks', {recursive: true})
 for (const [name, r] of Object.entries(chunks)) writeFileSync(`dist/chunks/${name}.js`, r.outputFiles[0].text)
-const yamlNames = Object.keys(createRequire(import.meta.url)('yaml'))
 const lazyChunks = {
   name: 'lazy-chunks',
   setup(b) {
     b.onResolve({filter: /^\.\/main$/}, (args) => (args.importer.endsWith('src/cli.ts') ? {path: 'main', namespace: 'lazy'} : undefined))
     b.onResolve({filter: /^\.\/agent-main$/}, (args) => (args.importer.endsWith('src/cli.ts') ? {path: 'agent', namespace: 'lazy'} : undefined))
-    b.onResolve({filter: /^yaml$/}, () => ({path: 'yaml', namespace: 'lazy'}))
     b.onLoad({filter: /^(agent|main)$/, namespace: 'lazy'}, (args) => ({
       loader: 'js',
       contents: `${loadChunk(args.path)}(exports, require, module, __filename, __dirname)`,
-    }))
-    b.onLoad({filter: /^yaml$/, namespace: 'lazy'}, () => ({
-      loader: 'js',
-      contents: `let loaded
-const load = () => {
-  if (!loaded) {
-    const m = {exports: {}}
-    ${loadChunk('yaml')}(m.exports, require, m, __filename, __dirname)
-    loaded = m.exports
-  }
-  return loaded
-}
-for (const name of ${JSON.stringify(yamlNames)}) Object.defineProperty(exports, name, {enumerable: true, get: () => load()[name]})`,
     }))
   },
 }
 
 const entry = await build({
   ...common,
-  plugins: [lazyChunks],
+  plugins: [lazyChunks, lazyYaml],
   entryPoints: ['src/cli.ts'],
   outfile: 'dist/hactl.js',
 })
