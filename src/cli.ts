@@ -3,6 +3,7 @@
 import {versionLine} from './build-info'
 import {FAST_CTL_SPECS} from './commands/shared/ctl-specs'
 import {hoistGlobalFlags} from './ctl/argv'
+import {tuneMalloc} from './malloc-tuning'
 
 async function entry(argv: string[]): Promise<void> {
   // Installed as `vip-manager`: behave as `hactl vip` (vip-manager reads --version only first).
@@ -23,6 +24,7 @@ async function entry(argv: string[]): Promise<void> {
     process.exitCode = await runCtl(id, argv.slice(1))
     return
   }
+  if (isDaemon(argv)) tuneMalloc()
   if (id === 'agent' && !wantsHelp(argv)) {
     const {runAgentCli} = await import('./agent-main')
     process.exitCode = await runAgentCli(argv.slice(1))
@@ -30,6 +32,13 @@ async function entry(argv: string[]): Promise<void> {
   }
   const {main} = await import('./main')
   await main(argv)
+}
+
+/** `hactl agent CONFIG` and `hactl vip`: processes that live for weeks (src/malloc-tuning.ts). */
+function isDaemon(argv: string[]): boolean {
+  if (argv[0] !== 'agent' && argv[0] !== 'vip') return false
+  const options = argv.indexOf('--') < 0 ? argv : argv.slice(0, argv.indexOf('--'))
+  return !options.some((a) => a === '--help' || a === '--version' || a === '--validate-config' || a === '-h')
 }
 
 function wantsHelp(argv: string[]): boolean {

@@ -9,7 +9,9 @@
  * - SIGHUP: RELOADING=1 with MONOTONIC_USEC (CLOCK_MONOTONIC at the signal), then READY=1;
  * - SIGTERM: STOPPING=1 first, and the agent exits 0;
  * - every message comes from the agent or from a helper it forked (what NotifyAccess=all accepts);
- * - neither the postmaster nor a callback sees NOTIFY_SOCKET.
+ * - neither the postmaster nor a callback sees NOTIFY_SOCKET;
+ * - the agent runs in its second start, same PID, with malloc's trim threshold fixed, and the
+ *   postmaster does not inherit that setting.
  *
  * Fails on the code before the systemd notify work: no messages at all, and the early SIGHUP
  * killed the agent (SIGHUP's default action) because its handler came after the REST API.
@@ -25,6 +27,7 @@ import {hactlCommand, PatroniCluster, type PatroniNode} from '../../harness/patr
 import {asUser, ownedDir, writeOwnedFile} from '../../harness/postgres-bin'
 import {waitFor} from '../../harness/ports'
 import {NotifyListener, type NotifyMessage} from '../../harness/sd-notify-listener'
+import {TRIM_TUNABLE, TUNABLES_MARK} from '../../../src/malloc-tuning'
 
 let etcd: EtcdServer
 let cluster: PatroniCluster
@@ -108,11 +111,16 @@ test('an early SIGHUP is queued, not fatal; READY=1 once the REST API serves and
   await cluster.waitForLeader({timeoutMs: 90_000})
 })
 
-test('PostgreSQL does not inherit NOTIFY_SOCKET', async () => {
+test('PostgreSQL does not inherit NOTIFY_SOCKET, nor the malloc setting of the agent', async () => {
   const pm = await waitFor('the postmaster', () => node.postmasterPid, {timeoutMs: 30_000})
   const env = readFileSync(`/proc/${pm}/environ`, 'utf8').split('\0')
   assert.ok(env.some((e) => e.startsWith('PATH=')), 'the environment was read')
   assert.ok(!env.some((e) => e.startsWith('NOTIFY_SOCKET=')), env.join(' '))
+  assert.ok(!env.some((e) => e.startsWith('GLIBC_TUNABLES=') || e.startsWith(`${TUNABLES_MARK}=`)), env.join(' '))
+  // The agent itself was started again, same PID, with the fixed trim threshold (src/malloc-tuning.ts).
+  const own = readFileSync(`/proc/${agent!.pid}/environ`, 'utf8').split('\0')
+  assert.ok(own.includes(`GLIBC_TUNABLES=${TRIM_TUNABLE}`), own.join(' '))
+  assert.ok(own.includes(`${TUNABLES_MARK}=unset`), own.join(' '))
 })
 
 test('SIGHUP: RELOADING=1 with MONOTONIC_USEC of the signal, then READY=1', async () => {
