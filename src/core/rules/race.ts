@@ -17,21 +17,26 @@ export const LET_WINNER_TAKE_LOCK_MS = 2000
 export function unhealthyCluster(ctx: Ctx): Decision {
   const acq = ctx.outcome('acquire-lock')
   if (acq?.ok) {
-    const pre: Action[] = []
+    const cleanup: Action[] = []
     const f = ctx.failover
-    if (f && ctx.lastOutcome?.type === 'acquire-lock') {
+    if (f) {
       // In pause the candidate keeps `{member: me}` so "waiting to become primary" survives until PG is primary.
       if (ctx.paused && f.leader && f.candidate) {
-        pre.push({type: 'set-failover', value: {member: f.candidate, ...(f.scheduledAt ? {scheduled_at: f.scheduledAt} : {})}, expectedVersion: f.version})
+        cleanup.push({type: 'set-failover', value: {member: f.candidate, ...(f.scheduledAt ? {scheduled_at: f.scheduledAt} : {})}, expectedVersion: f.version})
       } else {
-        pre.push({type: 'clear-failover'})
+        cleanup.push({type: 'clear-failover'})
       }
     }
     if (ctx.obs.config.standbyCluster) {
       // The standby leader is gone and I am the healthiest: I follow the remote primary now.
+      const pre = ctx.lastOutcome?.type === 'acquire-lock' ? cleanup : []
       return enforceFollowRemote(ctx, 'race.won', 'promoted self to a standby leader by acquiring session lock', pre)
     }
-    return enforcePrimaryRole(ctx, 'race.won', 'acquired session lock as a leader', 'promoted self to leader by acquiring session lock', pre)
+    // The failover key is cleaned up after the promotion is under way, not before as in Patroni
+    // (Ha.process_unhealthy_cluster): the etcd write is then off the write gap of a switchover.
+    // Only on the final decision, so that the watchdog and /sync steps before it cannot repeat it.
+    const d = enforcePrimaryRole(ctx, 'race.won', 'acquired session lock as a leader', 'promoted self to leader by acquiring session lock')
+    return d.then === 'done' && cleanup.length ? {...d, actions: [...d.actions, ...cleanup]} : d
   }
   if (acq && !acq.ok) {
     return follow(ctx, 'race.lost', 'demoted self after trying and failing to obtain lock', 'following new leader after trying and failing to obtain lock')
