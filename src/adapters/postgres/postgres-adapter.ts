@@ -55,7 +55,7 @@ import type {
   StopOptions,
   StopResult,
 } from '../../ports/postgres'
-import type {ProcessRunner, ProcessUser, RunResult} from '../../ports/process-runner'
+import type {DetachedProcess, ProcessRunner, ProcessUser, RunResult} from '../../ports/process-runner'
 import {
   BASEBACKUP_FORBIDDEN,
   formatConninfo,
@@ -190,6 +190,8 @@ export class PostgresAdapter implements PostgresControl {
   private readonly sql: LocalSql
   private binaryVersionCache: number | undefined
   private readonly pollMs: number
+  /** The last postmaster this adapter started (waitGone: its exit is an event while it is our child). */
+  private postmaster: DetachedProcess | undefined
   /**
    * The replication slots and walsenders the last status query read along (as Patroni's one
    * cluster-info query per cycle does), for the next replicationSlots() / replicationStats() of the
@@ -572,6 +574,7 @@ export class PostgresAdapter implements PostgresControl {
       outputFile: this.postmasterLog,
     })
     this.opts.logger?.info(`postmaster pid=${proc.pid}`)
+    this.postmaster = proc
 
     const failed = async () => {
       await Promise.race([proc.exited, sleep(200)]) // let the last lines reach the file
@@ -611,9 +614,13 @@ export class PostgresAdapter implements PostgresControl {
   private async waitGone(pid: number, timeoutMs: number | undefined): Promise<boolean> {
     const began = Date.now()
     const deadline = timeoutMs === undefined ? Infinity : began + timeoutMs
+    // A postmaster this process started is its child: the exit wakes the wait at once (a
+    // demotion's stop is in a switchover's write gap). One started before is polled.
+    const child = this.postmaster?.pid === pid && this.postmaster.running() ? this.postmaster : undefined
     while (this.opts.runner.isAlive(pid)) {
       if (Date.now() > deadline) return false
-      await sleep(backoff(began, Math.min(this.pollMs, 50)))
+      const ms = backoff(began, Math.min(this.pollMs, 50))
+      await (child ? Promise.race([child.exited, sleep(ms)]) : sleep(ms))
     }
     return true
   }
