@@ -61,13 +61,14 @@ const common = {
 }
 
 // V8 pre-parses every function of a script before running it (~4 ms per 100 KB here), and keeps
-// the whole source of a script in memory for as long as the process lives. Code the fast read
-// commands (`hactl list`, src/ctl) do not need is bundled apart into chunks: oclif and the command
-// classes (src/main.ts, reached by `import('./main')`), the agent (`import('./agent-main')`: a
-// daemon that should not carry oclif's source for weeks) and the `yaml` package (the config
-// reader's fallback, src/config/fast-yaml.ts). In the executable each chunk is a SEA asset, read
-// from the binary's mapping and compiled only when used; beside dist/hactl.js they are files in
-// dist/chunks/. Same text every build.
+// the whole source of a script in memory for as long as the process lives. The entry script is
+// only the dispatch of src/cli.ts; each way it goes is a chunk: the fast read commands
+// (`hactl list`, src/wiring/ctl.ts, reached by `import('./wiring/ctl')`), oclif and the command
+// classes (src/main.ts, `import('./main')`), the agent (`import('./agent-main')`: a daemon that
+// should carry neither oclif's source nor the read commands' for weeks) and the `yaml` package
+// (the config reader's fallback, src/config/fast-yaml.ts). In the executable each chunk is a SEA
+// asset, read from the binary's mapping and compiled only when used; beside dist/hactl.js they
+// are files in dist/chunks/. Same text every build.
 const CHUNK_PARAMS = "['exports', 'require', 'module', '__filename', '__dirname']"
 const loadChunk = (name) =>
   `require('node:vm').compileFunction((() => {
@@ -106,6 +107,7 @@ for (const name of ${JSON.stringify(yamlNames)}) Object.defineProperty(exports, 
 const chunks = {
   main: await build({...chunkOptions, plugins: [lazyYaml], entryPoints: ['src/main.ts'], outfile: 'dist/chunks/main.js'}),
   agent: await build({...chunkOptions, plugins: [lazyYaml], entryPoints: ['src/agent-main.ts'], outfile: 'dist/chunks/agent.js'}),
+  ctl: await build({...chunkOptions, plugins: [lazyYaml], entryPoints: ['src/wiring/ctl.ts'], outfile: 'dist/chunks/ctl.js'}),
   yaml: await build({...chunkOptions, stdin: {contents: "module.exports = require('yaml')", resolveDir: '.'}, outfile: 'dist/chunks/yaml.js'}),
 }
 rmSync('dist/chunks', {recursive: true, force: true})
@@ -116,7 +118,8 @@ const lazyChunks = {
   setup(b) {
     b.onResolve({filter: /^\.\/main$/}, (args) => (args.importer.endsWith('src/cli.ts') ? {path: 'main', namespace: 'lazy'} : undefined))
     b.onResolve({filter: /^\.\/agent-main$/}, (args) => (args.importer.endsWith('src/cli.ts') ? {path: 'agent', namespace: 'lazy'} : undefined))
-    b.onLoad({filter: /^(agent|main)$/, namespace: 'lazy'}, (args) => ({
+    b.onResolve({filter: /^\.\/wiring\/ctl$/}, (args) => (args.importer.endsWith('src/cli.ts') ? {path: 'ctl', namespace: 'lazy'} : undefined))
+    b.onLoad({filter: /^(agent|main|ctl)$/, namespace: 'lazy'}, (args) => ({
       loader: 'js',
       contents: `${loadChunk(args.path)}(exports, require, module, __filename, __dirname)`,
     }))

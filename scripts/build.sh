@@ -20,7 +20,7 @@ mkdir -p dist
 cat > dist/sea-config.json <<JSON
 {"main": "dist/hactl.js", "output": "dist/sea-prep.blob", "disableExperimentalSEAWarning": true,
  "useCodeCache": false, "useSnapshot": false, "execArgvExtension": "none", "execArgv": ["--max-semi-space-size=1", "--lite-mode", "--single-threaded"],
- "assets": {"agent": "dist/chunks/agent.js", "main": "dist/chunks/main.js", "yaml": "dist/chunks/yaml.js"}}
+ "assets": {"agent": "dist/chunks/agent.js", "main": "dist/chunks/main.js", "yaml": "dist/chunks/yaml.js", "ctl": "dist/chunks/ctl.js"}}
 JSON
 # The blob must be made by the same Node binary it is injected into.
 "$NODE_BIN" --experimental-sea-config dist/sea-config.json
