@@ -104,10 +104,23 @@ for (const name of ${JSON.stringify(yamlNames)}) Object.defineProperty(exports, 
     }))
   },
 }
+// pg's crypto helpers (pg/lib/crypto/utils.js) load node:crypto and its WebCrypto when pg is
+// required: ~1.3 MB of private memory in every agent, even one that never hashes a password
+// (Debian's configuration connects over the Unix socket without one). src/adapters/postgres/pg-crypto.ts
+// has the same exports and loads node:crypto on first use (test/unit/postgres/pg-crypto.test.ts).
+const lazyPgCrypto = {
+  name: 'lazy-pg-crypto',
+  setup(b) {
+    const replacement = createRequire(import.meta.url).resolve('../src/adapters/postgres/pg-crypto.ts')
+    b.onResolve({filter: /^\.\/(crypto\/)?utils$/}, (args) =>
+      /[/\\]node_modules[/\\]pg[/\\]lib[/\\](client\.js|crypto[/\\]sasl\.js)$/.test(args.importer) ? {path: replacement} : undefined,
+    )
+  },
+}
 const chunks = {
-  main: await build({...chunkOptions, plugins: [lazyYaml], entryPoints: ['src/main.ts'], outfile: 'dist/chunks/main.js'}),
-  agent: await build({...chunkOptions, plugins: [lazyYaml], entryPoints: ['src/agent-main.ts'], outfile: 'dist/chunks/agent.js'}),
-  ctl: await build({...chunkOptions, plugins: [lazyYaml], entryPoints: ['src/wiring/ctl.ts'], outfile: 'dist/chunks/ctl.js'}),
+  main: await build({...chunkOptions, plugins: [lazyYaml, lazyPgCrypto], entryPoints: ['src/main.ts'], outfile: 'dist/chunks/main.js'}),
+  agent: await build({...chunkOptions, plugins: [lazyYaml, lazyPgCrypto], entryPoints: ['src/agent-main.ts'], outfile: 'dist/chunks/agent.js'}),
+  ctl: await build({...chunkOptions, plugins: [lazyYaml, lazyPgCrypto], entryPoints: ['src/wiring/ctl.ts'], outfile: 'dist/chunks/ctl.js'}),
   yaml: await build({...chunkOptions, stdin: {contents: "module.exports = require('yaml')", resolveDir: '.'}, outfile: 'dist/chunks/yaml.js'}),
 }
 rmSync('dist/chunks', {recursive: true, force: true})
@@ -128,7 +141,7 @@ const lazyChunks = {
 
 const entry = await build({
   ...common,
-  plugins: [lazyChunks, lazyYaml],
+  plugins: [lazyChunks, lazyYaml, lazyPgCrypto],
   entryPoints: ['src/cli.ts'],
   outfile: 'dist/hactl.js',
 })
