@@ -13,7 +13,6 @@
  * status-only answers (HEAD, OPTIONS, /liveness, /readiness) carry those two headers instead of
  * none; an unparsable `?lag=` is 400 instead of "no limit"; request bodies are capped (413).
  */
-import {lookup} from 'node:dns/promises'
 import {readFileSync} from 'node:fs'
 import * as http from 'node:http'
 import type * as HttpsModule from 'node:https'
@@ -182,6 +181,7 @@ async function resolveHost(host: string, log: ApiLog): Promise<string[]> {
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error('timed out after 2 s')), 2000)
     })
+    const {lookup} = require('node:dns/promises') as typeof import('node:dns/promises')
     const found = await Promise.race([lookup(bare, {all: true}), timeout])
     return found.map((a) => a.address)
   } catch (e) {
@@ -373,7 +373,7 @@ class Server implements RestApi {
   // ------------------------------------------------------------------------------------------
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const started = performance.now()
+    const started = process.hrtime.bigint()
     res.on('error', (e) => this.o.log.debug(`REST API: response to ${req.socket.remoteAddress ?? '?'} failed: ${e.message}`))
     req.on('error', () => {})
     try {
@@ -383,7 +383,7 @@ class Server implements RestApi {
       if (!res.headersSent) this.sendError(res, 500)
       else res.destroy()
     } finally {
-      const ms = (performance.now() - started).toFixed(3)
+      const ms = (Number(process.hrtime.bigint() - started) / 1e6).toFixed(3)
       this.o.log.debug(`API thread: ${req.socket.remoteAddress ?? '?'} - - "${req.method} ${req.url} HTTP/${req.httpVersion}" ${res.statusCode} - latency: ${ms} ms`)
     }
   }

@@ -1,13 +1,20 @@
 import {abortError, type Clock} from '../../ports/clock'
 
-/** The real clock: Date.now(), performance.now() and setTimeout. */
+/**
+ * Milliseconds since this module was loaded, from the monotonic clock: what performance.now()
+ * gives (an origin near the process start), without loading perf_hooks into every agent.
+ */
+const origin = process.hrtime.bigint()
+export const monotonicMs = (): number => Number(process.hrtime.bigint() - origin) / 1e6
+
+/** The real clock: Date.now(), the monotonic clock and setTimeout. */
 export class SystemClock implements Clock {
   now(): number {
     return Date.now()
   }
 
   monotonic(): number {
-    return performance.now()
+    return monotonicMs()
   }
 
   sleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -25,6 +25,7 @@ import {
 import {endianness, tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {formatLsn, parseLsn} from '../../core/lsn'
+import {monotonicMs} from '../clock/system-clock'
 import {HactlError} from '../../errors'
 import type {Logger} from '../../log/logger'
 import {abortError} from '../../ports/clock'
@@ -759,7 +760,7 @@ export class PostgresAdapter implements PostgresControl {
       'status query',
     )
     const along = r as unknown as {slots: Array<Record<string, unknown>> | null; replication: Array<Record<string, string | null>> | null}
-    this.piggyback = {at: performance.now(), sent: this.sql.sent, slots: (along.slots ?? []).map(slotRow), replication: (along.replication ?? []).map(replicationRow)}
+    this.piggyback = {at: monotonicMs(), sent: this.sql.sent, slots: (along.slots ?? []).map(slotRow), replication: (along.replication ?? []).map(replicationRow)}
     const inRecovery = r.in_recovery === 'true'
     const received = r.receive_lsn ? parseLsn(r.receive_lsn) : undefined
     const replayed = r.replay_lsn ? parseLsn(r.replay_lsn) : undefined
@@ -787,7 +788,7 @@ export class PostgresAdapter implements PostgresControl {
     if (!p || p[key] === undefined) return undefined
     const rows = p[key]
     p[key] = undefined
-    if (p.sent !== this.sql.sent || performance.now() - p.at > PIGGYBACK_MS) return undefined
+    if (p.sent !== this.sql.sent || monotonicMs() - p.at > PIGGYBACK_MS) return undefined
     return rows as NonNullable<NonNullable<PostgresAdapter['piggyback']>[K]>
   }
 
