@@ -700,7 +700,7 @@ export class PostgresAdapter implements PostgresControl {
         // promotion restarts no backend, but a busy server may refuse a connection: retry
       }
       if (Date.now() > deadline) {
-        throw new HactlError('PG_COMMAND_FAILED', `PostgreSQL still in recovery ${timeoutMs} ms after pg_ctl promote`, {recoverable: true})
+        throw new HactlError('PG_COMMAND_FAILED', `PostgreSQL still in recovery ${timeoutMs} ms after ${signalled ? 'pg_promote()' : 'pg_ctl promote'}`, {recoverable: true})
       }
       await sleep(backoff(began, this.pollMs))
     }
