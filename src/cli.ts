@@ -34,10 +34,14 @@ async function entry(argv: string[]): Promise<void> {
   await main(argv)
 }
 
-/** `hactl agent CONFIG` and `hactl vip`: processes that live for weeks (src/malloc-tuning.ts). */
+/**
+ * `hactl agent CONFIG`, `hactl vip` and `hactl haproxy render --watch`: processes that live for
+ * weeks (src/malloc-tuning.ts).
+ */
 function isDaemon(argv: string[]): boolean {
-  if (argv[0] !== 'agent' && argv[0] !== 'vip') return false
   const options = argv.indexOf('--') < 0 ? argv : argv.slice(0, argv.indexOf('--'))
+  const watching = argv[0] === 'haproxy' && argv[1] === 'render' && options.includes('--watch')
+  if (argv[0] !== 'agent' && argv[0] !== 'vip' && !watching) return false
   return !options.some((a) => a === '--help' || a === '--version' || a === '--validate-config' || a === '-h')
 }
 

@@ -1,6 +1,7 @@
 /**
- * The long-running processes (`hactl agent`, `hactl vip`) start once more, in the same PID, with
- * glibc's malloc trim threshold fixed at its default 128 KB (docs/architecture.md#malloc-tuning).
+ * The long-running processes (`hactl agent`, `hactl vip`, `hactl haproxy render --watch`) start
+ * once more, in the same PID, with glibc's malloc trim threshold fixed at its default 128 KB
+ * (docs/architecture.md#malloc-tuning).
  *
  * glibc raises its mmap and trim thresholds each time a large block it had mapped is freed (up to
  * 32 MB). V8 frees such blocks while it starts (its string table, compilation zones), so the

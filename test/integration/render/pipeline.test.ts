@@ -4,11 +4,12 @@
  * command; exit codes; and --watch following member keys in etcd (confd's job).
  */
 import assert from 'node:assert/strict'
-import {execFile} from 'node:child_process'
+import {execFile, spawn} from 'node:child_process'
 import {existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
+import {TRIM_TUNABLE, TUNABLES_MARK} from '../../../src/malloc-tuning'
 import {DEFAULT_TEMPLATE} from '../../../src/render/default-template'
 import type {RenderRunOptions} from '../../../src/render/run'
 import {RENDER_EXIT, runHaproxyRender} from '../../../src/wiring/render'
@@ -232,6 +233,41 @@ describe('haproxy render from etcd (one read, and --watch)', () => {
     }
     assert.equal(await done, 0, err)
     assert.deepEqual(readdirSync(dir).filter((f) => f.includes('.hactl-')), [])
+  })
+})
+
+describe('haproxy render --watch from the command line', () => {
+  let etcd: EtcdServer
+  let dir: string
+  before(async () => {
+    etcd = await EtcdServer.start()
+    dir = mkdtempSync(join(tmpdir(), 'hactl-render-daemon-'))
+    await etcd.put('/service/daemon/members/pg1', JSON.stringify({conn_url: 'postgres://127.0.0.1:5432/postgres', api_url: 'http://127.0.0.1:8008/patroni', state: 'running', role: 'primary'}))
+  })
+  after(async () => {
+    await etcd?.destroy()
+    if (dir) rmSync(dir, {recursive: true, force: true})
+  })
+
+  it('runs as a daemon in its second start, same PID, with the malloc setting (src/malloc-tuning.ts), until SIGTERM', async () => {
+    const out = join(dir, 'haproxy.cfg')
+    const child = spawn(join(REPO, 'node_modules', '.bin', 'node'), ['--import', 'tsx', join(REPO, 'src', 'cli.ts'), 'haproxy', 'render', '--etcd', etcd.endpoint.replace(/^https?:\/\//, ''), '--scope', 'daemon', '-o', out, '--no-check', '--reload-cmd', '', '--watch'], {
+      cwd: REPO,
+      env: {PATH: process.env.PATH ?? '', HOME: tmpdir()},
+      stdio: ['ignore', 'ignore', 'pipe'],
+    })
+    let err = ''
+    child.stderr!.on('data', (b: Buffer) => (err += b))
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)))
+    try {
+      await waitFor('the first render', () => existsSync(out) && readFileSync(out, 'utf8').includes('server pg1 127.0.0.1:5432'), {timeoutMs: 30_000})
+      const env = readFileSync(`/proc/${child.pid}/environ`, 'utf8').split('\0')
+      assert.ok(env.includes(`GLIBC_TUNABLES=${TRIM_TUNABLE}`), env.join(' '))
+      assert.ok(env.includes(`${TUNABLES_MARK}=unset`), env.join(' '))
+    } finally {
+      child.kill('SIGTERM')
+    }
+    assert.equal(await exited, 0, err)
   })
 })
 
