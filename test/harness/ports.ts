@@ -172,8 +172,15 @@ export async function holdsFor(durationMs: number, check: () => Promise<void> | 
  * schedules that act at chosen moments (a fault's injection and heal, a delayed packet), not
  * for waiting on a condition, which is waitFor's.
  */
-export function at(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, Math.max(0, ms - Date.now())))
+export function at(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((r) => {
+    if (signal?.aborted) return r()
+    // An abort (a fake server closing) resolves at once and clears the timer, so that a pending
+    // moment never keeps a test process alive; the caller checks signal.aborted.
+    const onAbort = () => (clearTimeout(t), r())
+    const t = setTimeout(() => (signal?.removeEventListener('abort', onAbort), r()), Math.max(0, ms - Date.now()))
+    signal?.addEventListener('abort', onAbort, {once: true})
+  })
 }
 
 /** Resolves with `p` or 'timeout' after `ms`; the timer is cleared so it never keeps a test process alive. */

@@ -15,7 +15,7 @@ import {after, before, test} from 'node:test'
 import {parse, stringify} from 'yaml'
 import {EtcdServer} from '../../harness/etcd'
 import {PatroniCluster} from '../../harness/patroni'
-import {waitFor} from '../../harness/ports'
+import {sampleEvery, waitFor} from '../../harness/ports'
 import {WatchdogFifo} from '../../harness/watchdog-fifo'
 
 const TTL = 20
@@ -28,8 +28,7 @@ let dir: string
 let fifo: WatchdogFifo
 /** Every leader-key holder seen while the test runs (polled). */
 const holders = new Set<string>()
-let polling = true
-let poller: Promise<void> | undefined
+let sampler: {stop: () => Promise<void>} | undefined
 
 async function withLogs<T>(fn: () => Promise<T>): Promise<T> {
   try {
@@ -59,20 +58,16 @@ before(async () => {
     },
     startTimeoutMs: 120_000,
   })
-  poller = (async () => {
-    while (polling) {
-      const l = await cluster.leaderName().catch(() => undefined)
-      if (l) holders.add(l)
-      await new Promise((r) => setTimeout(r, 100))
-    }
-  })()
+  sampler = sampleEvery(100, async () => {
+    const l = await cluster.leaderName().catch(() => undefined)
+    if (l) holders.add(l)
+  })
   await cluster.startNode('w2')
   await cluster.waitForReplicasStreaming(1, {timeoutMs: 90_000})
 })
 
 after(async () => {
-  polling = false
-  await poller
+  await sampler?.stop()
   await cluster?.destroy()
   await etcd?.destroy()
   fifo?.close()

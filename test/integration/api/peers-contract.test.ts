@@ -8,7 +8,7 @@ import {createServer as createTcpServer, type Socket} from 'node:net'
 import {performance} from 'node:perf_hooks'
 import {httpPeers} from '../../../src/adapters/http/peers'
 import {peersContract} from '../../contract/peers-contract'
-import {freePort, within} from '../../harness/ports'
+import {at, freePort, within} from '../../harness/ports'
 
 async function listen(server: {listen: (port: number, host: string, cb: () => void) => unknown; address: () => unknown; once: (e: 'error', cb: (e: Error) => void) => unknown}): Promise<number> {
   await new Promise<void>((resolve, reject) => {
@@ -20,7 +20,8 @@ async function listen(server: {listen: (port: number, host: string, cb: () => vo
 
 peersContract('httpPeers over node:http on 127.0.0.1', async () => {
   const servers: {close: () => void}[] = []
-  const timers = new Set<NodeJS.Timeout>()
+  // Ends the injected latencies of replies still pending at cleanup.
+  const closing = new AbortController()
   return {
     peers: httpPeers,
     async serve(reply) {
@@ -34,11 +35,7 @@ peersContract('httpPeers over node:http on 127.0.0.1', async () => {
             res.end(r.body)
           }
           if (!r.delayMs) return send()
-          const t = setTimeout(() => {
-            timers.delete(t)
-            send()
-          }, r.delayMs)
-          timers.add(t)
+          void at(Date.now() + r.delayMs, closing.signal).then(() => closing.signal.aborted || send())
         })
       })
       const port = await listen(server)
@@ -72,8 +69,7 @@ peersContract('httpPeers over node:http on 127.0.0.1', async () => {
     },
     now: () => performance.now(),
     async cleanup() {
-      for (const t of timers) clearTimeout(t)
-      timers.clear()
+      closing.abort()
       for (const s of servers) s.close()
     },
   }

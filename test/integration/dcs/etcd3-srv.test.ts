@@ -13,7 +13,7 @@ import {Etcd3Client} from '../../../src/adapters/dcs-etcd3/client'
 import {HactlError, isHactlError} from '../../../src/errors'
 import {TestDns} from '../../harness/dns'
 import {EtcdServer} from '../../harness/etcd'
-import {freePort, waitFor} from '../../harness/ports'
+import {at, freePort, waitFor} from '../../harness/ports'
 import {TcpProxy} from '../../harness/tcp-proxy'
 
 describe('etcd3 endpoints from DNS SRV records, against a real etcd', () => {
@@ -202,7 +202,9 @@ describe('etcd3 endpoints from DNS SRV records, against a real etcd', () => {
         find: (budget) =>
           ++finds === 1
             ? Promise.reject(new HactlError('DCS_UNAVAILABLE', 'round 1: no record', {recoverable: true}))
-            : new Promise<string[]>((_, reject) => setTimeout(() => reject(new HactlError('DCS_UNAVAILABLE', `round ${finds}: no answer in time`, {recoverable: true})), budget)),
+            : at(Date.now() + budget).then((): string[] => {
+                throw new HactlError('DCS_UNAVAILABLE', `round ${finds}: no answer in time`, {recoverable: true})
+              }),
       },
       clock: systemClock,
       retryTimeoutMs: 900,

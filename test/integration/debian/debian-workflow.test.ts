@@ -27,7 +27,7 @@ import {after, before, describe, it} from 'node:test'
 import {EtcdServer} from '../../harness/etcd'
 import {runHactl} from '../../harness/hactl-cli'
 import {hactlCommand} from '../../harness/patroni'
-import {freePort, waitFor} from '../../harness/ports'
+import {freePort, waitFor, within} from '../../harness/ports'
 import {runAs} from '../../harness/unprivileged'
 
 const CREATECONFIG = '/usr/bin/pg_createconfig_patroni'
@@ -146,9 +146,10 @@ class DebianHost {
     if (a?.pid && a.exitCode === null && a.signalCode === null) {
       const exited = new Promise((r) => a.once('exit', r))
       a.kill('SIGTERM')
-      const t = setTimeout(() => a.kill('SIGKILL'), 30_000)
-      await exited
-      clearTimeout(t)
+      if ((await within(exited, 30_000)) === 'timeout') {
+        a.kill('SIGKILL')
+        await exited
+      }
     }
     // A postmaster left behind (the agent was killed): by the pid in its own pid file.
     const pidFile = join(this.path('/var/lib/postgresql'), '15', 'main', 'postmaster.pid')

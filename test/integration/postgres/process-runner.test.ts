@@ -1,6 +1,6 @@
 /** NodeProcessRunner with real processes: limits, cancellation, tree kills, detached children, other users. */
 import assert from 'node:assert/strict'
-import {readFileSync, rmSync, statSync} from 'node:fs'
+import {existsSync, readFileSync, rmSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 import {after, describe, it} from 'node:test'
 import {NodeProcessRunner} from '../../../src/adapters/process'
@@ -45,9 +45,13 @@ describe('NodeProcessRunner', () => {
 
   it('abort rejects with an AbortError after killing the child', async () => {
     const ac = new AbortController()
-    const p = runner.run('sleep', ['60'], {env, signal: ac.signal})
-    setTimeout(() => ac.abort(), 100)
+    const pidFile = join(dir, 'abort.pid')
+    const p = runner.run('sh', ['-c', `echo $$ > ${pidFile}; exec sleep 60`], {env, signal: ac.signal})
+    // Aborted once the child runs (it wrote its pid), then the child must be gone.
+    const child = await waitFor('the child to start', () => (existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) || undefined : undefined), {timeoutMs: 10_000})
+    ac.abort()
     await assert.rejects(p, (e: unknown) => (e as Error).name === 'AbortError')
+    await waitFor('the child killed', () => !runner.isAlive(child), {timeoutMs: 5000})
   })
 
   it('a missing program is PROCESS_SPAWN naming it', async () => {
