@@ -39,15 +39,20 @@ async function entry(argv: string[]): Promise<void> {
  * weeks (src/malloc-tuning.ts).
  */
 function isDaemon(argv: string[]): boolean {
-  const options = argv.indexOf('--') < 0 ? argv : argv.slice(0, argv.indexOf('--'))
+  const options = beforeDashes(argv)
   const watching = argv[0] === 'haproxy' && argv[1] === 'render' && options.includes('--watch')
   if (argv[0] !== 'agent' && argv[0] !== 'vip' && !watching) return false
   return !options.some((a) => a === '--help' || a === '--version' || a === '--validate-config' || a === '-h')
 }
 
 function wantsHelp(argv: string[]): boolean {
+  return beforeDashes(argv).includes('--help')
+}
+
+/** The options part of the command line: what comes before a `--`. */
+function beforeDashes(argv: string[]): string[] {
   const end = argv.indexOf('--')
-  return (end < 0 ? argv : argv.slice(0, end)).includes('--help')
+  return end < 0 ? argv : argv.slice(0, end)
 }
 
 entry(process.argv.slice(2)).catch(async (error: unknown) => {
