@@ -134,13 +134,14 @@ function readCommands(c: PatroniCluster): void {
 const GAP_LABEL: Record<LeaderChange, string> = {switchover: 'switchover write gap (s)', sigterm: 'graceful (SIGTERM) failover write gap (s)', sigkill: 'crash failover write gap (s)'}
 const gapRuns = new Map<string, number[]>()
 
-/** One round of each kind of leader change on one cluster, under a writer of its own. */
+/** One round of each kind of leader change on one cluster, under a writer of its own; it ends with the cluster whole again. */
 async function gapRound(impl: Impl, c: PatroniCluster): Promise<void> {
   const w = new Writer(c)
   try {
     for (const kind of ['switchover', 'sigterm', 'sigkill'] as LeaderChange[]) {
       const g = await leaderChange(c, w, kind)
       if (!g) continue
+      console.error(`bench: ${impl} ${kind}: gap ${g.gap} ms${g.expiryToWritable !== undefined ? `, expiry to first write ${g.expiryToWritable} ms` : ''}`)
       const add = (name: string, v: number) => {
         const k = `${impl}|${name}`
         gapRuns.set(k, [...(gapRuns.get(k) ?? []), v])
@@ -149,6 +150,10 @@ async function gapRound(impl: Impl, c: PatroniCluster): Promise<void> {
       add(GAP_LABEL[kind], g.gap)
       if (g.expiryToWritable !== undefined) add('crash: leader key expiry to first write (s)', g.expiryToWritable)
     }
+    // The killed leader was started again: let it rejoin before the next cluster's round, so that
+    // its start (Patroni's interpreter loading, crash recovery, a rewind) does not run on the
+    // same two cores as another implementation's leader change.
+    await c.waitForReplicasStreaming(2, {timeoutMs: 120_000})
   } finally {
     await w.close()
   }

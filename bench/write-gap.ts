@@ -5,13 +5,16 @@
  * new primary. Three events per agent: a patronictl switchover, a graceful stop of the leader's
  * agent (SIGTERM), and the death of the leader's agent and postmaster (SIGKILL; bounded by the
  * ttl). Same etcd, ttl 20, loop_wait 2, retry_timeout 4 for both.
- * Run: node --import tsx bench/write-gap.ts  (HACTL_TEST_BIN=dist/hactl for the executable)
+ * Run: node --import tsx bench/write-gap.ts  (HACTL_TEST_BIN=dist/hactl for the executable; IMPLS=hactl,
+ * KINDS=switchover and ROUNDS=N narrow it)
  */
 import {EtcdServer} from '../test/harness/etcd'
 import {PatroniCluster} from '../test/harness/patroni'
 import {leaderChange as event, median, Writer} from './lib'
 
 const ROUNDS = Number(process.env.ROUNDS ?? 2)
+/** KINDS=switchover,sigterm runs only those leader changes. */
+const KINDS = (process.env.KINDS ?? 'switchover,sigterm,sigkill').split(',') as Array<'switchover' | 'sigterm' | 'sigkill'>
 
 async function main(): Promise<void> {
   const etcd = await EtcdServer.start()
@@ -26,7 +29,7 @@ async function main(): Promise<void> {
       rows.push(`${label.padEnd(14)} ${'bootstrap'.padEnd(11)} ${Date.now() - started} ms to a leader and 2 streaming replicas`)
       const w = new Writer(c)
       try {
-        for (const kind of ['switchover', 'sigterm', 'sigkill'] as const) {
+        for (const kind of KINDS) {
           const gaps: number[] = []
           const tooks: number[] = []
           for (let i = 0; i < ROUNDS; i++) {

@@ -450,7 +450,8 @@ export class PatroniCluster {
       scope: this.scope,
       namespace: this.namespace,
       name: node.name,
-      log: {level: 'INFO'},
+      // HACTL_TEST_LOG_LEVEL=DEBUG for a post-mortem (with HACTL_KEEP_TEST_DIRS=1).
+      log: {level: process.env.HACTL_TEST_LOG_LEVEL ?? 'INFO'},
       restapi,
       etcd3: {hosts: [this.opts.etcdHosts?.[node.name] ?? this.etcd.endpoint]},
       bootstrap: {

@@ -12,17 +12,11 @@ import {describe, test} from 'node:test'
 import {IOCTL_HELPER, LinuxWatchdogDevice, linuxWatchdogs} from '../../../src/adapters/watchdog/linux'
 import {WatchdogError} from '../../../src/ports/watchdog'
 import {watchdogContract, type DeviceSeen} from '../../contract/watchdog-contract'
+import {waitFor} from '../../harness/ports'
 import {WatchdogFifo} from '../../harness/watchdog-fifo'
 
-async function until<T>(what: string, f: () => T | undefined, ms = 5000): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = f()
-    if (v !== undefined) return v
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
+/** Polls what the fake device saw (a named pipe read by this process) every 10 ms, for 5 s at most. */
+const until = <T>(what: string, f: () => T | undefined): Promise<T> => waitFor(what, f, {timeoutMs: 5000, intervalMs: 10})
 
 describe('linux watchdog adapter, testing driver on a named pipe', () => {
   watchdogContract('linuxWatchdogs(testing)', async () => {
