@@ -122,18 +122,18 @@ async function runAgentWith(ports: AgentPorts, configPath: string | undefined, e
    */
   async function livePgStatus(): Promise<{status: PgStatus; replication?: ReplicationRow[]} | null> {
     if (!loop.state.lastStatus) return null
-    const gate = new AbortController()
     const ask = async () => {
       const status = await pg.status()
       if (status.inRecovery !== false) return {status}
       return {status, replication: await pg.replicationStats().catch(() => undefined)}
     }
+    let cancel = (): void => {}
     try {
-      return await Promise.race([ask(), clock.sleep(LIVE_STATUS_TIMEOUT_MS, gate.signal).then(() => null)])
+      return await Promise.race([ask(), new Promise<null>((r) => (cancel = clock.timer(LIVE_STATUS_TIMEOUT_MS, () => r(null))))])
     } catch {
       return null
     } finally {
-      gate.abort()
+      cancel()
     }
   }
   let api: RestApi | undefined

@@ -10,15 +10,12 @@ import type {ClusterView} from '../core/cluster'
 import {timelineFromHistory} from '../core/cluster'
 import type {DcsObservation, Observation, PgObservation, TaskKind} from '../core/observation'
 import {HactlError} from '../errors'
-import {SETTLED} from '../ports/clock'
 import type {Controldata, PgStatus} from '../ports/postgres'
 import type {AgentContext} from './context'
 import {replicationConn} from './execute-failover'
 import {withFailsafeLeader} from './failsafe'
 import {decideConfig, errText, taskName} from './helpers'
 import {watchdogSettings} from './watchdog'
-
-/** Ends a helper timer (a given reason spares the DOMException an abort() without one builds). */
 
 export async function observe(x: AgentContext): Promise<Observation> {
   const {clock, config} = x
@@ -178,16 +175,16 @@ async function replicaTimeline(x: AgentContext, fallback: number, deadline: numb
 /** `p`, or PG_UNAVAILABLE once the monotonic `deadline` passed. */
 async function byDeadline<T>(x: AgentContext, p: Promise<T>, deadline: number, what: string): Promise<T> {
   const left = deadline - x.clock.monotonic()
-  const ac = new AbortController()
+  let cancel = (): void => {}
   try {
     return await Promise.race([
       p,
-      x.clock.sleep(Math.max(0, left), ac.signal).then(() => {
-        throw new HactlError('PG_UNAVAILABLE', `${what} did not answer within retry_timeout/2`, {recoverable: true})
+      new Promise<never>((_, reject) => {
+        cancel = x.clock.timer(Math.max(0, left), () => reject(new HactlError('PG_UNAVAILABLE', `${what} did not answer within retry_timeout/2`, {recoverable: true})))
       }),
     ])
   } finally {
-    ac.abort(SETTLED)
+    cancel()
   }
 }
 

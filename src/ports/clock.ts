@@ -15,6 +15,12 @@ export interface Clock {
    * as soon as `signal` aborts, so a caller can race a sleep against other events and cancel it.
    */
   sleep(ms: number, signal?: AbortSignal): Promise<void>
+  /**
+   * Calls `fn` once after `ms` (at least 0) unless the returned function cancels it first. For
+   * deadlines that are nearly always cancelled (a request answered, a query returned): a sleep
+   * raced against the work costs an AbortController, a listener and an abort event each time.
+   */
+  timer(ms: number, fn: () => void): () => void
 }
 
 /**

@@ -52,7 +52,20 @@ export class FakeClock implements Clock {
     })
   }
 
-  /** Number of sleeps waiting; lets a test check that something is parked on the clock. */
+  timer(ms: number, fn: () => void): () => void {
+    // A zero timer is a yield, as a zero sleep is.
+    if (ms <= 0) {
+      const i = setImmediate(fn)
+      return () => clearImmediate(i)
+    }
+    const timer: Timer = {at: this.t + ms, seq: this.seq++, fire: fn}
+    this.timers.push(timer)
+    return () => {
+      this.timers = this.timers.filter((x) => x !== timer)
+    }
+  }
+
+  /** Number of sleeps and timers waiting; lets a test check that something is parked on the clock. */
   get pending(): number {
     return this.timers.length
   }

@@ -269,7 +269,8 @@ export interface FakeDcsOptions extends Omit<Etcd3DcsOptions, 'kv' | 'clock'> {
 
 /** An Etcd3Dcs over the shared in-memory store `kv`; one per simulated node. */
 export function createFakeDcs(o: FakeDcsOptions): Etcd3Dcs {
-  return new Etcd3Dcs({...o, clock: o.kv.clock})
+  // Views are frozen: the code under test must not modify a view it is handed (it may be shared).
+  return new Etcd3Dcs({freezeViews: true, ...o, clock: o.kv.clock})
 }
 
 export {FakeClock}

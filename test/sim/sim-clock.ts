@@ -49,6 +49,14 @@ export class SimClock implements Clock {
     })
   }
 
+  timer(ms: number, fn: () => void): () => void {
+    const timer: Timer = {at: this.t + Math.max(0, ms), seq: this.seq++, dead: false, fire: fn}
+    this.push(timer)
+    return () => {
+      timer.dead = true
+    }
+  }
+
   /** Moves time to `end`, firing due timers in order and draining promise chains after each. */
   async runUntil(end: number): Promise<void> {
     let sameInstant = 0
@@ -158,6 +166,15 @@ export function gatedClock(clock: Clock, gate: Gate): Clock {
     sleep: async (ms, signal) => {
       await clock.sleep(ms, signal)
       await gate.pass()
+    },
+    // The callback runs only while the process may run, and not at all once cancelled.
+    timer: (ms, fn) => {
+      let live = true
+      const cancel = clock.timer(ms, () => void Promise.resolve(gate.pass()).then(() => live && fn()))
+      return () => {
+        live = false
+        cancel()
+      }
     },
   }
 }

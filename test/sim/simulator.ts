@@ -380,6 +380,8 @@ class SimNode {
       scope: SCOPE,
       timing: {ttl: TIMING.ttl, loopWait: TIMING.loopWait, retryTimeout: TIMING.retryTimeout},
       watch: true,
+      // One decoded view serves cycles until the cache changes: a modification fails here.
+      freezeViews: true,
     })
     const stop = new AbortController()
     let cause: ShutdownCause = 'signal'
@@ -491,7 +493,7 @@ export class Simulation {
     this.world = new PgWorld(this.clock)
     this.world.onEvent = (e) => this.onPgEvent(e)
     this.nodes = Array.from({length: n}, (_, i) => new SimNode(this, i))
-    this.ctl = new Etcd3Dcs({kv: this.kv, clock: this.clock, name: 'ctl', scope: SCOPE, timing: {ttl: TIMING.ttl, loopWait: TIMING.loopWait, retryTimeout: TIMING.retryTimeout}})
+    this.ctl = new Etcd3Dcs({kv: this.kv, clock: this.clock, name: 'ctl', scope: SCOPE, freezeViews: true, timing: {ttl: TIMING.ttl, loopWait: TIMING.loopWait, retryTimeout: TIMING.retryTimeout}})
   }
 
   private secs(): string {

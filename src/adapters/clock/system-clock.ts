@@ -31,6 +31,11 @@ export class SystemClock implements Clock {
       signal?.addEventListener('abort', onAbort, {once: true})
     })
   }
+
+  timer(ms: number, fn: () => void): () => void {
+    const t = setTimeout(fn, Math.max(0, ms))
+    return () => clearTimeout(t)
+  }
 }
 
 export const systemClock: Clock = new SystemClock()

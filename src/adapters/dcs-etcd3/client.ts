@@ -277,7 +277,7 @@ export class Etcd3Client implements KvBackend {
   // --- transport -----------------------------------------------------------------------------
 
   private send(ep: Endpoint, method: 'GET' | 'POST', path: string, body: unknown, timeoutMs: number): Promise<any> {
-    const ac = new AbortController()
+    let cancelTimer = (): void => {}
     return new Promise<any>((resolve, reject) => {
       const data = body === undefined ? undefined : JSON.stringify(body)
       const headers: Record<string, string> = {'user-agent': this.o.userAgent ?? 'hactl'}
@@ -297,10 +297,7 @@ export class Etcd3Client implements KvBackend {
         agent: ep.agent,
         ...(this.o.lookup ? {lookup: this.o.lookup} : {}),
       })
-      this.o.clock.sleep(timeoutMs, ac.signal).then(
-        () => req.destroy(new TryTimeout(timeoutMs)),
-        () => {},
-      )
+      cancelTimer = this.o.clock.timer(timeoutMs, () => req.destroy(new TryTimeout(timeoutMs)))
       req.on('error', reject)
       req.on('response', (res) => {
         let text = ''
@@ -326,7 +323,7 @@ export class Etcd3Client implements KvBackend {
         })
       })
       req.end(data)
-    }).finally(() => ac.abort(SETTLED))
+    }).finally(() => cancelTimer())
   }
 
   /** Prefix from GET /version (patroni/dcs/etcd3.py Etcd3Client._ensure_version_prefix), once per client. */

@@ -6,7 +6,7 @@
 import {type ClusterView, type HistoryLine, type MemberData, type Version} from '../../core/cluster'
 import {KEY, clusterPrefix, memberKey} from '../../core/keys'
 import {HactlError, isHactlError} from '../../errors'
-import {abortError, SETTLED, type Clock} from '../../ports/clock'
+import {abortError, type Clock} from '../../ports/clock'
 import type {Dcs, DcsTiming, FailoverValue, StatusValue, SyncValue, UpdateLeaderExtras} from '../../ports/dcs'
 import {compactJson, decodeCluster, encodeFailover, encodeHistory, encodeStatus, encodeSync, type RawNode} from './codec'
 import {KvCache} from './kv-cache'
@@ -34,6 +34,12 @@ export interface Etcd3DcsOptions {
    * (`hactl haproxy render --watch`, confd's trigger).
    */
   wakeOn?: 'ha-loop' | 'membership'
+  /**
+   * Deep-freeze every decoded view. The agent's views come from the watch-backed cache and one
+   * decoded view is handed out until the cache changes, so nothing may modify it: the simulator
+   * and the unit tests freeze them, and a modification fails there.
+   */
+  freezeViews?: boolean
   /** With `watch`, where the watch's own troubles go (an ended watch, a failed re-read); default: log at warn. */
   watchLog?: (msg: string) => void
   log?: (level: 'debug' | 'info' | 'warn' | 'error', msg: string) => void
@@ -52,6 +58,9 @@ export class Etcd3Dcs implements Dcs {
   private lastLeaseRefresh = -Infinity
   private _lastSeen = 0
   private _lastCluster: ClusterView | undefined
+  /** The view decoded from the cache at its `version` (loadCluster decodes again only after a change). */
+  private decoded: {version: number; view: ClusterView} | undefined
+  private readonly freezeViews: boolean
   private lastStatus: string | undefined
   private lastFailsafe: string | undefined
   private lastOptime: number | undefined
@@ -68,6 +77,7 @@ export class Etcd3Dcs implements Dcs {
     this.t = {...DEFAULT_TIMING, ...o.timing}
     this.log = o.log ?? (() => {})
     this.wakeOn = o.wakeOn ?? 'ha-loop'
+    this.freezeViews = o.freezeViews ?? false
     this.kv = o.kv
     this.kv.setRetryTimeout(this.t.retryTimeout * 1000)
     if (o.watch) {
@@ -191,9 +201,15 @@ export class Etcd3Dcs implements Dcs {
 
   async loadCluster(opts: {fresh?: boolean} = {}): Promise<ClusterView> {
     const deadline = this.deadline()
+    const cache = opts.fresh ? undefined : this.cache
+    if (cache?.isReady && this.decoded?.version === cache.version) return this.remember(this.decoded.view)
     let kvs: KeyValue[]
-    if (this.cache && !opts.fresh) {
-      kvs = await this.cache.snapshot(deadline)
+    let version: number | undefined
+    if (cache) {
+      const before = cache.version
+      kvs = await cache.snapshot(deadline)
+      // Kept for the next call only when no change came in while the snapshot waited.
+      if (cache.version === before) version = before
     } else {
       kvs = (await this.seen(this.kv.range(this.prefix, {prefix: true, serializable: false, deadline}))).kvs
     }
@@ -203,11 +219,18 @@ export class Etcd3Dcs implements Dcs {
       nodes.set(kv.key.slice(this.prefix.length), {key: kv.key.slice(this.prefix.length), value: kv.value, modRevision: kv.modRevision, lease: kv.lease ?? null})
     }
     const cluster = decodeCluster(nodes)
-    for (const w of cluster.warnings) this.log('warn', `DCS key ${this.prefix}${w.key}: ${w.message}`)
-    this._lastCluster = cluster
+    if (this.freezeViews) deepFreeze(cluster)
+    if (version !== undefined) this.decoded = {version, view: cluster}
     const s = cluster.status
     this.lastStatus = encodeStatus({optime: s.lastLsn, slots: s.slots, retain_slots: s.retainSlots})
     this.lastFailsafe = cluster.failsafe ? compactJson(cluster.failsafe) : undefined
+    return this.remember(cluster)
+  }
+
+  /** The view loadCluster returns, its warnings logged at each read as before. */
+  private remember(cluster: ClusterView): ClusterView {
+    for (const w of cluster.warnings) this.log('warn', `DCS key ${this.prefix}${w.key}: ${w.message}`)
+    this._lastCluster = cluster
     return cluster
   }
 
@@ -435,20 +458,21 @@ export class Etcd3Dcs implements Dcs {
       this.changed = false
       return true
     }
-    const ac = new AbortController()
-    const onAbort = () => ac.abort(signal?.reason)
-    signal?.addEventListener('abort', onAbort, {once: true})
+    // One promise ends the wait: a change (true), the timeout (false) or the caller's abort.
     let waiter: (() => void) | undefined
+    let cancel = (): void => {}
+    let onAbort: (() => void) | undefined
     try {
-      const woken = await Promise.race([
-        new Promise<boolean>((r) => this.waiters.push((waiter = () => r(true)))),
-        this.clock.sleep(timeoutMs, ac.signal).then(() => false),
-      ])
+      const woken = await new Promise<boolean>((resolve, reject) => {
+        this.waiters.push((waiter = () => resolve(true)))
+        cancel = this.clock.timer(timeoutMs, () => resolve(false))
+        if (signal) signal.addEventListener('abort', (onAbort = () => reject(abortError(signal))), {once: true})
+      })
       if (signal?.aborted) throw abortError(signal)
       return woken
     } finally {
-      signal?.removeEventListener('abort', onAbort)
-      ac.abort(SETTLED)
+      if (onAbort) signal?.removeEventListener('abort', onAbort)
+      cancel()
       this.waiters = this.waiters.filter((w) => w !== waiter)
       this.changed = false
     }
@@ -458,6 +482,14 @@ export class Etcd3Dcs implements Dcs {
     await this.cache?.stop()
     this.kv.close()
   }
+}
+
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v)
+    for (const x of Object.values(v)) deepFreeze(x)
+  }
+  return v
 }
 
 /** Structural equality of JSON-like values, key order ignored (Patroni's deep_compare). */

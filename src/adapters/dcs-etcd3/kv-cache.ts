@@ -9,8 +9,6 @@ import {HactlError, errorMessage, isHactlError} from '../../errors'
 import {isAbortError, SETTLED, type Clock} from '../../ports/clock'
 import type {KeyValue, KvBackend, WatchEvent, WatchHandle} from './kv'
 
-/** Ends a helper timer (a given reason spares the DOMException an abort() without one builds). */
-
 export interface KvCacheOptions {
   kv: KvBackend
   clock: Clock
@@ -24,6 +22,7 @@ export interface KvCacheOptions {
 
 export class KvCache {
   private entries = new Map<string, KeyValue>()
+  private _version = 0
   private ready = false
   private lastError: unknown
   private watch: WatchHandle | undefined
@@ -51,6 +50,11 @@ export class KvCache {
 
   get isReady(): boolean {
     return this.ready
+  }
+
+  /** Changes with every change of the entries: an equal number means the same entries. */
+  get version(): number {
+    return this._version
   }
 
   /**
@@ -81,13 +85,19 @@ export class KvCache {
   /** Our own successful put: newer mod_revision wins. */
   applyPut(kv: KeyValue): void {
     const old = this.entries.get(kv.key)
-    if (!old || old.modRevision < kv.modRevision) this.entries.set(kv.key, {...kv, createRevision: old?.createRevision ?? kv.createRevision})
+    if (!old || old.modRevision < kv.modRevision) {
+      this.entries.set(kv.key, {...kv, createRevision: old?.createRevision ?? kv.createRevision})
+      this._version++
+    }
   }
 
   /** Our own successful delete at `revision`. */
   applyDelete(key: string, revision: number): void {
     const old = this.entries.get(key)
-    if (old && old.modRevision < revision) this.entries.delete(key)
+    if (old && old.modRevision < revision) {
+      this.entries.delete(key)
+      this._version++
+    }
   }
 
   applyDeletePrefix(prefix: string, revision: number): void {
@@ -115,11 +125,17 @@ export class KvCache {
     let applied: boolean
     if (ev.type === 'DELETE') {
       applied = !old || old.modRevision < ev.kv.modRevision
-      if (old && applied) this.entries.delete(key)
+      if (old && applied) {
+        this.entries.delete(key)
+        this._version++
+      }
       if (applied) this.o.onChange(key, old?.value, undefined)
     } else {
       applied = !old || old.modRevision < ev.kv.modRevision
-      if (applied || old?.modRevision === ev.kv.modRevision) this.entries.set(key, ev.kv)
+      if (applied || old?.modRevision === ev.kv.modRevision) {
+        this.entries.set(key, ev.kv)
+        this._version++
+      }
       if (applied) this.o.onChange(key, old?.value, ev.kv.value)
     }
   }
@@ -134,6 +150,7 @@ export class KvCache {
         const r = await kv.range(prefix, {prefix: true, serializable: true, deadline: clock.monotonic() + this.o.retryTimeoutMs()})
         if (stop.aborted) break
         this.entries = new Map(r.kvs.map((e) => [e.key, e]))
+        this._version++
         this.lastError = undefined
         this.setReady(true)
         const closed = await new Promise<Error>((resolve) => {
