@@ -6,8 +6,8 @@
  *
  * Run: npm run build && HACTL_TEST_BIN=dist/hactl node --import tsx bench/all.ts
  * (bash bench/run.sh does both). Knobs: ROUNDS (leader changes of each kind, default 2),
- * IDLE_MS (idle window, default 30000), RUNS (runs of each read command, default 20),
- * IMPLS (default hactl,patroni3,patroni4).
+ * IDLE_MS (idle window, default 30000), SETTLE_MS (from the bootstrap to the idle window, default
+ * 20000), RUNS (runs of each read command, default 20), IMPLS (default hactl,patroni3,patroni4).
  */
 import {execFileSync, spawn, type ChildProcess} from 'node:child_process'
 import {resolve} from 'node:path'
@@ -18,6 +18,7 @@ import {cpuTicks, leaderChange, median, memKb, Writer, type LeaderChange} from '
 const ROUNDS = Number(process.env.ROUNDS ?? 2)
 const IDLE_MS = Number(process.env.IDLE_MS ?? 30_000)
 const RUNS = Number(process.env.RUNS ?? 20)
+const SETTLE_MS = Number(process.env.SETTLE_MS ?? 20_000)
 type Impl = 'hactl' | 'patroni3' | 'patroni4'
 const IMPLS = (process.env.IMPLS ?? 'hactl,patroni3,patroni4').split(',') as Impl[]
 const HACTL = process.env.HACTL_TEST_BIN ? resolve(process.env.HACTL_TEST_BIN) : undefined
@@ -53,9 +54,12 @@ async function sleep(ms: number): Promise<void> {
   await new Promise((r) => setTimeout(r, ms))
 }
 
-/** The idle figures of every cluster over one window, so that all see the same load of the machine. */
+/**
+ * The idle figures of the clusters given (one: each implementation is measured alone), after
+ * SETTLE_MS for the work that follows a bootstrap (first checkpoints, slots, member keys).
+ */
 async function idle(clusters: Map<Impl, {etcd: EtcdServer; c: PatroniCluster}>): Promise<void> {
-  await sleep(5_000)
+  await sleep(SETTLE_MS)
   const all = [...clusters].map(([impl, {etcd, c}]) => ({impl, etcd, c, pids: c.nodes.map((n) => n.pid!)}))
   const t0 = all.map((x) => x.pids.map(cpuTicks))
   const r0 = await Promise.all(all.map((x) => etcdRequests(x.etcd)))
@@ -150,9 +154,9 @@ async function gapRound(impl: Impl, c: PatroniCluster): Promise<void> {
       add(GAP_LABEL[kind], g.gap)
       if (g.expiryToWritable !== undefined) add('crash: leader key expiry to first write (s)', g.expiryToWritable)
     }
-    // The killed leader was started again: let it rejoin before the next cluster's round, so that
-    // its start (Patroni's interpreter loading, crash recovery, a rewind) does not run on the
-    // same two cores as another implementation's leader change.
+    // The killed leader was started again: let it rejoin before the next round, so that its start
+    // (Patroni's interpreter loading, crash recovery, a rewind) is not part of the next leader
+    // change.
     await c.waitForReplicasStreaming(2, {timeoutMs: 120_000})
   } finally {
     await w.close()
@@ -160,53 +164,46 @@ async function gapRound(impl: Impl, c: PatroniCluster): Promise<void> {
 }
 
 /**
- * Each cluster is bootstrapped alone (the others, already up, idle meanwhile); the idle window is
- * shared; leader changes alternate between the clusters round by round. The machine's load then
- * falls on all three alike.
+ * Each implementation alone on the machine, in turn, as on a database host: its etcd and cluster
+ * are started (the bootstrap figure), left to settle, measured idle, then (for hactl) read by the
+ * three ctl tools, then put through ROUNDS rounds of leader changes, and removed before the next
+ * implementation starts. With the three clusters up at once, each one's figures also carried the
+ * other two's work on the same two cores, and not evenly: an idle hactl agent measured 0.23 s/min
+ * of CPU in the shared window and 0.10-0.15 alone, while Patroni's agents measured about the same
+ * either way (bench/README.md).
  */
 async function run(): Promise<void> {
-  const clusters = new Map<Impl, {etcd: EtcdServer; c: PatroniCluster}>()
-  try {
-    for (const impl of IMPLS) {
-      console.error(`bench: bootstrap ${impl}`)
-      const etcd = await EtcdServer.start()
+  for (const impl of IMPLS) {
+    console.error(`bench: bootstrap ${impl}`)
+    const etcd = await EtcdServer.start()
+    let c: PatroniCluster | undefined
+    try {
       const started = Date.now()
-      try {
-        const c = await PatroniCluster.start({
-          etcd,
-          scope: `bench-${impl}`,
-          nodes: 3,
-          namePrefix: impl === 'hactl' ? 'h' : impl === 'patroni3' ? 'p' : 'q',
-          impl: impl === 'hactl' ? 'hactl' : 'patroni',
-          generation: impl === 'patroni4' ? 4 : 3,
-          ttl: 20,
-          loopWait: 2,
-          retryTimeout: 4,
-          startTimeoutMs: 180_000,
-        })
-        put('bootstrap to a leader and 2 streaming replicas (s)', impl, (Date.now() - started) / 1000)
-        clusters.set(impl, {etcd, c})
-      } catch (e) {
-        await etcd.destroy()
-        throw e
+      c = await PatroniCluster.start({
+        etcd,
+        scope: `bench-${impl}`,
+        nodes: 3,
+        namePrefix: impl === 'hactl' ? 'h' : impl === 'patroni3' ? 'p' : 'q',
+        impl: impl === 'hactl' ? 'hactl' : 'patroni',
+        generation: impl === 'patroni4' ? 4 : 3,
+        ttl: 20,
+        loopWait: 2,
+        retryTimeout: 4,
+        startTimeoutMs: 180_000,
+      })
+      put('bootstrap to a leader and 2 streaming replicas (s)', impl, (Date.now() - started) / 1000)
+      console.error(`bench: idle ${impl}`)
+      await idle(new Map([[impl, {etcd, c}]]))
+      if (impl === 'hactl') {
+        console.error('bench: read commands')
+        readCommands(c)
       }
-    }
-    console.error('bench: idle')
-    await idle(clusters)
-    const h = clusters.get('hactl')
-    if (h) {
-      console.error('bench: read commands')
-      readCommands(h.c)
-    }
-    for (let i = 0; i < ROUNDS; i++) {
-      for (const [impl, {c}] of clusters) {
+      for (let i = 0; i < ROUNDS; i++) {
         console.error(`bench: leader changes, round ${i + 1}, ${impl}`)
         await gapRound(impl, c)
       }
-    }
-  } finally {
-    for (const {etcd, c} of clusters.values()) {
-      await c.destroy().catch(() => {})
+    } finally {
+      await c?.destroy().catch(() => {})
       await etcd.destroy().catch(() => {})
     }
   }
