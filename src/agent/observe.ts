@@ -77,12 +77,19 @@ function cacheDocument(config: DynamicConfig): Record<string, unknown> {
 async function saveDynamicCache(x: AgentContext): Promise<void> {
   const st = x.state
   if (st.memory.role === 'uninitialized' || st.lastPg?.dataDir.kind !== 'present') return
-  const doc = cacheDocument(st.dynamic)
+  // The configuration in force is replaced, never changed: the same object writes the same JSON.
+  if (st.cachedFor === st.dynamic) return
+  const dynamic = st.dynamic
+  const doc = cacheDocument(dynamic)
   const json = JSON.stringify(doc)
-  if (json === st.cachedJson) return
+  if (json === st.cachedJson) {
+    st.cachedFor = dynamic
+    return
+  }
   try {
     await x.pg.writeDynamicCache(doc)
     st.cachedJson = json
+    st.cachedFor = dynamic
   } catch (e) {
     if (!st.warnedForever.has('dynamic-cache')) x.log.warning(`could not write patroni.dynamic.json: ${errText(e)}`)
     st.warnedForever.add('dynamic-cache')

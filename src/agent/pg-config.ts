@@ -120,6 +120,22 @@ function configKey(x: AgentContext, params: ServerParams): string {
 }
 
 /**
+ * configKey of the parameters wanted now, computed again only when one of its inputs changed:
+ * the local and dynamic configurations (replaced as a whole on a change, so compared by
+ * identity), the binary's version, synchronous_standby_names, the role and the forced
+ * hot_standby_feedback. Their warnings are logged when they are computed.
+ */
+function wantedKey(x: AgentContext, version: number): string {
+  const st = x.state
+  const inputs = [version, x.config, st.dynamic, st.ssn, st.memory.role, st.enforceHotStandbyFeedback]
+  const m = st.configMemo
+  if (m && m.inputs.every((v, i) => v === inputs[i])) return m.key
+  const key = configKey(x, serverParams(x, version))
+  st.configMemo = {inputs, key}
+  return key
+}
+
+/**
  * Patroni's reload_config for a running PostgreSQL (patroni/postgresql/config.py
  * ConfigHandler.reload_config; docs/ha-rules.md#postgresql-configuration): when the parameters
  * or pg_hba/pg_ident wanted now differ from what was written, rewrite the files and reload. A command-line parameter (max_connections, wal_level, ...) cannot change
@@ -139,8 +155,7 @@ export async function applyPgConfigIfChanged(x: AgentContext, force = false): Pr
     return
   }
   const version = await pg.binaryVersion()
-  const params = serverParams(x, version)
-  if (!force && configKey(x, params) === st.appliedKey) return
+  if (!force && wantedKey(x, version) === st.appliedKey) return
   await writeConfig(x, version, st.runningRecovery)
   await pg.reload()
   log.info('PostgreSQL configuration changed: files rewritten and reloaded')

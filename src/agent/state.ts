@@ -107,6 +107,14 @@ export interface AgentState {
   cacheLoaded: boolean
   /** The JSON last written. */
   cachedJson: string | null
+  /** The dynamic configuration object cachedJson was last found equal to (one comparison per change). */
+  cachedFor: unknown
+
+  /**
+   * The parameters wanted and their key, for the inputs they were computed from (compared by
+   * identity: configuration objects are replaced, never changed): an idle cycle computes nothing.
+   */
+  configMemo: {inputs: readonly unknown[]; key: string} | null
 
   /** Warnings said once per process, not once per cycle. */
   warnedForever: Set<string>
@@ -150,6 +158,8 @@ export function initialState(config: LocalConfig, clock: Clock): AgentState {
     copiedSlotStates: {},
     cacheLoaded: false,
     cachedJson: null,
+    cachedFor: null,
+    configMemo: null,
     warnedForever: new Set(),
   }
 }

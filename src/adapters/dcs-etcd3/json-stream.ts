@@ -13,6 +13,22 @@ export class JsonObjectStream {
 
   /** Feeds text; returns the complete objects it closed. Throws on text that is not JSON. */
   push(text: string): unknown[] {
+    // The usual chunk is one whole message (and its newline): JSON.parse takes it at once, where
+    // the scan below looks at every character in JavaScript. Anything else (part of a message,
+    // two of them, text that is not an object) takes the scan.
+    if (this.depth === 0 && (this.buf === '' || this.buf.trim() === '')) {
+      let v: unknown
+      try {
+        v = JSON.parse(text)
+      } catch {
+        v = undefined
+      }
+      if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+        this.buf = ''
+        this.scanned = 0
+        return [v]
+      }
+    }
     this.buf += text
     const out: unknown[] = []
     for (let i = this.scanned; i < this.buf.length; i++) {

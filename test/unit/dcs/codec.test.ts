@@ -71,4 +71,20 @@ describe('keys and wire helpers', () => {
     assert.deepEqual(s.push('":1}{"c":{"d":2}}'), [{b: 1}, {c: {d: 2}}])
     assert.throws(() => s.push('x'), /unexpected/)
   })
+
+  it('splits whole messages, parts of messages and whitespace alike, whichever way each chunk is read', () => {
+    const s = new JsonObjectStream()
+    // One whole message per chunk (the usual case: JSON.parse takes it whole).
+    assert.deepEqual(s.push('{"result":{"events":[1]}}\n'), [{result: {events: [1]}}])
+    assert.deepEqual(s.push('{"result":{"events":[2]}}\n'), [{result: {events: [2]}}])
+    // A message split in two after a whole one, then a newline alone, then two in one chunk.
+    assert.deepEqual(s.push('{"result":{"ev'), [])
+    assert.deepEqual(s.push('ents":[3]}}\n'), [{result: {events: [3]}}])
+    assert.deepEqual(s.push('\n'), [])
+    assert.deepEqual(s.push('{"a":1}\n{"b":"}"}\n'), [{a: 1}, {b: '}'}])
+    assert.deepEqual(s.push('  {"c":2}\n'), [{c: 2}])
+    // Valid JSON that is not an object is no message.
+    assert.throws(() => new JsonObjectStream().push('[1]'), /unexpected/)
+    assert.throws(() => new JsonObjectStream().push('7\n'), /unexpected/)
+  })
 })
