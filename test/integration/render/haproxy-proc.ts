@@ -7,7 +7,7 @@ import {spawn, type ChildProcess} from 'node:child_process'
 import {writeFileSync} from 'node:fs'
 import {connect} from 'node:net'
 import {join} from 'node:path'
-import {waitFor} from '../../harness/ports'
+import {waitFor, within} from '../../harness/ports'
 
 export const HAPROXY_BIN = process.env.HACTL_TEST_HAPROXY ?? 'haproxy'
 
@@ -107,8 +107,10 @@ export class HaproxyProcess {
     if (!this.running) return
     const exited = new Promise<void>((r) => this.proc.once('exit', () => r()))
     this.proc.kill('SIGTERM')
-    const timer = setTimeout(() => this.proc.kill('SIGKILL'), 5000)
-    await exited
-    clearTimeout(timer)
+    // HAProxy ends at once on SIGTERM; SIGKILL only if it has not within 5 s.
+    if ((await within(exited, 5000)) === 'timeout') {
+      this.proc.kill('SIGKILL')
+      await exited
+    }
   }
 }
