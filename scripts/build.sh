@@ -10,17 +10,15 @@ FUSE=NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2
 mkdir -p dist
 "$NODE_BIN" node_modules/typescript/bin/tsc -p .
 "$NODE_BIN" scripts/build.mjs
-# execArgv: a young generation of at most 1 MB semi-spaces. The agent and the VIP daemon live for
-# weeks at a few objects per second; the default (up to 16 MB per semi-space) kept ~2 MB more
-# private memory in every agent (bench/agent-memory.ts). Short commands never grow past 1 MB.
-# --lite-mode (no compiling tiers above the interpreter, feedback allocated lazily) and
-# --single-threaded (no GC and compiler worker threads, nor their malloc arenas) take another
-# ~5 MB of private memory off every idle agent (bench/all.ts: 23 -> 18 MB). The price is
-# CPU-bound JS at ~1.4x; the agent runs a few ms of JS per loop_wait and the commands are short.
+# execArgv: none. The short commands run with V8's defaults, under which V8 takes the code caches
+# of Node's built-in modules and of the chunks (scripts/build.mjs). The daemons start again with
+# their memory-saving flags through --node-options (execArgvExtension "cli"; src/daemon-start.ts).
+# NODE_OPTIONS is ignored either way.
 cat > dist/sea-config.json <<JSON
 {"main": "dist/hactl.js", "output": "dist/sea-prep.blob", "disableExperimentalSEAWarning": true,
- "useCodeCache": false, "useSnapshot": false, "execArgvExtension": "none", "execArgv": ["--max-semi-space-size=1", "--lite-mode", "--single-threaded"],
- "assets": {"agent": "dist/chunks/agent.js", "main": "dist/chunks/main.js", "yaml": "dist/chunks/yaml.js", "ctl": "dist/chunks/ctl.js"}}
+ "useCodeCache": false, "useSnapshot": false, "execArgvExtension": "cli", "execArgv": [],
+ "assets": {"agent": "dist/chunks/agent.js", "main": "dist/chunks/main.js", "yaml": "dist/chunks/yaml.js", "ctl": "dist/chunks/ctl.js",
+   "ctl.cache": "dist/chunks/ctl.cache", "main.cache": "dist/chunks/main.cache", "yaml.cache": "dist/chunks/yaml.cache"}}
 JSON
 # The blob must be made by the same Node binary it is injected into.
 "$NODE_BIN" --experimental-sea-config dist/sea-config.json

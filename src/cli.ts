@@ -3,7 +3,7 @@
 import {versionLine} from './build-info'
 import {FAST_CTL_SPECS} from './commands/shared/ctl-specs'
 import {hoistGlobalFlags} from './ctl/argv'
-import {tuneMalloc} from './malloc-tuning'
+import {startAsDaemon} from './daemon-start'
 
 async function entry(argv: string[]): Promise<void> {
   // Installed as `vip-manager`: behave as `hactl vip` (vip-manager reads --version only first).
@@ -24,7 +24,7 @@ async function entry(argv: string[]): Promise<void> {
     process.exitCode = await runCtl(id, argv.slice(1))
     return
   }
-  if (isDaemon(argv)) tuneMalloc()
+  if (isDaemon(argv)) startAsDaemon()
   if (id === 'agent' && !wantsHelp(argv)) {
     const {runAgentCli} = await import('./agent-main')
     process.exitCode = await runAgentCli(argv.slice(1))
@@ -36,7 +36,7 @@ async function entry(argv: string[]): Promise<void> {
 
 /**
  * `hactl agent CONFIG`, `hactl vip` and `hactl haproxy render --watch`: processes that live for
- * weeks (src/malloc-tuning.ts).
+ * weeks (src/daemon-start.ts).
  */
 function isDaemon(argv: string[]): boolean {
   const options = beforeDashes(argv)

@@ -77,7 +77,7 @@ test('agent: bad flags exit 2, --validate-config answers 0 or 1, --help goes thr
 test('no dynamic import() is left in the bundle: the lazy chunks run without an import callback', () => {
   // vm.compileFunction (how the lazy chunks are compiled) cannot import(); a surviving
   // `import("node:http")` fails only at run time, inside the executable.
-  const files = ['dist/hactl.js', ...readdirSync(resolve('dist/chunks')).map((f) => `dist/chunks/${f}`)]
+  const files = ['dist/hactl.js', ...readdirSync(resolve('dist/chunks')).filter((f) => f.endsWith('.js')).map((f) => `dist/chunks/${f}`)]
   assert.ok(files.length >= 4, `the entry and its chunks: ${files}`)
   for (const f of files) assert.doesNotMatch(readFileSync(resolve(f), 'utf8'), /\bimport\(["'`]node:/, f)
 })
@@ -101,6 +101,26 @@ test('the entry script is the dispatch only: the read commands, oclif, the agent
     assert.ok(!/getRandomValues|\.subtle\b/.test(text), `${f}: pg's own crypto helpers are bundled`)
     assert.match(text, /postgresMd5PasswordHash/, `${f}: pg's MD5 authentication is there`)
   }
+})
+
+test('the short commands compile their chunks from the code cache the build made; the YAML fallback loads too', async () => {
+  // scripts/build.mjs: V8 takes a cache only under the flags it was made with (the executable's
+  // own: none). A rejected cache still works, only slower, so this is where a change of flags shows.
+  const dir = mkdtempSync(join(tmpdir(), 'hactl-e2e-'))
+  const report = {HACTL_CODE_CACHE_REPORT: '1'}
+  const help = await hactl(['--help'], report)
+  assert.equal(help.code, 0, help.stderr)
+  assert.match(help.stderr, /^hactl: code cache of chunk main: accepted$/m)
+  // An anchor is beyond src/config/fast-yaml.ts: the yaml chunk reads the file, then the command
+  // stops at the missing DCS section without a network round trip.
+  const anchored = join(dir, 'anchor.yml')
+  writeFileSync(anchored, 'scope: &s demo\nname: n1\n')
+  const list = await hactl(['-c', anchored, 'list'], report)
+  assert.equal(list.code, 1, list.stderr)
+  assert.match(list.stderr, /^hactl: code cache of chunk ctl: accepted$/m)
+  assert.match(list.stderr, /^hactl: code cache of chunk yaml: accepted$/m)
+  assert.match(list.stderr, /Can not find suitable configuration of distributed configuration store/)
+  assert.equal((await hactl(['--help'])).stderr, '', 'nothing is reported without HACTL_CODE_CACHE_REPORT')
 })
 
 test('agent --version prints "hactl X.Y.Z" like patroni --version; agent without a configuration prints its usage and exits 1', async () => {

@@ -27,7 +27,7 @@ import {hactlCommand, PatroniCluster, type PatroniNode} from '../../harness/patr
 import {asUser, ownedDir, writeOwnedFile} from '../../harness/postgres-bin'
 import {waitFor} from '../../harness/ports'
 import {NotifyListener, type NotifyMessage} from '../../harness/sd-notify-listener'
-import {TRIM_TUNABLE, TUNABLES_MARK} from '../../../src/malloc-tuning'
+import {DAEMON_NODE_FLAGS, TRIM_TUNABLE, TUNABLES_MARK} from '../../../src/daemon-start'
 
 let etcd: EtcdServer
 let cluster: PatroniCluster
@@ -111,16 +111,22 @@ test('an early SIGHUP is queued, not fatal; READY=1 once the REST API serves and
   await cluster.waitForLeader({timeoutMs: 90_000})
 })
 
-test('PostgreSQL does not inherit NOTIFY_SOCKET, nor the malloc setting of the agent', async () => {
+test('PostgreSQL does not inherit NOTIFY_SOCKET, nor the malloc setting of the agent; the agent runs with its daemon settings', async () => {
   const pm = await waitFor('the postmaster', () => node.postmasterPid, {timeoutMs: 30_000})
   const env = readFileSync(`/proc/${pm}/environ`, 'utf8').split('\0')
   assert.ok(env.some((e) => e.startsWith('PATH=')), 'the environment was read')
   assert.ok(!env.some((e) => e.startsWith('NOTIFY_SOCKET=')), env.join(' '))
   assert.ok(!env.some((e) => e.startsWith('GLIBC_TUNABLES=') || e.startsWith(`${TUNABLES_MARK}=`)), env.join(' '))
-  // The agent itself was started again, same PID, with the fixed trim threshold (src/malloc-tuning.ts).
+  // The agent itself was started again, same PID, with the fixed trim threshold (src/daemon-start.ts).
   const own = readFileSync(`/proc/${agent!.pid}/environ`, 'utf8').split('\0')
   assert.ok(own.includes(`GLIBC_TUNABLES=${TRIM_TUNABLE}`), own.join(' '))
   assert.ok(own.includes(`${TUNABLES_MARK}=unset`), own.join(' '))
+  // The executable's second start also carries the daemon's V8 flags; run from the sources by
+  // node, the agent keeps the caller's flags.
+  const cmdline = readFileSync(`/proc/${agent!.pid}/cmdline`, 'utf8').split('\0').slice(0, -1)
+  if (process.env.HACTL_TEST_BIN) assert.equal(cmdline[1], `--node-options=${DAEMON_NODE_FLAGS.join(' ')}`, cmdline.join(' '))
+  else assert.ok(!cmdline.some((a) => a.startsWith('--node-options')), cmdline.join(' '))
+  assert.equal(cmdline.at(-2), 'agent', cmdline.join(' '))
 })
 
 test('SIGHUP: RELOADING=1 with MONOTONIC_USEC of the signal, then READY=1', async () => {

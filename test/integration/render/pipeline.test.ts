@@ -9,7 +9,7 @@ import {existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, wr
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
-import {TRIM_TUNABLE, TUNABLES_MARK} from '../../../src/malloc-tuning'
+import {TRIM_TUNABLE, TUNABLES_MARK} from '../../../src/daemon-start'
 import {DEFAULT_TEMPLATE} from '../../../src/render/default-template'
 import type {RenderRunOptions} from '../../../src/render/run'
 import {RENDER_EXIT, runHaproxyRender} from '../../../src/wiring/render'
@@ -249,7 +249,7 @@ describe('haproxy render --watch from the command line', () => {
     if (dir) rmSync(dir, {recursive: true, force: true})
   })
 
-  it('runs as a daemon in its second start, same PID, with the malloc setting (src/malloc-tuning.ts), until SIGTERM', async () => {
+  it('runs as a daemon in its second start, same PID, with the malloc setting (src/daemon-start.ts), until SIGTERM', async () => {
     const out = join(dir, 'haproxy.cfg')
     const child = spawn(join(REPO, 'node_modules', '.bin', 'node'), ['--import', 'tsx', join(REPO, 'src', 'cli.ts'), 'haproxy', 'render', '--etcd', etcd.endpoint.replace(/^https?:\/\//, ''), '--scope', 'daemon', '-o', out, '--no-check', '--reload-cmd', '', '--watch'], {
       cwd: REPO,
