@@ -76,10 +76,12 @@ const common = {
 // commands run with none (the daemons' flags: src/daemon-start.ts), so the agent's chunk has none.
 // V8 checks a cache against the source's length only: the cache and the chunk come from one
 // build, in one executable. HACTL_CODE_CACHE_REPORT=1 makes the loader say on stderr whether
-// V8 took each cache (test/e2e/executable.test.ts).
+// V8 took each cache (test/e2e/binary.test.ts).
 const WRAP_HEAD = '(function (exports, require, module, __filename, __dirname) {'
 const WRAP_TAIL = '\n})'
 const CODE_CACHED = ['ctl', 'main', 'yaml']
+// The loader is an expression that starts with `;`, so that it never continues the statement
+// written before it (the lazy yaml module below puts it after an object literal).
 const loadChunk = (name) => {
   const cached = CODE_CACHED.includes(name)
   return `;(() => {

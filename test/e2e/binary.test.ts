@@ -75,7 +75,7 @@ test('agent: bad flags exit 2, --validate-config answers 0 or 1, --help goes thr
 })
 
 test('no dynamic import() is left in the bundle: the lazy chunks run without an import callback', () => {
-  // vm.compileFunction (how the lazy chunks are compiled) cannot import(); a surviving
+  // vm.Script without an import callback (how the lazy chunks are compiled) cannot import(); a surviving
   // `import("node:http")` fails only at run time, inside the executable.
   const files = ['dist/hactl.js', ...readdirSync(resolve('dist/chunks')).filter((f) => f.endsWith('.js')).map((f) => `dist/chunks/${f}`)]
   assert.ok(files.length >= 4, `the entry and its chunks: ${files}`)
