@@ -108,7 +108,7 @@ export interface AgentState {
   /** The JSON last written. */
   cachedJson: string | null
   /** The dynamic configuration object cachedJson was last found equal to (one comparison per change). */
-  cachedFor: unknown
+  cachedFor: DynamicConfig | null
 
   /**
    * The parameters wanted and their key, for the inputs they were computed from (compared by
