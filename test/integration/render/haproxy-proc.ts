@@ -24,17 +24,14 @@ export function statsCommand(socket: string, command: string, timeoutMs = 5000):
   return new Promise((resolve, reject) => {
     let out = ''
     const c = connect(socket)
-    const timer = setTimeout(() => c.destroy(new Error(`stats socket ${socket}: no answer to ${command} within ${timeoutMs} ms`)), timeoutMs)
+    // The socket's own deadline: HAProxy silent for timeoutMs ends the command with an error.
+    c.setTimeout(timeoutMs, () => c.destroy(new Error(`stats socket ${socket}: no answer to ${command} within ${timeoutMs} ms`)))
     c.setEncoding('utf8')
     c.on('connect', () => c.write(`${command}\n`))
     c.on('data', (d) => (out += d))
-    c.on('error', (e) => {
-      clearTimeout(timer)
-      reject(e)
-    })
-    c.on('close', () => {
-      clearTimeout(timer)
-      resolve(out)
+    c.on('error', reject)
+    c.on('close', (hadError) => {
+      if (!hadError) resolve(out)
     })
   })
 }
