@@ -275,6 +275,14 @@ describe('write commands against a real Patroni 3.0.2 cluster', () => {
 
   test('remove: asks for the name, the phrase and the leader, then deletes the keys', async () => {
     const leader = await cluster.waitForLeader()
+    // remove prints the members table, and the two tools run one after the other: the replica
+    // that reinit just rebuilt must have reported its WAL position (its lag) before either reads it.
+    await waitFor('every replica at 0 MB of lag', async () => {
+      const r = await hactl(['list', '-f', 'json'])
+      if (r.code !== 0) return false
+      const rows = JSON.parse(r.stdout) as Array<Record<string, unknown>>
+      return rows.length === cluster.nodes.length && rows.every((x) => x['Role'] === 'Leader' || x['Lag in MB'] === 0)
+    }, {timeoutMs: 60_000, intervalMs: 250})
     const wrong = await sameAsPatronictl(['remove', SCOPE], `${SCOPE}\nYes I am aware\nnot-${leader}\n`)
     assert.equal(wrong.stderr, 'Error: You did not specify the current leader of the cluster\n')
     assert.match(wrong.stdout, /Please confirm the cluster name to remove: You are about to remove all information in DCS for ctlwrite, please type: "Yes I am aware": This cluster currently is healthy\. Please specify the leader name to continue: $/)
