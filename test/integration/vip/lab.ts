@@ -185,17 +185,22 @@ export class VipLab {
   }
 
   /**
-   * Which of `nss` hold `cidr`, read by one shell running `ip` in each namespace in turn: the reads
-   * are milliseconds apart, where one process per namespace could be hundreds of milliseconds
-   * apart on a loaded machine and show an address on two nodes that never held it together.
+   * Which of `nss` held `cidr` throughout one sample. One shell reads every namespace twice, in
+   * mirrored order (n1 n2 n3 n3 n2 n1), and a namespace counts only when both of its reads show
+   * the address. The read windows nest, so two namespaces that count both held the address during
+   * the inner window: an overlap reported here happened (unless a node dropped and re-took the
+   * address within one sample). A single pass can not tell an overlap from a clean hand-over
+   * between two of its reads, which on a loaded machine can be hundreds of milliseconds apart:
+   * n1 read while it still holds, n2 read after n1 let go and n2 took over. A namespace whose
+   * two reads differ was changing hands during the sample and does not count.
    */
   async holders(nss: string[], cidr: string, dev = 'eth0'): Promise<string[]> {
-    const {stdout} = await run('sh', ['-c', 'for ns in "$@"; do ip -n "$ns" -j addr show dev "$0" || exit 1; echo; done', dev, ...nss])
+    const order = [...nss, ...[...nss].reverse()]
+    const {stdout} = await run('sh', ['-c', 'for ns in "$@"; do ip -n "$ns" -j addr show dev "$0" || exit 1; echo; done', dev, ...order])
     const docs = stdout.split('\n').filter((l) => l.trim() !== '')
-    if (docs.length !== nss.length) throw new Error(`expected ${nss.length} ip outputs, got ${docs.length}`)
-    return nss.filter((_, i) =>
-      (JSON.parse(docs[i]!) as any[]).some((l) => (l.addr_info ?? []).some((a: any) => a.family === 'inet' && `${a.local}/${a.prefixlen}` === cidr)),
-    )
+    if (docs.length !== order.length) throw new Error(`expected ${order.length} ip outputs, got ${docs.length}`)
+    const has = docs.map((d) => (JSON.parse(d) as any[]).some((l) => (l.addr_info ?? []).some((a: any) => a.family === 'inet' && `${a.local}/${a.prefixlen}` === cidr)))
+    return nss.filter((_, i) => has[i] && has[order.length - 1 - i])
   }
 
   async has(ns: string, cidr: string): Promise<boolean> {

@@ -88,7 +88,7 @@ describe('hactl vip follows a real leader change (3-node hactl cluster, patronic
     // dcs-type patroni behaves the same; the README says to prefer etcd where overlap matters).
     const both = s.samples.filter((x) => x.v.length > 1)
     const keyWatchers = both.filter((x) => !x.v.includes('n3'))
-    assert.deepEqual(keyWatchers, [], `VIP on two key-watching nodes at once: ${JSON.stringify(keyWatchers.slice(0, 3))}`)
+    assert.deepEqual(keyWatchers, [], `VIP on two key-watching nodes at once: ${JSON.stringify(keyWatchers.slice(0, 3))}\n${procs.map((p) => `--- ${p.ns}\n${p.output()}`).join('\n')}`)
     let runStart = both[0]?.t ?? 0
     for (let i = 0; i < both.length; i++) {
       if (i > 0 && both[i]!.t - both[i - 1]!.t > 200) runStart = both[i]!.t
