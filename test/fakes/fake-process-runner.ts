@@ -6,7 +6,7 @@
  *
  *   const runner = new FakeProcessRunner(clock)
  *   runner.program('pg_ctl', async (args, io) => {
- *     await io.sleep(500)             // virtual time; rejects (ends the program) when it is killed
+ *     await io.elapse(500)            // virtual time; rejects (ends the program) when it is killed
  *     return {code: 0, stdout: 'server started\n'}
  *   })
  *
@@ -19,7 +19,7 @@
  *   basename (`/usr/lib/postgresql/15/bin/pg_ctl` finds `pg_ctl`). Nothing registered: PROCESS_SPAWN
  *   "not found"; registered with `{executable: false}`: PROCESS_SPAWN "not executable".
  * - A program's JavaScript cannot be stopped: when its process dies, `io.signal` aborts (so
- *   io.sleep rejects) and every later io call throws; whatever it returns afterwards is ignored.
+ *   io.elapse rejects) and every later io call throws; whatever it returns afterwards is ignored.
  * - SIGKILL (and killTree) takes effect synchronously. Other signals sent with signal() are
  *   delivered on a microtask, as a kernel signal arrives "soon"; a program's signal to itself
  *   (io.raise) is delivered before raise returns, as kill(getpid()) is. A trap (io.onSignal)
@@ -82,8 +82,8 @@ export interface ProgramIO {
   readonly clock: Clock
   /** Aborts when this process dies (killed, a fatal signal, io.exit, or its program returned). */
   readonly signal: AbortSignal
-  /** clock.sleep that rejects with an AbortError when the process dies. */
-  sleep(ms: number): Promise<void>
+  /** Virtual time passing for the program (clock.sleep on the fake clock); rejects with an AbortError when the process dies. */
+  elapse(ms: number): Promise<void>
   stdout(text: string): void
   stderr(text: string): void
   /** Like sh `trap`: `signal` runs `trap` instead of its default action; null restores the default. */
@@ -488,7 +488,7 @@ export class FakeProcessRunner implements ProcessRunner {
       detached: proc.detached,
       clock: this.clock,
       signal: proc.kill.signal,
-      sleep: (ms) => this.clock.sleep(ms, proc.kill.signal),
+      elapse: (ms) => this.clock.sleep(ms, proc.kill.signal),
       stdout: (text) => {
         alive()
         proc.sink('stdout', text)
@@ -535,5 +535,5 @@ export class FakeProcessRunner implements ProcessRunner {
 
 /** A program that runs until it is killed. */
 export const forever: Program = async (_args, io) => {
-  for (;;) await io.sleep(3_600_000)
+  for (;;) await io.elapse(3_600_000)
 }

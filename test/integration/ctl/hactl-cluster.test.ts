@@ -131,7 +131,8 @@ function startWriter() {
         failed++
         await client?.end().catch(() => {})
         client = undefined
-        await new Promise((r) => setTimeout(r, 100))
+        // Reconnect once the leader key names a running primary again (a switchover in progress).
+        if (running) await cluster.waitForLeader({timeoutMs: 60_000}).catch(() => {})
       }
     }
     await client?.end().catch(() => {})

@@ -20,12 +20,10 @@ export interface StatRow {
 }
 
 /** One command on a HAProxy stats socket; the answer ends when HAProxy closes the connection. */
-export function statsCommand(socket: string, command: string, timeoutMs = 5000): Promise<string> {
-  return new Promise((resolve, reject) => {
+export async function statsCommand(socket: string, command: string, timeoutMs = 5000): Promise<string> {
+  const c = connect(socket)
+  const answer = new Promise<string>((resolve, reject) => {
     let out = ''
-    const c = connect(socket)
-    // The socket's own deadline: HAProxy silent for timeoutMs ends the command with an error.
-    c.setTimeout(timeoutMs, () => c.destroy(new Error(`stats socket ${socket}: no answer to ${command} within ${timeoutMs} ms`)))
     c.setEncoding('utf8')
     c.on('connect', () => c.write(`${command}\n`))
     c.on('data', (d) => (out += d))
@@ -34,6 +32,10 @@ export function statsCommand(socket: string, command: string, timeoutMs = 5000):
       if (!hadError) resolve(out)
     })
   })
+  const r = await within(answer, timeoutMs)
+  if (r !== 'timeout') return r
+  c.destroy()
+  throw new Error(`stats socket ${socket}: no answer to ${command} within ${timeoutMs} ms`)
 }
 
 /** `show stat` as rows keyed by the CSV header. */

@@ -22,7 +22,7 @@ test('callbacks run through the ProcessRunner port: argv, environment, one at a 
   const ended: string[] = []
   runner.program('/cb.sh', async (args, io) => {
     try {
-      await io.sleep(60_000)
+      await io.elapse(60_000)
     } finally {
       ended.push(`${args[0]}${io.signal.aborted ? ' (killed)' : ''}`)
     }

@@ -34,7 +34,7 @@ const PROGRAMS: Record<Exclude<ContractProgram, 'not-executable'>, Program> = {
   tree: async (args, io) => {
     const child = io.spawn('sleep', ['600'])
     io.writeFile(args[0], `${io.pid} ${child}\n`)
-    for (;;) await io.sleep(60_000) // `wait`
+    for (;;) await io.elapse(60_000) // `wait`
   },
   daemon: async (args, io) => {
     io.onSignal('SIGUSR1', () => {
@@ -42,7 +42,7 @@ const PROGRAMS: Record<Exclude<ContractProgram, 'not-executable'>, Program> = {
       io.exit(Number(args[0]))
     })
     io.stdout('ready\n')
-    for (;;) await io.sleep(100)
+    for (;;) await io.elapse(100)
   },
 }
 
@@ -87,7 +87,7 @@ describe('FakeProcessRunner beyond the contract', () => {
   it('records argv, env, cwd, user, input and the result of every call; finds a program by basename', async () => {
     const {clock, runner} = setup()
     runner.program('pg_ctl', async (args, io) => {
-      await io.sleep(500)
+      await io.elapse(500)
       return {code: 0, stdout: `${args.join(' ')} as ${io.user?.uid} in ${io.cwd}\n`}
     })
     const user = {uid: 70, gid: 70}
@@ -123,11 +123,11 @@ describe('FakeProcessRunner beyond the contract', () => {
       io.onSignal('SIGHUP', (s) => void seen.push(s))
       io.onSignal('SIGTERM', async (s) => {
         seen.push(s)
-        await io.sleep(200) // a smart shutdown takes a while
+        await io.elapse(200) // a smart shutdown takes a while
         io.exit(0)
       })
       assert.throws(() => io.onSignal('SIGKILL', () => {}))
-      await io.sleep(3_600_000)
+      await io.elapse(3_600_000)
     })
     const p = await runner.spawnDetached('postgres', ['-D', '/data'])
     await settle()
@@ -189,7 +189,7 @@ describe('FakeProcessRunner beyond the contract', () => {
     let sawAbort = false
     runner.program('pg_basebackup', async (_args, io) => {
       io.signal.addEventListener('abort', () => (sawAbort = true))
-      await io.sleep(10_000)
+      await io.elapse(10_000)
       io.writeFile('/data/PG_VERSION', '15\n') // never: the sleep rejected
     })
     const ac = new AbortController()
