@@ -286,6 +286,9 @@ export class PostgresAdapter implements PostgresControl {
   // ---------------------------------------------------------------- inspection
 
   async dataDirState(): Promise<DataDirState> {
+    // pg_control first: where it exists the directory is neither missing nor empty, and the
+    // listing (an open, two reads and a close) is left for the cycles that need it.
+    if (existsSync(join(this.dataDir, 'global', 'pg_control'))) return 'initialized'
     let entries: string[]
     try {
       entries = readdirSync(this.dataDir)
@@ -293,8 +296,7 @@ export class PostgresAdapter implements PostgresControl {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 'missing'
       throw new HactlError('PG_PRECONDITION', `cannot read the data directory ${this.dataDir}: ${(e as Error).message}`)
     }
-    if (entries.length === 0) return 'empty'
-    return existsSync(join(this.dataDir, 'global', 'pg_control')) ? 'initialized' : 'not-empty-no-control'
+    return entries.length === 0 ? 'empty' : 'not-empty-no-control'
   }
 
   async dataDirVersion(): Promise<number | undefined> {
