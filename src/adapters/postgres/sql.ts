@@ -4,7 +4,10 @@
  * the HA loop; errors become PG_UNAVAILABLE with the server's message (which never contains a
  * password: role DDL errors are redacted by the caller).
  */
-import pg from 'pg'
+import type pg from 'pg'
+// The Client alone: pg's index also loads and sets up pg-pool, which nothing here uses, in every
+// process that connects (src/types/pg-client.d.ts).
+import PgClient from 'pg/lib/client'
 import {HactlError} from '../../errors'
 import type {ConnParams} from '../../ports/postgres'
 import {connectWithTls, type TlsAttempt} from '../../postgres/tls'
@@ -63,7 +66,7 @@ export function pgError(what: string, conn: ConnParams, e: unknown): HactlError 
 export async function connectClient(conn: ConnParams, opts: SqlOptions = {}, onClient?: (c: pg.Client) => void): Promise<pg.Client> {
   try {
     return await connectWithTls(conn, (ssl) => {
-      const c = new pg.Client(clientConfig(conn, opts, ssl))
+      const c = new PgClient(clientConfig(conn, opts, ssl))
       c.on('error', () => {}) // a dropped socket is reported by the pending query instead
       onClient?.(c)
       return c
