@@ -129,8 +129,12 @@ function readCommands(c: PatroniCluster): void {
   const cmds: Array<{impl: Impl; name: string; file: string; args: string[]}> = []
   for (const args of READ_COMMANDS) {
     const a = [...args]
+    if (HACTL_ONLY.has(a.join(' '))) {
+      // Without -c: an option before it sends the command line to oclif (the main chunk).
+      cmds.push({impl: 'hactl', name: a.join(' '), file: HACTL, args: a})
+      continue
+    }
     cmds.push({impl: 'hactl', name: a.join(' '), file: HACTL, args: ['-c', c.nodes[0].configPath, ...a]})
-    if (HACTL_ONLY.has(a.join(' '))) continue
     if (IMPLS.includes('patroni3')) cmds.push({impl: 'patroni3', name: a.join(' '), file: patroniBins(3).patronictl, args: ['-c', c.nodes[0].configPath, ...a]})
     if (IMPLS.includes('patroni4')) cmds.push({impl: 'patroni4', name: a.join(' '), file: patroniBins(4).patronictl, args: ['-c', c.nodes[0].configPath, ...a]})
   }
