@@ -34,12 +34,7 @@ function bytes(data: string | Uint8Array | ArrayBuffer | BinaryLike): Uint8Array
 
 export function randomBytes(length: number): Buffer {
   const out = Buffer.alloc(length)
-  let fd: number
-  try {
-    fd = openSync('/dev/urandom', 'r')
-  } catch {
-    return nodeCrypto().randomBytes(length) // a chroot or container without /dev/urandom
-  }
+  const fd = openSync('/dev/urandom', 'r')
   try {
     for (let got = 0; got < length; ) {
       const n = readSync(fd, out, got, length - got, null)
