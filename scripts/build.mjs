@@ -129,10 +129,9 @@ for (const name of ${JSON.stringify(yamlNames)}) Object.defineProperty(exports, 
   },
 }
 // pg's crypto helpers (pg/lib/crypto/utils.js) load node:crypto and its WebCrypto when pg is
-// required: ~1.3 MB of private memory in every agent for as long as it runs, to hash one password
-// per role. src/adapters/postgres/pg-crypto.ts has the same exports and hashes in plain JavaScript
-// (digests.ts), node:crypto only for TLS channel binding (test/unit/postgres/pg-crypto.test.ts,
-// digests.test.ts).
+// required: ~1.3 MB of private memory in every agent, even one that never hashes a password
+// (Debian's configuration connects over the Unix socket without one). src/adapters/postgres/pg-crypto.ts
+// has the same exports and loads node:crypto on first use (test/unit/postgres/pg-crypto.test.ts).
 const lazyPgCrypto = {
   name: 'lazy-pg-crypto',
   setup(b) {

@@ -95,8 +95,7 @@ test('the entry script is the dispatch only: the read commands, oclif, the agent
   const marker = 'Implicit keys need to be on a single line'
   assert.ok(readFileSync(resolve('dist/chunks/yaml.js'), 'utf8').includes(marker))
   for (const f of ['dist/hactl.js', 'dist/chunks/agent.js', 'dist/chunks/main.js']) assert.ok(!readFileSync(resolve(f), 'utf8').includes(marker), f)
-  // pg's crypto helpers are replaced by src/adapters/postgres/pg-crypto.ts (no WebCrypto; the password
-  // exchanges in plain JavaScript, node:crypto only for TLS channel binding).
+  // pg's crypto helpers are replaced by src/adapters/postgres/pg-crypto.ts (no WebCrypto, node:crypto on first use).
   for (const f of ['dist/chunks/agent.js', 'dist/chunks/ctl.js', 'dist/chunks/main.js']) {
     const text = readFileSync(resolve(f), 'utf8')
     assert.ok(!/getRandomValues|\.subtle\b/.test(text), `${f}: pg's own crypto helpers are bundled`)

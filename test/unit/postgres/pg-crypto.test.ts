@@ -32,9 +32,6 @@ test('sha256, hashByName, hmacSha256 and deriveKey match pg (Buffer and ArrayBuf
   assert.equal(hex(await ours.hmacSha256(data, 'Server Key')), hex(await pgUtils.hmacSha256!(data, 'Server Key')))
   const salt = Buffer.from('QSXCR+Q6sek8bf92', 'base64')
   for (const pw of ['pencil', 'pässwörd']) assert.equal(hex(await ours.deriveKey(pw, salt, 4096)), hex(await pgUtils.deriveKey!(pw, salt, 4096)), pw)
-  // Again (remembered), and above the count the interpreter takes (node:crypto's PBKDF2).
-  assert.equal(hex(await ours.deriveKey('pencil', salt, 4096)), hex(await pgUtils.deriveKey!('pencil', salt, 4096)))
-  assert.equal(hex(await ours.deriveKey('pencil', salt, 20_000)), hex(await pgUtils.deriveKey!('pencil', salt, 20_000)))
   assert.equal(ours.randomBytes(18).length, 18)
   assert.notEqual(ours.randomBytes(18).toString('hex'), ours.randomBytes(18).toString('hex'))
 })
