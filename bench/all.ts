@@ -24,11 +24,7 @@ const BOOTS = Math.max(1, Number(process.env.BOOTS ?? 3))
 type Impl = 'hactl' | 'patroni3' | 'patroni4'
 const IMPLS = (process.env.IMPLS ?? 'hactl,patroni3,patroni4').split(',') as Impl[]
 const HACTL = process.env.HACTL_TEST_BIN ? resolve(process.env.HACTL_TEST_BIN) : undefined
-// hactl's `--version` reads nothing: its time is the Node runtime's start, the floor under the read
-// commands' target (printed under the table against patronictl's `list`). patronictl 3.0.2 has no
-// such option (its `version` command asks every member), so it runs for hactl only.
-const READ_COMMANDS: string[][] = [['list'], ['topology'], ['show-config'], ['history'], ['--version']]
-const HACTL_ONLY = new Set(['--version'])
+const READ_COMMANDS: string[][] = [['list'], ['topology'], ['show-config'], ['history']]
 
 /** Figures by name, per implementation. */
 const figures = new Map<string, Partial<Record<Impl, number>>>()
@@ -129,15 +125,15 @@ function readCommands(c: PatroniCluster): void {
   const cmds: Array<{impl: Impl; name: string; file: string; args: string[]}> = []
   for (const args of READ_COMMANDS) {
     const a = [...args]
-    if (HACTL_ONLY.has(a.join(' '))) {
-      // Without -c: an option before it sends the command line to oclif (the main chunk).
-      cmds.push({impl: 'hactl', name: a.join(' '), file: HACTL, args: a})
-      continue
-    }
     cmds.push({impl: 'hactl', name: a.join(' '), file: HACTL, args: ['-c', c.nodes[0].configPath, ...a]})
     if (IMPLS.includes('patroni3')) cmds.push({impl: 'patroni3', name: a.join(' '), file: patroniBins(3).patronictl, args: ['-c', c.nodes[0].configPath, ...a]})
     if (IMPLS.includes('patroni4')) cmds.push({impl: 'patroni4', name: a.join(' '), file: patroniBins(4).patronictl, args: ['-c', c.nodes[0].configPath, ...a]})
   }
+  // hactl's `--version` reads nothing: its time is the Node runtime's start, the floor under the
+  // read commands' target (printed under the table against patronictl's `list`). Without -c, which
+  // would send the command line through oclif. patronictl 3.0.2 has no such option (its `version`
+  // command asks every member), so it is hactl's only.
+  cmds.push({impl: 'hactl', name: '--version', file: HACTL, args: ['--version']})
   const times = cmds.map(() => [] as number[])
   const env = {...process.env, HOME: c.home}
   for (let r = -2; r < RUNS; r++) {
