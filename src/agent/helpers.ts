@@ -13,15 +13,20 @@ export {slotNameFor} from '../core/slots'
 /** host/port of a `postgres://host:port/db` conn_url; undefined when unparsable. */
 export function hostPortOf(connUrl: string | null | undefined): {host: string; port: number} | undefined {
   if (!connUrl) return undefined
+  // A replica asks for its leader's address every HA cycle; the URL hardly ever changes.
+  if (connUrl === lastHostPort.url) return lastHostPort.value && {...lastHostPort.value}
+  let value: {host: string; port: number} | undefined
   try {
     const u = new URL(connUrl)
     const host = u.hostname.replace(/^\[|\]$/g, '')
-    if (!host) return undefined
-    return {host, port: u.port ? Number(u.port) : 5432}
+    value = host ? {host, port: u.port ? Number(u.port) : 5432} : undefined
   } catch {
-    return undefined
+    value = undefined
   }
+  lastHostPort = {url: connUrl, value}
+  return value && {...value}
 }
+let lastHostPort: {url: string; value: {host: string; port: number} | undefined} = {url: '', value: undefined}
 
 export function hostPortText(h: {host: string; port: number}): string {
   return `${h.host.includes(':') ? `[${h.host}]` : h.host}:${h.port}`

@@ -129,12 +129,17 @@ export class LocalSql {
   /** Queries sent on this connection so far: tells a caller whether anything ran since its own query. */
   sent = 0
 
-  async query<T = Record<string, unknown>>(sql: string, params?: unknown[], what = 'query'): Promise<T[]> {
+  /**
+   * `name`: a statement this connection prepares once and runs again by name (the text is
+   * parsed and sent only the first time on each connection). For a constant query run every HA
+   * cycle; a name stands for one text only.
+   */
+  async query<T = Record<string, unknown>>(sql: string, params?: unknown[], what = 'query', name?: string): Promise<T[]> {
     let c: pg.Client | undefined
     this.sent++
     try {
       c = await this.connection()
-      const r = await c.query(sql, params as unknown[] | undefined)
+      const r = name === undefined ? await c.query(sql, params as unknown[] | undefined) : await c.query({name, text: sql, values: params ?? []})
       return r.rows as T[]
     } catch (e) {
       if (c && this.client === c) {

@@ -22,7 +22,10 @@ export function handoverMarkerPath(env: NodeJS.ProcessEnv, pid: number): string 
 /** Whether a hand-over marker names this process now. Never throws. */
 export function handoverRequested(env: NodeJS.ProcessEnv = process.env, pid: number = process.pid): boolean {
   try {
-    const st = lstatSync(handoverMarkerPath(env, pid))
+    // Asked every HA cycle, and the marker is almost always absent: no ENOENT error (with its
+    // stack trace) built and thrown each time.
+    const st = lstatSync(handoverMarkerPath(env, pid), {throwIfNoEntry: false})
+    if (!st) return false
     const uid = process.getuid?.()
     return st.isFile() && (st.uid === 0 || st.uid === uid)
   } catch {
