@@ -688,24 +688,45 @@ export class PostgresAdapter implements PostgresControl {
     // writes the promote signal file and signals the postmaster, on the session we already hold:
     // ~30 ms sooner than starting pg_ctl, in the middle of the write gap. Any error (older server,
     // no privilege, no session) falls back to pg_ctl, as Patroni always runs it.
-    const signalled = await this.sql
-      .query<{p: boolean}>('SELECT pg_catalog.pg_promote(false) AS p', [], 'pg_promote')
-      .then(([row]) => row?.p === true, () => false)
-    if (!signalled) await this.runTool('pg_ctl', ['promote', '-W', '-D', this.dataDir], {timeoutMs: 30_000})
+    const bySql = () =>
+      this.sql.query<{p: boolean}>('SELECT pg_catalog.pg_promote(false) AS p', [], 'pg_promote').then(([row]) => row?.p === true, () => false)
+    const byPgCtl = () => this.runTool('pg_ctl', ['promote', '-W', '-D', this.dataDir], {timeoutMs: 30_000})
+    const signalled = await bySql()
+    if (!signalled) await byPgCtl()
     const began = Date.now()
     const deadline = began + timeoutMs
+    // The request is sent again while the server stays in recovery, after 250 ms, then twice as
+    // long each time up to 2 s. A standby whose stream has just failed can take the request while
+    // the walreceiver it asked for has not started yet, and then sleep out the rest of
+    // wal_retrieve_retry_interval (5 s) before acting on it: nothing else wakes that sleep
+    // (PostgreSQL's WaitForWALToBecomeAvailable; docs/ha-rules.md#promotion). Another request
+    // does; one that arrives while the promotion is under way changes nothing.
+    let resendAt = began + 250
+    let resendGap = 250
+    let resent = false
     for (;;) {
       try {
         const [row] = await this.sql.query<{r: boolean}>('SELECT pg_catalog.pg_is_in_recovery() AS r', [], 'pg_is_in_recovery')
-        if (row && row.r === false) return
+        if (row && row.r === false) break
       } catch {
         // promotion restarts no backend, but a busy server may refuse a connection: retry
       }
       if (Date.now() > deadline) {
         throw new HactlError('PG_COMMAND_FAILED', `PostgreSQL still in recovery ${timeoutMs} ms after ${signalled ? 'pg_promote()' : 'pg_ctl promote'}`, {recoverable: true})
       }
+      if (Date.now() >= resendAt) {
+        // Either refuses a server that has just left recovery: the next poll tells.
+        await (signalled ? bySql() : byPgCtl().catch(() => undefined))
+        resent = true
+        resendGap = Math.min(2000, resendGap * 2)
+        resendAt = Date.now() + resendGap
+        continue
+      }
       await sleep(backoff(began, this.pollMs))
     }
+    // A request sent again after the startup process had taken one stays in the data directory
+    // (the postmaster removes it at its next start); nothing reads it once recovery has ended.
+    if (resent) rmSync(join(this.dataDir, 'promote'), {force: true})
   }
 
   async crashRecovery(o: {timeoutMs?: number; signal?: AbortSignal} = {}): Promise<CommandOutput> {
