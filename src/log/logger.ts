@@ -86,7 +86,8 @@ export function strftime(d: Date, pattern: string): string {
 /** Python logging's asctime: local time, `2026-11-21 10:00:00,123` unless a datefmt is given. */
 export function asctime(d: Date, dateformat?: string): string {
   if (dateformat) return strftime(d, dateformat)
-  return `${strftime(d, '%Y-%m-%d %H:%M:%S')},${pad(d.getMilliseconds(), 3)}`
+  // strftime's '%Y-%m-%d %H:%M:%S' written out: one line per HA cycle goes through here.
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())},${pad(d.getMilliseconds(), 3)}`
 }
 
 function recordAttrs(r: LogRecord, s: LogSettings): Record<string, unknown> {
@@ -114,6 +115,8 @@ export function pyFormat(format: string, attrs: Record<string, unknown>): string
 }
 
 export function formatRecord(r: LogRecord, s: LogSettings): string {
+  // The default plain format, as pyFormat would expand it, without building every attribute.
+  if (s.type !== 'json' && s.format === DEFAULT_LOG_SETTINGS.format) return `${asctime(r.time, s.dateformat)} ${r.level}: ${r.message}`
   const attrs = recordAttrs(r, s)
   if (s.type === 'json') {
     const out: Record<string, unknown> = {}

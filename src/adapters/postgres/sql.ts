@@ -8,6 +8,7 @@ import type pg from 'pg'
 // The Client alone: pg's index also loads and sets up pg-pool, which nothing here uses, in every
 // process that connects (src/types/pg-client.d.ts).
 import PgClient from 'pg/lib/client'
+import PgQuery from 'pg/lib/query'
 import {HactlError} from '../../errors'
 import type {ConnParams} from '../../ports/postgres'
 import {connectWithTls, type TlsAttempt} from '../../postgres/tls'
@@ -139,7 +140,16 @@ export class LocalSql {
     this.sent++
     try {
       c = await this.connection()
-      const r = name === undefined ? await c.query(sql, params as unknown[] | undefined) : await c.query({name, text: sql, values: params ?? []})
+      if (name === undefined) return (await c.query(sql, params as unknown[] | undefined)).rows as T[]
+      // A query config object ({name, text, values}) is copied property by property on every
+      // call (pg's normalizeQueryConfig); a Query made from the text and named afterwards is not.
+      // pg reads `name` when it sends the query (Query.requiresPreparation, Query.prepare).
+      const client = c
+      const r = await new Promise<pg.QueryResult>((resolve, reject) => {
+        const q = new PgQuery(sql, params ?? [], (err, res) => (err ? reject(err) : resolve(res)))
+        q.name = name
+        client.query(q as unknown as pg.QueryConfig)
+      })
       return r.rows as T[]
     } catch (e) {
       if (c && this.client === c) {

@@ -5,6 +5,7 @@ import {join} from 'node:path'
 import {describe, test} from 'node:test'
 import {
   DEFAULT_LOG_SETTINGS,
+  asctime,
   formatRecord,
   isJournalStream,
   Logger,
@@ -33,6 +34,11 @@ class MemorySink implements LogSink {
 describe('log line format', () => {
   test("Patroni's default plain line", () => {
     assert.equal(formatRecord(rec, DEFAULT_LOG_SETTINGS), '2026-11-21 10:00:00,123 INFO: no action. I am (node1), the leader with the lock')
+    // The default format's short way and the general %-format give the same line, single-digit fields padded.
+    const early = {...rec, time: new Date(2027, 0, 2, 3, 4, 5, 6), level: 'WARNING' as const}
+    assert.equal(formatRecord(early, DEFAULT_LOG_SETTINGS), '2027-01-02 03:04:05,006 WARNING: no action. I am (node1), the leader with the lock')
+    assert.equal(formatRecord(early, {...DEFAULT_LOG_SETTINGS, format: '%(asctime)s %(levelname)s: %(message)s '}), `${formatRecord(early, DEFAULT_LOG_SETTINGS)} `)
+    assert.equal(asctime(early.time), strftime(early.time, '%Y-%m-%d %H:%M:%S,') + '006')
   })
 
   test('a custom %-format with widths and a dateformat', () => {
