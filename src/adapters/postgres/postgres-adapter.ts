@@ -726,7 +726,13 @@ export class PostgresAdapter implements PostgresControl {
     }
     // A request sent again after the startup process had taken one stays in the data directory
     // (the postmaster removes it at its next start); nothing reads it once recovery has ended.
-    if (resent) rmSync(join(this.dataDir, 'promote'), {force: true})
+    if (resent) {
+      try {
+        rmSync(join(this.dataDir, 'promote'), {force: true})
+      } catch {
+        // left for the postmaster's next start: the promotion itself has succeeded
+      }
+    }
   }
 
   async crashRecovery(o: {timeoutMs?: number; signal?: AbortSignal} = {}): Promise<CommandOutput> {
