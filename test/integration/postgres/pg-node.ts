@@ -7,7 +7,7 @@ import {join} from 'node:path'
 import {NodeProcessRunner} from '../../../src/adapters/process'
 import {PostgresAdapter} from '../../../src/adapters/postgres'
 import {serverParameters} from '../../../src/core/pg-params'
-import type {ConfigFiles, RecoveryConfig} from '../../../src/ports/postgres'
+import type {ConfigFiles, ConnParams, RecoveryConfig} from '../../../src/ports/postgres'
 import {PG_BIN_DIR} from '../../harness/postgres-bin'
 import {freePort} from '../../harness/ports'
 import {ownedTempDir, runAs} from '../../harness/unprivileged'
@@ -22,6 +22,10 @@ export const PG_HBA = [
   `host replication ${REPLICATION.username} 127.0.0.1/32 scram-sha-256`,
   'host all all 127.0.0.1/32 scram-sha-256',
 ]
+
+/** TCP connection parameters of a node's superuser and of its replication role. */
+export const superOn = (n: PgNode): ConnParams => ({host: '127.0.0.1', port: n.port, user: SUPERUSER.username, password: SUPERUSER.password})
+export const replOn = (n: PgNode): ConnParams => ({host: '127.0.0.1', port: n.port, user: REPLICATION.username, password: REPLICATION.password})
 
 export class PgNode {
   readonly runner = new NodeProcessRunner()

@@ -20,11 +20,8 @@ import {existsSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {recoveryParameters} from '../../../src/adapters/postgres'
-import type {ConnParams} from '../../../src/ports/postgres'
 import {waitFor} from '../../harness/ports'
-import {PgNode, REPLICATION, SUPERUSER} from './pg-node'
-
-const replOn = (n: PgNode): ConnParams => ({host: '127.0.0.1', port: n.port, user: REPLICATION.username, password: REPLICATION.password})
+import {PgNode, REPLICATION, replOn, SUPERUSER} from './pg-node'
 
 describe('PostgresAdapter.promote: a promote request PostgreSQL took and then waited out (real PostgreSQL 15)', () => {
   let a: PgNode

@@ -8,10 +8,10 @@ import {join} from 'node:path'
 import {after, before, describe, it} from 'node:test'
 import {recoveryParameters} from '../../../src/adapters/postgres'
 import {isHactlError} from '../../../src/errors'
-import type {ConnParams, RecoveryConfig} from '../../../src/ports/postgres'
+import type {RecoveryConfig} from '../../../src/ports/postgres'
 import {waitFor} from '../../harness/ports'
 import {runAs} from '../../harness/unprivileged'
-import {PgNode, REPLICATION, SUPERUSER} from './pg-node'
+import {PgNode, REPLICATION, replOn, SUPERUSER, superOn} from './pg-node'
 
 function follow(me: PgNode, upstream: PgNode): RecoveryConfig {
   const r = recoveryParameters({
@@ -24,8 +24,6 @@ function follow(me: PgNode, upstream: PgNode): RecoveryConfig {
   return {signal: 'standby', parameters: r.parameters, primaryConninfo: r.primaryConninfo}
 }
 
-const superOn = (n: PgNode): ConnParams => ({host: '127.0.0.1', port: n.port, user: SUPERUSER.username, password: SUPERUSER.password})
-const replOn = (n: PgNode): ConnParams => ({host: '127.0.0.1', port: n.port, user: REPLICATION.username, password: REPLICATION.password})
 
 describe('PostgresAdapter: replication, promotion and pg_rewind on real PostgreSQL 15', () => {
   let a: PgNode
